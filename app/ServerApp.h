@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The composition root of `bulwark --server`: builds every service from a valid Config,
+// wires the pipeline in the order of DESIGN.md, starts the listener, and runs the
+// shutdown sequence on SIGTERM/SIGINT (not ready -> stop accepting -> in-flight requests
+// finish within server.shutdown_grace -> exit 0). Tests embed it in-process on port 0.
+#pragma once
+
+#include "Config.h"
+#include "HealthRegistry.h"
+#include "HttpMetrics.h"
+#include "HttpServer.h"
+#include "Logger.h"
+#include "Metrics.h"
+#include "MetricsSampler.h"
+#include "Pipeline.h"
+#include "Router.h"
+#include "SystemController.h"
+#include "TimeSeries.h"
+
+#include <QObject>
+#include <QTimer>
+#include <atomic>
+#include <memory>
+
+namespace bulwark {
+
+class ServerApp final : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit ServerApp(Config config, QObject *parent = nullptr);
+    ~ServerApp() override;
+    Q_DISABLE_COPY_MOVE(ServerApp)
+
+    // Prepares the data directory and admin token and starts listening.
+    bool start(QString *error);
+    quint16 port() const;
+    QString baseUrl() const;
+    QString dataDir() const { return m_dataDir; }
+    QByteArray adminToken() const { return m_adminToken; }
+    QString adminTokenFile() const { return m_adminTokenFile; }
+    bool adminTokenGenerated() const { return m_adminTokenGenerated; }
+    const Config &config() const { return m_config; }
+
+    // Graceful shutdown; emits finished() when done (or when the grace period ran out).
+    void shutdown();
+    // SIGHUP: reopen the access log file (for log rotation) and re-read log.level.
+    void reopenLogs();
+
+Q_SIGNALS:
+    void finished();
+
+private:
+    void buildPipeline();
+    void checkDrained();
+
+    Config m_config;
+    QString m_dataDir;
+    QByteArray m_adminToken;
+    QString m_adminTokenFile;
+    bool m_adminTokenGenerated = false;
+
+    MetricsRegistry m_metrics;
+    HttpMetrics m_httpMetrics;
+    HealthRegistry m_health;
+    TimeSeries m_series;
+    LineSink m_accessLog;
+    Router m_router;
+    Pipeline m_pipeline;
+    std::unique_ptr<SystemController> m_system;
+    std::unique_ptr<HttpServer> m_http;
+    std::unique_ptr<MetricsSampler> m_sampler;
+    std::atomic<bool> m_shuttingDown{false};
+    QTimer m_drainPoll;
+    QTimer m_graceTimer;
+    bool m_finished = false;
+};
+
+} // namespace bulwark

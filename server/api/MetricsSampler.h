@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Once a second, turns the HTTP totals and the fine latency histogram into the headline
+// series the console charts (rates from counter deltas, percentiles from bucket deltas)
+// and appends them to the TimeSeries ring. Runs on the thread it is created in (the main
+// thread); reading atomics there costs the workers nothing.
+#pragma once
+
+#include "HttpMetrics.h"
+#include "TimeSeries.h"
+
+#include <QObject>
+#include <QTimer>
+
+namespace bulwark {
+
+class MetricsSampler final : public QObject
+{
+    Q_OBJECT
+
+public:
+    MetricsSampler(HttpMetrics &http, TimeSeries &series, QObject *parent = nullptr);
+    static QStringList seriesNames();
+    void start();
+    void sampleNow(); // one sample; public for tests
+
+private:
+    HttpMetrics &m_http;
+    TimeSeries &m_series;
+    QTimer m_timer;
+    Histogram::Snapshot m_lastLatency;
+    double m_lastRequests = 0;
+    double m_lastServerErrors = 0;
+    double m_lastClientErrors = 0;
+    double m_lastCpu = -1;
+    qint64 m_lastMs = 0;
+};
+
+} // namespace bulwark

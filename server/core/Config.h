@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Bulwark's configuration as plain value types. ConfigLoader builds one of these from the
+// defaults, one JSON file, BULWARK_* environment variables and command-line flags, and
+// validates every field; the rest of the program only ever sees a valid Config. Every key
+// is documented in docs/configuration.md (a test checks that none is missing).
+#pragma once
+
+#include <QHostAddress>
+#include <QString>
+#include <chrono>
+
+namespace bulwark {
+
+using Milliseconds = std::chrono::milliseconds;
+
+struct TlsConfig
+{
+    QString certFile;
+    QString keyFile;
+    bool enabled() const { return !certFile.isEmpty() && !keyFile.isEmpty(); }
+};
+
+struct ServerConfig
+{
+    QHostAddress address = QHostAddress::LocalHost;
+    quint16 port = 8080;
+    int threads = 0; // 0: one per core
+    QString dataDir; // empty: the platform's app data location
+    qint64 maxBody = 10 * 1024 * 1024;
+    int maxRequestLine = 8 * 1024;
+    int maxHeaderField = 8 * 1024;
+    int maxHeaderTotal = 64 * 1024;
+    int maxHeaderCount = 100;
+    Milliseconds headerTimeout{10'000};
+    Milliseconds bodyTimeout{30'000};
+    Milliseconds idleTimeout{15'000};
+    Milliseconds shutdownGrace{30'000};
+    int maxConnections = 10'000;
+    TlsConfig tls;
+    bool debugEndpoints = false;
+};
+
+struct HttpFeaturesConfig
+{
+    bool requestId = true;
+    bool securityHeaders = true;
+    bool metrics = true;
+    bool compression = true;
+    int compressionMinSize = 1024;
+    int compressionLevel = 6;
+};
+
+enum class AccessLogMode { Off, On, Sampled };
+
+struct LogConfig
+{
+    QString level = QStringLiteral("info");
+    AccessLogMode access = AccessLogMode::On;
+    double accessSampleRate = 0.01;
+    QString accessFile; // empty: standard output
+};
+
+struct AdminConfig
+{
+    QString token; // empty: read or generate <data_dir>/admin.token
+};
+
+struct Config
+{
+    ServerConfig server;
+    HttpFeaturesConfig http;
+    LogConfig log;
+    AdminConfig admin;
+    QString sourceFile; // the JSON file it came from, if any
+};
+
+} // namespace bulwark

@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// See ConfigLoader.h for the layering and the one-table design.
+#include "ConfigLoader.h"
+
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRegularExpression>
+#include <cmath>
+
+namespace bulwark {
+
+namespace {
+
+using Kind = ConfigKey::Kind;
+constexpr double kMaxInt = 2147483647.0;
+
+QString kindName(Kind kind)
+{
+    switch (kind) {
+    case Kind::String: return QStringLiteral("a string");
+    case Kind::Bool: return QStringLiteral("true or false");
+    case Kind::Integer: return QStringLiteral("an integer");
+    case Kind::Real: return QStringLiteral("a number");
+    case Kind::Size: return QStringLiteral("a size (bytes, or a string like \"10MiB\")");
+    case Kind::Duration: return QStringLiteral("a duration (seconds, or a string like \"10s\" or \"250ms\")");
+    case Kind::Enum: return QStringLiteral("one of the listed values");
+    case Kind::Listen: return QStringLiteral("an ADDRESS:PORT string");
+    }
+    return {};
+}
+
+QString formatBound(Kind kind, double v)
+{
+    if (kind == Kind::Duration)
+        return QStringLiteral("%1ms").arg(qint64(v));
+    if (kind == Kind::Size)
+        return QStringLiteral("%1 bytes").arg(qint64(v));
+    return QString::number(v);
+}
+
+QList<ConfigKey> buildKeys()
+{
+    QList<ConfigKey> k;
+    auto add = [&k](QString path, Kind kind, QJsonValue def, double min, double max, QString help,
+                    std::function<void(Config &, const QJsonValue &)> apply,
+                    QStringList choices = {}) {
+        k.append(ConfigKey{std::move(path), kind, std::move(def), min, max, std::move(choices),
+                           std::move(help), std::move(apply)});
+    };
+    auto ms = [](const QJsonValue &v) { return Milliseconds(qint64(v.toDouble())); };
+
+    add("server.listen", Kind::Listen, "127.0.0.1:8080", 0, 0,
+        "Address and port to listen on; [::1]:8080 for IPv6, 0.0.0.0:8080 for all IPv4.",
+        [](Config &c, const QJsonValue &v) {
+            auto l = ConfigLoader::parseListen(v.toString());
+            c.server.address = l->first;
+            c.server.port = l->second;
+        });
+    add("server.threads", Kind::Integer, 0, 0, 256,
+        "HTTP worker threads; 0 means one per CPU core.",
+        [](Config &c, const QJsonValue &v) { c.server.threads = v.toInt(); });
+    add("server.data_dir", Kind::String, "", 0, 0,
+        "Directory for the database, the admin token and job files; empty means the "
+        "platform's application data location.",
+        [](Config &c, const QJsonValue &v) { c.server.dataDir = v.toString(); });
+    add("server.max_body", Kind::Size, 10 * 1024 * 1024, 0, 4.0 * 1024 * 1024 * 1024,
+        "Largest request body accepted; larger ones get 413 before they are read.",
+        [](Config &c, const QJsonValue &v) { c.server.maxBody = qint64(v.toDouble()); });
+    add("server.max_request_line", Kind::Size, 8 * 1024, 64, 1024 * 1024,
+        "Longest request line (method, target, version); longer ones get 414.",
+        [](Config &c, const QJsonValue &v) { c.server.maxRequestLine = int(v.toDouble()); });
+    add("server.max_header_field", Kind::Size, 8 * 1024, 64, 1024 * 1024,
+        "Longest single header line; longer ones get 431.",
+        [](Config &c, const QJsonValue &v) { c.server.maxHeaderField = int(v.toDouble()); });
+    add("server.max_headers_total", Kind::Size, 64 * 1024, 256, 16 * 1024 * 1024,
+        "Largest header section in total; larger ones get 431.",
+        [](Config &c, const QJsonValue &v) { c.server.maxHeaderTotal = int(v.toDouble()); });
+    add("server.max_header_count", Kind::Integer, 100, 1, 10000,
+        "Most header fields in one request; more get 431.",
+        [](Config &c, const QJsonValue &v) { c.server.maxHeaderCount = v.toInt(); });
+    add("server.header_timeout", Kind::Duration, "10s", 10, 3600 * 1000.0,
+        "Time allowed from the first byte of a request to the end of its headers (slowloris "
+        "guard); then 408 and close.",
+        [ms](Config &c, const QJsonValue &v) { c.server.headerTimeout = ms(v); });
+    add("server.body_timeout", Kind::Duration, "30s", 10, 3600 * 1000.0,
+        "Time allowed to receive a request body once its headers are in; then 408 and close.",
+        [ms](Config &c, const QJsonValue &v) { c.server.bodyTimeout = ms(v); });
+    add("server.idle_timeout", Kind::Duration, "15s", 10, 3600 * 1000.0,
+        "How long an idle keep-alive connection stays open.",
+        [ms](Config &c, const QJsonValue &v) { c.server.idleTimeout = ms(v); });
+    add("server.shutdown_grace", Kind::Duration, "30s", 0, 3600 * 1000.0,
+        "On SIGTERM/SIGINT, how long in-flight requests may take to finish before exit.",
+        [ms](Config &c, const QJsonValue &v) { c.server.shutdownGrace = ms(v); });
+    add("server.max_connections", Kind::Integer, 10000, 1, 1000000,
+        "Open connections at most; beyond it new connections get 503 and are closed.",
+        [](Config &c, const QJsonValue &v) { c.server.maxConnections = v.toInt(); });
+    add("server.tls.cert", Kind::String, "", 0, 0,
+        "PEM certificate (chain) file; with server.tls.key, serve HTTPS only.",
+        [](Config &c, const QJsonValue &v) { c.server.tls.certFile = v.toString(); });
+    add("server.tls.key", Kind::String, "", 0, 0, "PEM private key file for server.tls.cert.",
+        [](Config &c, const QJsonValue &v) { c.server.tls.keyFile = v.toString(); });
+    add("server.debug_endpoints", Kind::Bool, false, 0, 0,
+        "Serve GET /debug/sleep?ms=N (a deliberately slow request, for shutdown and timeout "
+        "drills). Keep off in production.",
+        [](Config &c, const QJsonValue &v) { c.server.debugEndpoints = v.toBool(); });
+
+    add("http.request_id", Kind::Bool, true, 0, 0,
+        "Accept a well-formed X-Request-Id or generate one, and echo it in the response.",
+        [](Config &c, const QJsonValue &v) { c.http.requestId = v.toBool(); });
+    add("http.security_headers", Kind::Bool, true, 0, 0,
+        "Add nosniff, frame-deny, referrer-policy and CSP headers (and HSTS under TLS).",
+        [](Config &c, const QJsonValue &v) { c.http.securityHeaders = v.toBool(); });
+    add("http.metrics", Kind::Bool, true, 0, 0,
+        "Count requests and latencies per route for /metrics and the console.",
+        [](Config &c, const QJsonValue &v) { c.http.metrics = v.toBool(); });
+    add("http.compression", Kind::Bool, true, 0, 0,
+        "gzip compressible responses when the client accepts it.",
+        [](Config &c, const QJsonValue &v) { c.http.compression = v.toBool(); });
+    add("http.compression_min_size", Kind::Size, 1024, 0, 1024 * 1024 * 1024.0,
+        "Smallest body that is compressed.",
+        [](Config &c, const QJsonValue &v) { c.http.compressionMinSize = int(v.toDouble()); });
+    add("http.compression_level", Kind::Integer, 6, 1, 9, "zlib level, 1 (fast) to 9 (small).",
+        [](Config &c, const QJsonValue &v) { c.http.compressionLevel = v.toInt(); });
+
+    add("log.level", Kind::Enum, "info", 0, 0, "Least severe application log level written.",
+        [](Config &c, const QJsonValue &v) { c.log.level = v.toString(); },
+        {"debug", "info", "warning", "error"});
+    add("log.access", Kind::Enum, "on", 0, 0,
+        "Access log: one JSON line per request (on), none (off), or a random sample (sampled).",
+        [](Config &c, const QJsonValue &v) {
+            const QString s = v.toString();
+            c.log.access = s == "off" ? AccessLogMode::Off
+                         : s == "sampled" ? AccessLogMode::Sampled
+                                          : AccessLogMode::On;
+        },
+        {"on", "off", "sampled"});
+    add("log.access_sample_rate", Kind::Real, 0.01, 0, 1,
+        "Fraction of requests logged when log.access is \"sampled\"; errors (status >= 500) "
+        "are always logged.",
+        [](Config &c, const QJsonValue &v) { c.log.accessSampleRate = v.toDouble(); });
+    add("log.access_file", Kind::String, "", 0, 0,
+        "File the access log is appended to; empty means standard output.",
+        [](Config &c, const QJsonValue &v) { c.log.accessFile = v.toString(); });
+
+    add("admin.token", Kind::String, "", 0, 0,
+        "Bearer token for /admin/api/ (at least 32 characters); empty means read or generate "
+        "<data_dir>/admin.token (mode 0600).",
+        [](Config &c, const QJsonValue &v) { c.admin.token = v.toString(); });
+    return k;
+}
+
+// Converts a raw string (environment or flag) to the JSON type the key takes, so that the
+// same validation applies to every layer.
+QJsonValue fromRawString(const ConfigKey &key, const QString &raw)
+{
+    switch (key.kind) {
+    case Kind::Bool: {
+        const QString s = raw.trimmed().toLower();
+        if (s == "true" || s == "1" || s == "yes" || s == "on")
+            return true;
+        if (s == "false" || s == "0" || s == "no" || s == "off")
+            return false;
+        return raw;
+    }
+    case Kind::Integer:
+    case Kind::Real: {
+        bool ok = false;
+        const double d = raw.trimmed().toDouble(&ok);
+        return ok ? QJsonValue(d) : QJsonValue(raw);
+    }
+    default:
+        return raw;
+    }
+}
+
+// Validates one value against its key; returns the normalised value (sizes in bytes,
+// durations in milliseconds) or an error message without the key path.
+std::optional<QJsonValue> normalise(const ConfigKey &key, const QJsonValue &v, QString *error)
+{
+    auto inBounds = [&](double d) -> bool {
+        if (d < key.min || d > key.max) {
+            *error = QStringLiteral("must be between %1 and %2")
+                         .arg(formatBound(key.kind, key.min), formatBound(key.kind, key.max));
+            return false;
+        }
+        return true;
+    };
+    switch (key.kind) {
+    case Kind::String:
+        if (!v.isString())
+            break;
+        return v;
+    case Kind::Bool:
+        if (!v.isBool())
+            break;
+        return v;
+    case Kind::Integer:
+        if (!v.isDouble() || std::floor(v.toDouble()) != v.toDouble() || v.toDouble() > kMaxInt)
+            break;
+        if (!inBounds(v.toDouble()))
+            return std::nullopt;
+        return v;
+    case Kind::Real:
+        if (!v.isDouble())
+            break;
+        if (!inBounds(v.toDouble()))
+            return std::nullopt;
+        return v;
+    case Kind::Size: {
+        std::optional<qint64> bytes;
+        if (v.isDouble() && v.toDouble() >= 0 && std::floor(v.toDouble()) == v.toDouble())
+            bytes = qint64(v.toDouble());
+        else if (v.isString())
+            bytes = ConfigLoader::parseSize(v.toString());
+        if (!bytes)
+            break;
+        if (!inBounds(double(*bytes)))
+            return std::nullopt;
+        return QJsonValue(double(*bytes));
+    }
+    case Kind::Duration: {
+        std::optional<qint64> msec;
+        if (v.isDouble() && v.toDouble() >= 0)
+            msec = qint64(std::llround(v.toDouble() * 1000));
+        else if (v.isString())
+            msec = ConfigLoader::parseDurationMs(v.toString());
+        if (!msec)
+            break;
+        if (!inBounds(double(*msec)))
+            return std::nullopt;
+        return QJsonValue(double(*msec));
+    }
+    case Kind::Enum:
+        if (!v.isString())
+            break;
+        if (!key.choices.contains(v.toString())) {
+            *error = QStringLiteral("must be one of %1, not \"%2\"")
+                         .arg(key.choices.join(QStringLiteral(", ")), v.toString());
+            return std::nullopt;
+        }
+        return v;
+    case Kind::Listen:
+        if (!v.isString())
+            break;
+        if (!ConfigLoader::parseListen(v.toString())) {
+            *error = QStringLiteral("\"%1\" is not ADDRESS:PORT (for example 127.0.0.1:8080 "
+                                    "or [::1]:8080)")
+                         .arg(v.toString());
+            return std::nullopt;
+        }
+        return v;
+    }
+    *error = QStringLiteral("must be %1").arg(kindName(key.kind));
+    return std::nullopt;
+}
+
+QString lineColumn(const QByteArray &data, int offset)
+{
+    offset = qBound(0, offset, int(data.size()));
+    int line = 1;
+    int lineStart = 0;
+    for (int i = 0; i < offset; ++i) {
+        if (data[i] == '\n') {
+            ++line;
+            lineStart = i + 1;
+        }
+    }
+    return QStringLiteral("%1:%2").arg(line).arg(offset - lineStart + 1);
+}
+
+// Flattens nested objects to dotted paths; objects that are not a known prefix are errors.
+void flatten(const QJsonObject &obj, const QString &prefix, const QHash<QString, int> &index,
+             const QSet<QString> &prefixes, QHash<QString, QJsonValue> *out, QStringList *errors,
+             const QString &origin)
+{
+    for (auto it = obj.begin(); it != obj.end(); ++it) {
+        const QString path = prefix.isEmpty() ? it.key() : prefix + '.' + it.key();
+        if (index.contains(path)) {
+            out->insert(path, it.value());
+        } else if (prefixes.contains(path)) {
+            if (!it.value().isObject()) {
+                errors->append(QStringLiteral("%1: %2: must be an object").arg(origin, path));
+                continue;
+            }
+            flatten(it.value().toObject(), path, index, prefixes, out, errors, origin);
+        } else {
+            errors->append(QStringLiteral("%1: %2: unknown key").arg(origin, path));
+        }
+    }
+}
+
+} // namespace
+
+const QList<ConfigKey> &ConfigLoader::keys()
+{
+    static const QList<ConfigKey> table = buildKeys();
+    return table;
+}
+
+QString ConfigLoader::environmentName(const QString &path)
+{
+    QString name = path.toUpper();
+    name.replace('.', '_');
+    return QStringLiteral("BULWARK_") + name;
+}
+
+std::optional<qint64> ConfigLoader::parseSize(const QString &text)
+{
+    static const QRegularExpression re(
+        QStringLiteral("^\\s*(\\d+)\\s*(B|KB|KiB|MB|MiB|GB|GiB)?\\s*$"));
+    const auto m = re.match(text);
+    if (!m.hasMatch())
+        return std::nullopt;
+    bool ok = false;
+    const qint64 n = m.captured(1).toLongLong(&ok);
+    if (!ok)
+        return std::nullopt;
+    const QString unit = m.captured(2);
+    qint64 mul = 1;
+    if (unit == "KB") mul = 1000;
+    else if (unit == "KiB") mul = 1024;
+    else if (unit == "MB") mul = 1000 * 1000;
+    else if (unit == "MiB") mul = 1024 * 1024;
+    else if (unit == "GB") mul = 1000LL * 1000 * 1000;
+    else if (unit == "GiB") mul = 1024LL * 1024 * 1024;
+    if (n > std::numeric_limits<qint64>::max() / mul)
+        return std::nullopt;
+    return n * mul;
+}
+
+std::optional<qint64> ConfigLoader::parseDurationMs(const QString &text)
+{
+    static const QRegularExpression re(
+        QStringLiteral("^\\s*(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h)?\\s*$"));
+    const auto m = re.match(text);
+    if (!m.hasMatch())
+        return std::nullopt;
+    const double n = m.captured(1).toDouble();
+    const QString unit = m.captured(2);
+    double factor = 1000; // bare numbers are seconds, as in the JSON form
+    if (unit == "ms") factor = 1;
+    else if (unit == "m") factor = 60'000;
+    else if (unit == "h") factor = 3'600'000;
+    const double msec = n * factor;
+    if (msec > 1e15)
+        return std::nullopt;
+    return qint64(std::llround(msec));
+}
+
+std::optional<std::pair<QHostAddress, quint16>> ConfigLoader::parseListen(const QString &text)
+{
+    const int colon = text.lastIndexOf(':');
+    if (colon <= 0)
+        return std::nullopt;
+    QString host = text.left(colon);
+    const QString portText = text.mid(colon + 1);
+    bool ok = false;
+    const uint port = portText.toUInt(&ok);
+    if (!ok || port > 65535 || portText.isEmpty() || !portText.at(0).isDigit())
+        return std::nullopt;
+    if (host.startsWith('[') && host.endsWith(']'))
+        host = host.mid(1, host.size() - 2);
+    else if (host.contains(':'))
+        return std::nullopt; // IPv6 needs brackets, otherwise the port is ambiguous
+    if (host == "localhost")
+        host = QStringLiteral("127.0.0.1");
+    QHostAddress address;
+    if (!address.setAddress(host))
+        return std::nullopt;
+    return std::pair{address, quint16(port)};
+}
+
+QByteArray ConfigLoader::blankComments(const QByteArray &json)
+{
+    QByteArray out = json;
+    bool inString = false;
+    for (qsizetype i = 0; i < out.size(); ++i) {
+        const char c = out[i];
+        if (inString) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                inString = false;
+            continue;
+        }
+        if (c == '"') {
+            inString = true;
+        } else if (c == '/' && i + 1 < out.size() && out[i + 1] == '/') {
+            while (i < out.size() && out[i] != '\n')
+                out[i++] = ' ';
+        } else if (c == '/' && i + 1 < out.size() && out[i + 1] == '*') {
+            qsizetype j = i;
+            while (j < out.size() && !(out[j] == '*' && j + 1 < out.size() && out[j + 1] == '/' && j > i + 1))
+                ++j;
+            const qsizetype end = qMin(j + 2, out.size());
+            for (; i < end; ++i)
+                if (out[i] != '\n')
+                    out[i] = ' ';
+            --i;
+        }
+    }
+    return out;
+}
+
+Result<Config, QStringList> ConfigLoader::load(const Sources &sources)
+{
+    const auto &table = keys();
+    QHash<QString, int> index;
+    QSet<QString> prefixes;
+    for (int i = 0; i < table.size(); ++i) {
+        index.insert(table[i].path, i);
+        const QStringList parts = table[i].path.split('.');
+        for (int n = 1; n < parts.size(); ++n)
+            prefixes.insert(parts.mid(0, n).join('.'));
+    }
+
+    QStringList errors;
+    QHash<QString, QJsonValue> fromFile;
+    if (!sources.file.isEmpty()) {
+        QFile file(sources.file);
+        if (!file.open(QIODevice::ReadOnly))
+            return QStringList{QStringLiteral("%1: cannot read: %2").arg(sources.file, file.errorString())};
+        const QByteArray raw = file.readAll();
+        QJsonParseError parseError;
+        const QJsonDocument doc = QJsonDocument::fromJson(blankComments(raw), &parseError);
+        if (parseError.error != QJsonParseError::NoError)
+            return QStringList{QStringLiteral("%1:%2: %3")
+                                   .arg(sources.file, lineColumn(raw, parseError.offset),
+                                        parseError.errorString())};
+        if (!doc.isObject())
+            return QStringList{QStringLiteral("%1:1:1: the top level must be a JSON object").arg(sources.file)};
+        flatten(doc.object(), QString(), index, prefixes, &fromFile, &errors, sources.file);
+    }
+
+    Config config;
+    config.sourceFile = sources.file;
+    for (const ConfigKey &key : table) {
+        QJsonValue value = key.defaultValue;
+        QString origin = QStringLiteral("default");
+        if (fromFile.contains(key.path)) {
+            value = fromFile.value(key.path);
+            origin = sources.file;
+        }
+        const QString envName = environmentName(key.path);
+        if (sources.environment.contains(envName)) {
+            value = fromRawString(key, sources.environment.value(envName));
+            origin = QStringLiteral("environment %1").arg(envName);
+        }
+        if (sources.flags.contains(key.path)) {
+            value = fromRawString(key, sources.flags.value(key.path));
+            origin = QStringLiteral("command line");
+        }
+        QString message;
+        const auto normalised = normalise(key, value, &message);
+        if (!normalised) {
+            errors.append(QStringLiteral("%1: %2: %3").arg(origin, key.path, message));
+            continue;
+        }
+        key.apply(config, *normalised);
+    }
+
+    // Rules that span keys.
+    if (config.server.tls.certFile.isEmpty() != config.server.tls.keyFile.isEmpty())
+        errors.append(QStringLiteral("server.tls: cert and key must be given together"));
+    if (!config.admin.token.isEmpty() && config.admin.token.size() < 32)
+        errors.append(QStringLiteral("admin.token: must be at least 32 characters"));
+    if (config.server.maxHeaderField > config.server.maxHeaderTotal)
+        errors.append(QStringLiteral("server.max_header_field: must not exceed server.max_headers_total"));
+
+    if (!errors.isEmpty())
+        return errors;
+    return config;
+}
+
+} // namespace bulwark

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// See ErrorMapping.h.
+#include "ErrorMapping.h"
+
+namespace bulwark {
+
+int httpStatusFor(ErrorCode code)
+{
+    switch (code) {
+    case ErrorCode::BadRequest: return 400;
+    case ErrorCode::Unauthorized: return 401;
+    case ErrorCode::Forbidden: return 403;
+    case ErrorCode::NotFound: return 404;
+    case ErrorCode::MethodNotAllowed: return 405;
+    case ErrorCode::RequestTimeout: return 408;
+    case ErrorCode::PayloadTooLarge: return 413;
+    case ErrorCode::UriTooLong: return 414;
+    case ErrorCode::HeadersTooLarge: return 431;
+    case ErrorCode::RateLimited: return 429;
+    case ErrorCode::Internal: return 500;
+    case ErrorCode::NotImplemented: return 501;
+    case ErrorCode::Unavailable: return 503;
+    case ErrorCode::VersionNotSupported: return 505;
+    }
+    return 500;
+}
+
+QByteArray reasonPhrase(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Status";
+    }
+}
+
+HttpResponse errorResponse(ErrorCode code, const QString &message, const QByteArray &requestId)
+{
+    QJsonObject error{{QStringLiteral("code"), errorCodeName(code)},
+                      {QStringLiteral("message"), message}};
+    if (!requestId.isEmpty())
+        error.insert(QStringLiteral("request_id"), QString::fromLatin1(requestId));
+    HttpResponse response = HttpResponse::json(QJsonObject{{QStringLiteral("error"), error}},
+                                               httpStatusFor(code));
+    response.setHeader("Cache-Control", "no-store");
+    return response;
+}
+
+} // namespace bulwark

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// See HttpServer.h. The Acceptor class is private to this file.
+#include "HttpServer.h"
+
+#include "ErrorMapping.h"
+#include "HttpWorker.h"
+#include "ListenerShared.h"
+#include "ResponseWriter.h"
+#include "Stages.h"
+
+#include <QFile>
+#include <QSslCertificate>
+#include <QSslKey>
+#include <QSslSocket>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QThread>
+#include <QTimer>
+
+namespace bulwark {
+
+namespace {
+
+class Acceptor final : public QTcpServer
+{
+public:
+    Acceptor(ListenerShared &shared, std::vector<HttpWorker *> workers)
+        : m_shared(shared), m_workers(std::move(workers))
+    {
+        HttpResponse busy = errorResponse(ErrorCode::Unavailable,
+                                          QStringLiteral("too many open connections"));
+        busy.setHeader("Retry-After", "1");
+        if (shared.securityHeaders)
+            SecurityHeadersStage::apply(busy, shared.tls);
+        m_busy = busy;
+    }
+
+protected:
+    void incomingConnection(qintptr descriptor) override
+    {
+        if (m_shared.openConnections.load(std::memory_order_relaxed) >= m_shared.config.maxConnections) {
+            refuse(descriptor);
+            return;
+        }
+        m_shared.openConnections.fetch_add(1, std::memory_order_relaxed);
+        m_shared.metrics->acceptedConnections.inc();
+        HttpWorker *worker = m_workers[m_next++ % m_workers.size()];
+        QMetaObject::invokeMethod(worker, [worker, descriptor] { worker->adopt(descriptor); },
+                                  Qt::QueuedConnection);
+    }
+
+private:
+    void refuse(qintptr descriptor)
+    {
+        m_shared.metrics->connectionRejected("max_connections");
+        auto *socket = new QTcpSocket(this);
+        if (!socket->setSocketDescriptor(descriptor)) {
+            delete socket;
+            return;
+        }
+        if (m_shared.tls) {
+            // A plain-text 503 would be garbage to a TLS client; just close.
+            socket->abort();
+            socket->deleteLater();
+            return;
+        }
+        WriteOptions options;
+        options.close = true;
+        socket->write(ResponseWriter::serialize(m_busy, options));
+        connect(socket, &QAbstractSocket::disconnected, socket, &QObject::deleteLater);
+        QTimer::singleShot(2000, socket, [socket] { socket->abort(); socket->deleteLater(); });
+        socket->disconnectFromHost();
+    }
+
+    ListenerShared &m_shared;
+    std::vector<HttpWorker *> m_workers;
+    size_t m_next = 0;
+    HttpResponse m_busy;
+};
+
+} // namespace
+
+struct HttpServer::Private
+{
+    ListenerShared shared;
+    QThread acceptorThread;
+    Acceptor *acceptor = nullptr;
+    std::vector<std::unique_ptr<QThread>> workerThreads;
+    std::vector<HttpWorker *> workers;
+    quint16 port = 0;
+    bool accepting = false;
+    bool started = false;
+};
+
+HttpServer::HttpServer(const ServerConfig &config, bool securityHeaders, const Pipeline &pipeline,
+                       HttpMetrics &metrics, QObject *parent)
+    : QObject(parent), d(std::make_unique<Private>())
+{
+    d->shared.config = config;
+    d->shared.limits = FramingLimits{config.maxRequestLine, config.maxHeaderField,
+                                     config.maxHeaderTotal, config.maxHeaderCount, config.maxBody};
+    d->shared.pipeline = &pipeline;
+    d->shared.metrics = &metrics;
+    d->shared.securityHeaders = securityHeaders;
+}
+
+HttpServer::~HttpServer()
+{
+    stop();
+}
+
+namespace {
+bool loadTls(const TlsConfig &tls, QSslConfiguration *out, QString *error)
+{
+    if (!QSslSocket::supportsSsl()) {
+        *error = QStringLiteral("server.tls: this Qt build has no TLS backend available");
+        return false;
+    }
+    const QList<QSslCertificate> chain = QSslCertificate::fromPath(tls.certFile, QSsl::Pem);
+    if (chain.isEmpty()) {
+        *error = QStringLiteral("server.tls.cert: no PEM certificate could be read from %1").arg(tls.certFile);
+        return false;
+    }
+    QFile keyFile(tls.keyFile);
+    if (!keyFile.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("server.tls.key: cannot read %1: %2").arg(tls.keyFile, keyFile.errorString());
+        return false;
+    }
+    const QByteArray pem = keyFile.readAll();
+    QSslKey key(pem, QSsl::Rsa, QSsl::Pem);
+    if (key.isNull())
+        key = QSslKey(pem, QSsl::Ec, QSsl::Pem);
+    if (key.isNull()) {
+        *error = QStringLiteral("server.tls.key: %1 is not an unencrypted PEM RSA or EC private key").arg(tls.keyFile);
+        return false;
+    }
+    QSslConfiguration conf = QSslConfiguration::defaultConfiguration();
+    conf.setLocalCertificateChain(chain);
+    conf.setPrivateKey(key);
+    conf.setPeerVerifyMode(QSslSocket::VerifyNone);
+    conf.setProtocol(QSsl::TlsV1_2OrLater);
+    *out = conf;
+    return true;
+}
+} // namespace
+
+bool HttpServer::start(QString *error)
+{
+    if (d->started)
+        return true;
+    const ServerConfig &config = d->shared.config;
+    if (config.tls.enabled()) {
+        if (!loadTls(config.tls, &d->shared.ssl, error))
+            return false;
+        d->shared.tls = true;
+    }
+
+    const int threads = config.threads > 0 ? config.threads : qMax(1, QThread::idealThreadCount());
+    for (int i = 0; i < threads; ++i) {
+        auto thread = std::make_unique<QThread>();
+        thread->setObjectName(QStringLiteral("http-worker-%1").arg(i));
+        auto *worker = new HttpWorker(d->shared);
+        worker->moveToThread(thread.get());
+        connect(thread.get(), &QThread::finished, worker, &QObject::deleteLater);
+        thread->start();
+        QMetaObject::invokeMethod(worker, [worker] { worker->init(); }, Qt::BlockingQueuedConnection);
+        d->workers.push_back(worker);
+        d->workerThreads.push_back(std::move(thread));
+    }
+
+    d->acceptor = new Acceptor(d->shared, d->workers);
+    d->acceptor->moveToThread(&d->acceptorThread);
+    d->acceptorThread.setObjectName(QStringLiteral("http-acceptor"));
+    d->acceptorThread.start();
+    bool listening = false;
+    QString listenError;
+    Acceptor *acceptor = d->acceptor;
+    QMetaObject::invokeMethod(acceptor, [&] {
+        acceptor->setListenBacklogSize(1024);
+        listening = acceptor->listen(config.address, config.port);
+        if (!listening)
+            listenError = acceptor->errorString();
+        else
+            d->port = acceptor->serverPort();
+    }, Qt::BlockingQueuedConnection);
+    d->started = true;
+    if (!listening) {
+        *error = QStringLiteral("server.listen: cannot listen on %1:%2: %3")
+                     .arg(config.address.toString()).arg(config.port).arg(listenError);
+        stop();
+        return false;
+    }
+    d->accepting = true;
+    return true;
+}
+
+quint16 HttpServer::port() const { return d->port; }
+QHostAddress HttpServer::address() const { return d->shared.config.address; }
+bool HttpServer::isTls() const { return d->shared.tls; }
+int HttpServer::threadCount() const { return int(d->workers.size()); }
+bool HttpServer::isAccepting() const { return d->accepting; }
+int HttpServer::openConnections() const { return d->shared.openConnections.load(); }
+
+void HttpServer::beginDrain()
+{
+    if (!d->started)
+        return;
+    d->shared.draining.store(true);
+    if (d->accepting) {
+        Acceptor *acceptor = d->acceptor;
+        QMetaObject::invokeMethod(acceptor, [acceptor] { acceptor->close(); }, Qt::BlockingQueuedConnection);
+        d->accepting = false;
+    }
+    for (HttpWorker *worker : d->workers)
+        QMetaObject::invokeMethod(worker, [worker] { worker->drain(); }, Qt::QueuedConnection);
+}
+
+void HttpServer::stop()
+{
+    if (!d->started)
+        return;
+    d->started = false;
+    d->accepting = false;
+    if (d->acceptor) {
+        Acceptor *acceptor = d->acceptor;
+        QMetaObject::invokeMethod(acceptor, [acceptor] { acceptor->close(); delete acceptor; },
+                                  Qt::BlockingQueuedConnection);
+        d->acceptor = nullptr;
+    }
+    d->acceptorThread.quit();
+    d->acceptorThread.wait();
+    for (size_t i = 0; i < d->workers.size(); ++i) {
+        HttpWorker *worker = d->workers[i];
+        QMetaObject::invokeMethod(worker, [worker] { worker->shutdown(); }, Qt::BlockingQueuedConnection);
+        d->workerThreads[i]->quit();
+        d->workerThreads[i]->wait();
+    }
+    d->workers.clear();
+    d->workerThreads.clear();
+}
+
+} // namespace bulwark

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// See ResponseWriter.h.
+#include "ResponseWriter.h"
+
+#include "ErrorMapping.h"
+#include "Version.h"
+
+#include <ctime>
+
+namespace bulwark {
+
+QByteArray ResponseWriter::httpDate()
+{
+    thread_local std::time_t cachedSecond = 0;
+    thread_local QByteArray cached;
+    const std::time_t now = std::time(nullptr);
+    if (now != cachedSecond) {
+        std::tm tm{};
+#ifdef _WIN32
+        gmtime_s(&tm, &now);
+#else
+        gmtime_r(&now, &tm);
+#endif
+        char buf[64];
+        const size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached = QByteArray(buf, qsizetype(n));
+        cachedSecond = now;
+    }
+    return cached;
+}
+
+const QByteArray &ResponseWriter::serverHeader()
+{
+    static const QByteArray value = QByteArrayLiteral("Bulwark/" BULWARK_VERSION);
+    return value;
+}
+
+QByteArray ResponseWriter::serialize(const HttpResponse &response, const WriteOptions &options)
+{
+    const int status = response.status;
+    const bool bodyless = status == 204 || status == 304 || (status >= 100 && status < 200);
+    QByteArray out;
+    out.reserve(256 + (options.headRequest || bodyless ? 0 : response.body.size()));
+    out.append(options.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    out.append(QByteArray::number(status)).append(' ').append(reasonPhrase(status)).append("\r\n");
+    out.append("Date: ").append(httpDate()).append("\r\n");
+    out.append("Server: ").append(serverHeader()).append("\r\n");
+    if (!response.contentType.isEmpty())
+        out.append("Content-Type: ").append(response.contentType).append("\r\n");
+    if (!bodyless)
+        out.append("Content-Length: ").append(QByteArray::number(response.body.size())).append("\r\n");
+    if (options.close)
+        out.append("Connection: close\r\n");
+    else if (options.keepAliveHeader)
+        out.append("Connection: keep-alive\r\n");
+    for (const auto &[name, value] : response.headers)
+        out.append(name).append(": ").append(value).append("\r\n");
+    out.append("\r\n");
+    if (!options.headRequest && !bodyless)
+        out.append(response.body);
+    return out;
+}
+
+} // namespace bulwark
