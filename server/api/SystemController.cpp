@@ -48,6 +48,15 @@ void SystemController::registerRoutes(Router &router) const
             QThread::msleep(ulong(ms));
             return HttpResponse::json(QJsonObject{{QStringLiteral("slept_ms"), ms}});
         });
+        // A fixed body of n bytes: the benchmark's "same 1 KiB body" and a size probe.
+        router.add("GET", QStringLiteral("/debug/bytes"), [](RequestContext &ctx) {
+            bool ok = false;
+            const int n = ctx.request.query.queryItemValue(QStringLiteral("n")).toInt(&ok);
+            if (!ok || n < 0 || n > 16 * 1024 * 1024)
+                return errorResponse(ErrorCode::BadRequest,
+                                     QStringLiteral("n must be an integer from 0 to 16777216"), ctx.requestId);
+            return HttpResponse::bytes(QByteArray(n, 'x'), "text/plain");
+        });
     }
 }
 

@@ -102,7 +102,8 @@ QList<ConfigKey> buildKeys()
         [](Config &c, const QJsonValue &v) { c.server.tls.keyFile = v.toString(); });
     add("server.debug_endpoints", Kind::Bool, false, 0, 0,
         "Serve GET /debug/sleep?ms=N (a deliberately slow request, for shutdown and timeout "
-        "drills). Keep off in production.",
+        "drills) and GET /debug/bytes?n=N (N bytes of text, for benchmarks). Keep off in "
+        "production.",
         [](Config &c, const QJsonValue &v) { c.server.debugEndpoints = v.toBool(); });
 
     add("http.request_id", Kind::Bool, true, 0, 0,
