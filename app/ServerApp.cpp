@@ -24,7 +24,6 @@ ServerApp::ServerApp(Config config, QObject *parent)
         qWarning("shutdown grace period of %lld ms ran out with %d connection(s) open; exiting",
                  qlonglong(m_config.server.shutdownGrace.count()), m_http->openConnections());
         m_drainPoll.stop();
-        m_http->stop();
         m_finished = true;
         Q_EMIT finished();
     });
@@ -155,6 +154,7 @@ void ServerApp::checkDrained()
     m_graceTimer.stop();
     m_http->stop();
     m_finished = true;
+    m_drainedCleanly = true;
     qInfo("shutdown complete");
     Q_EMIT finished();
 }

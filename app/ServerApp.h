@@ -43,8 +43,11 @@ public:
     bool adminTokenGenerated() const { return m_adminTokenGenerated; }
     const Config &config() const { return m_config; }
 
-    // Graceful shutdown; emits finished() when done (or when the grace period ran out).
+    // Graceful shutdown; emits finished() when every connection is closed, or when the
+    // grace period ran out (then drainedCleanly() is false and worker threads may still be
+    // inside a handler: the process should exit without joining them).
     void shutdown();
+    bool drainedCleanly() const { return m_drainedCleanly; }
     // SIGHUP: reopen the access log file (for log rotation) and re-read log.level.
     void reopenLogs();
 
@@ -75,6 +78,7 @@ private:
     QTimer m_drainPoll;
     QTimer m_graceTimer;
     bool m_finished = false;
+    bool m_drainedCleanly = false;
 };
 
 } // namespace bulwark

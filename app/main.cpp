@@ -13,6 +13,7 @@
 #include <QCoreApplication>
 #include <QProcessEnvironment>
 #include <cstdio>
+#include <cstdlib>
 
 #ifdef Q_OS_UNIX
 #include <sys/resource.h>
@@ -134,7 +135,16 @@ int main(int argc, char *argv[])
     }
     QObject::connect(&signals, &SignalWatcher::terminateRequested, &server, &ServerApp::shutdown);
     QObject::connect(&signals, &SignalWatcher::reloadRequested, &server, &ServerApp::reopenLogs);
-    QObject::connect(&server, &ServerApp::finished, &app, &QCoreApplication::quit);
+    QObject::connect(&server, &ServerApp::finished, &app, [&server] {
+        if (!server.drainedCleanly()) {
+            // A handler is still running past the grace period; joining its thread could
+            // take arbitrarily long, and the operator asked us to stop.
+            std::fflush(stdout);
+            std::fflush(stderr);
+            std::_Exit(0);
+        }
+        QCoreApplication::quit();
+    });
 
     if (server.adminTokenGenerated())
         std::fprintf(stderr, "bulwark: generated the admin token (shown once; kept in %s):\n  %s\n",
