@@ -36,7 +36,7 @@ QString formatBound(Kind kind, double v)
         return QStringLiteral("%1ms").arg(qint64(v));
     if (kind == Kind::Size)
         return QStringLiteral("%1 bytes").arg(qint64(v));
-    return QString::number(v);
+    return QString::number(v, 'g', 16);
 }
 
 QList<ConfigKey> buildKeys()
@@ -210,8 +210,11 @@ std::optional<QJsonValue> normalise(const ConfigKey &key, const QJsonValue &v, Q
         return v;
     case Kind::Size: {
         std::optional<qint64> bytes;
-        if (v.isDouble() && v.toDouble() >= 0 && std::floor(v.toDouble()) == v.toDouble())
+        if (v.isDouble() && v.toDouble() >= 0 && std::floor(v.toDouble()) == v.toDouble()) {
+            if (!inBounds(v.toDouble())) // before the cast: 1e30 does not fit in 64 bits
+                return std::nullopt;
             bytes = qint64(v.toDouble());
+        }
         else if (v.isString())
             bytes = ConfigLoader::parseSize(v.toString());
         if (!bytes)
@@ -222,7 +225,7 @@ std::optional<QJsonValue> normalise(const ConfigKey &key, const QJsonValue &v, Q
     }
     case Kind::Duration: {
         std::optional<qint64> msec;
-        if (v.isDouble() && v.toDouble() >= 0)
+        if (v.isDouble() && v.toDouble() >= 0 && v.toDouble() <= 9e12)
             msec = qint64(std::llround(v.toDouble() * 1000));
         else if (v.isString())
             msec = ConfigLoader::parseDurationMs(v.toString());

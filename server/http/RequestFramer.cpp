@@ -107,7 +107,9 @@ RequestFramer::Status RequestFramer::advance(const QByteArray &buffer)
     }
 
     // A line is still incomplete: enforce the limits on what has arrived so far.
-    const qsizetype partial = size - m_lineStart;
+    qsizetype partial = size - m_lineStart;
+    if (partial > 0 && data[size - 1] == '\r')
+        --partial; // the CR of a line whose LF is still on its way is not content
     if (m_lineIndex == 0 && partial > m_limits.maxRequestLine)
         return fail(ErrorCode::UriTooLong,
                     QStringLiteral("request line longer than %1 bytes").arg(m_limits.maxRequestLine));
@@ -208,6 +210,7 @@ std::optional<RequestFramer::Status> RequestFramer::headLine(const char *line, q
         for (const QByteArray &part : value.toByteArray().split(','))
             m_contentLengths.append(part.trimmed());
     } else if (lname == "transfer-encoding") {
+        m_sawTransferEncoding = true;
         if (!m_transferEncoding.isEmpty())
             m_transferEncoding.append(',');
         m_transferEncoding.append(trimmedLower(value));
@@ -233,13 +236,15 @@ std::optional<RequestFramer::Status> RequestFramer::finishHead(qsizetype headEnd
         return fail(ErrorCode::BadRequest, m_hostCount == 0
                                                ? QStringLiteral("HTTP/1.1 request without Host")
                                                : QStringLiteral("more than one Host header"));
-    if (!m_transferEncoding.isEmpty()) {
+    if (m_sawTransferEncoding) {
         if (!m_contentLengths.isEmpty())
             return fail(ErrorCode::BadRequest,
                         QStringLiteral("Content-Length together with Transfer-Encoding"));
         if (r.version == 10)
             return fail(ErrorCode::BadRequest, QStringLiteral("Transfer-Encoding in an HTTP/1.0 request"));
         const QList<QByteArray> codings = m_transferEncoding.split(',');
+        if (m_transferEncoding.trimmed().isEmpty())
+            return fail(ErrorCode::BadRequest, QStringLiteral("empty Transfer-Encoding"));
         for (const QByteArray &c : codings)
             if (c.trimmed() != "chunked")
                 return fail(ErrorCode::NotImplemented,

@@ -98,6 +98,7 @@ private:
     int m_hostCount = 0;
     QList<QByteArray> m_contentLengths;
     QByteArray m_transferEncoding;
+    bool m_sawTransferEncoding = false;
     bool m_connectionClose = false;
     bool m_connectionKeepAlive = false;
     bool m_continuePending = false;

@@ -5,6 +5,7 @@
 #include "ErrorMapping.h"
 #include "Version.h"
 
+#include <cstdio>
 #include <ctime>
 
 namespace bulwark {
@@ -21,8 +22,15 @@ QByteArray ResponseWriter::httpDate()
 #else
         gmtime_r(&now, &tm);
 #endif
+        // Fixed English names: strftime's %a/%b follow the process locale, which
+        // QCoreApplication takes from the environment, and HTTP dates are not localised.
+        static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+        static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
         char buf[64];
-        const size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        const int n = std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                                    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+                                    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
         cached = QByteArray(buf, qsizetype(n));
         cachedSecond = now;
     }

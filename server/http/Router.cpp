@@ -67,7 +67,8 @@ QByteArray Router::allowHeader(const Route &route)
         if (method == "GET" && !route.handlers.count("HEAD"))
             methods.append("HEAD");
     }
-    methods.append("OPTIONS");
+    if (!route.handlers.count("OPTIONS"))
+        methods.append("OPTIONS");
     return methods.join(", ");
 }
 

@@ -146,6 +146,21 @@ QByteArray MetricsRegistry::escapeLabelValue(const QByteArray &value)
     return out;
 }
 
+QByteArray MetricsRegistry::escapeHelp(const QByteArray &help)
+{
+    QByteArray out;
+    out.reserve(help.size());
+    for (char c : help) {
+        if (c == '\\')
+            out.append("\\\\");
+        else if (c == '\n')
+            out.append("\\n");
+        else
+            out.append(c);
+    }
+    return out;
+}
+
 QByteArray MetricsRegistry::formatNumber(double value)
 {
     if (std::isnan(value))
@@ -184,7 +199,7 @@ QByteArray labelSet(const QList<QByteArray> &names, const QList<QByteArray> &val
 template <typename F>
 void header(QByteArray &out, const F &family, const char *type)
 {
-    out.append("# HELP ").append(family.name()).append(' ').append(family.help()).append('\n');
+    out.append("# HELP ").append(family.name()).append(' ').append(MetricsRegistry::escapeHelp(family.help())).append('\n');
     out.append("# TYPE ").append(family.name()).append(' ').append(type).append('\n');
 }
 
@@ -260,7 +275,7 @@ void addProcessCollector(MetricsRegistry &registry)
     registry.addCollector([startMs](QByteArray &out) {
         const ProcessStats s = ProcessStats::read();
         auto one = [&out](const char *name, const char *type, const char *help, double v) {
-            out.append("# HELP ").append(name).append(' ').append(help).append('\n');
+            out.append("# HELP ").append(name).append(' ').append(MetricsRegistry::escapeHelp(help)).append('\n');
             out.append("# TYPE ").append(name).append(' ').append(type).append('\n');
             out.append(name).append(' ').append(MetricsRegistry::formatNumber(v)).append('\n');
         };

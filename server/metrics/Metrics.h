@@ -151,6 +151,7 @@ public:
     // The Prometheus text exposition format, version 0.0.4.
     QByteArray exposition() const;
     static QByteArray escapeLabelValue(const QByteArray &value);
+    static QByteArray escapeHelp(const QByteArray &help); // backslash and line feed only
     static QByteArray formatNumber(double value);
 
 private:

@@ -1,0 +1,645 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// ConfigLoader: JSON files with comments (syntax errors as file:line:column), unknown keys,
+// types, bounds, enums, the defaults < file < environment < flags layering, cross-key rules,
+// and the value grammar (parseSize, parseDurationMs, parseListen, blankComments).
+
+#include "ConfigLoader.h"
+
+#include <QProcessEnvironment>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace bulwark;
+
+Q_DECLARE_METATYPE(std::optional<qint64>)
+
+namespace {
+const QString kToken32 = QStringLiteral("0123456789abcdef0123456789abcdef");
+}
+
+class TestConfigLoader : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    int m_fileNo = 0;
+
+    QString writeFile(const QByteArray &content)
+    {
+        const QString path = m_dir.filePath(QStringLiteral("config-%1.json").arg(++m_fileNo));
+        QFile f(path);
+        if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+            qFatal("cannot write %s", qPrintable(path));
+        f.write(content);
+        return path;
+    }
+
+    static ConfigLoader::Sources sources(const QString &file = {},
+                                         const QProcessEnvironment &env = QProcessEnvironment(),
+                                         const QHash<QString, QString> &flags = {})
+    {
+        ConfigLoader::Sources s;
+        s.file = file;
+        s.environment = env;
+        s.flags = flags;
+        return s;
+    }
+
+private Q_SLOTS:
+    void initTestCase() { QVERIFY(m_dir.isValid()); }
+
+    void defaults()
+    {
+        const auto result = ConfigLoader::load(sources());
+        QVERIFY2(result.ok(), qPrintable(result.ok() ? QString() : result.error().join('\n')));
+        const Config &c = result.value();
+        QCOMPARE(c.server.address, QHostAddress(QHostAddress::LocalHost));
+        QCOMPARE(c.server.port, quint16(8080));
+        QCOMPARE(c.server.threads, 0);
+        QCOMPARE(c.server.dataDir, QString());
+        QCOMPARE(c.server.maxBody, qint64(10 * 1024 * 1024));
+        QCOMPARE(c.server.maxRequestLine, 8 * 1024);
+        QCOMPARE(c.server.maxHeaderField, 8 * 1024);
+        QCOMPARE(c.server.maxHeaderTotal, 64 * 1024);
+        QCOMPARE(c.server.maxHeaderCount, 100);
+        QCOMPARE(c.server.headerTimeout.count(), 10'000);
+        QCOMPARE(c.server.bodyTimeout.count(), 30'000);
+        QCOMPARE(c.server.idleTimeout.count(), 15'000);
+        QCOMPARE(c.server.shutdownGrace.count(), 30'000);
+        QCOMPARE(c.server.maxConnections, 10'000);
+        QVERIFY(!c.server.tls.enabled());
+        QCOMPARE(c.server.debugEndpoints, false);
+        QCOMPARE(c.http.requestId, true);
+        QCOMPARE(c.http.securityHeaders, true);
+        QCOMPARE(c.http.metrics, true);
+        QCOMPARE(c.http.compression, true);
+        QCOMPARE(c.http.compressionMinSize, 1024);
+        QCOMPARE(c.http.compressionLevel, 6);
+        QCOMPARE(c.log.level, QStringLiteral("info"));
+        QCOMPARE(c.log.access, AccessLogMode::On);
+        QCOMPARE(c.log.accessSampleRate, 0.01);
+        QCOMPARE(c.log.accessFile, QString());
+        QCOMPARE(c.admin.token, QString());
+        QCOMPARE(c.sourceFile, QString());
+    }
+
+    void goodFile()
+    {
+        const QByteArray json =
+            "{\n"
+            "  // a line comment with \"quotes\" and /* a fake block start\n"
+            "  \"server\": {\n"
+            "    \"listen\": \"[::1]:9090\",\n"
+            "    \"threads\": 4,\n"
+            "    \"data_dir\": \"/var/lib/bulwark//data /* not a comment */\",\n"
+            "    \"max_body\": \"1MiB\",\n"
+            "    \"max_request_line\": 4096,\n"
+            "    \"header_timeout\": \"250ms\",\n"
+            "    \"idle_timeout\": 2,            /* bare numbers are seconds */\n"
+            "    \"shutdown_grace\": 0.5,\n"
+            "    \"max_connections\": 50,\n"
+            "    \"tls\": { \"cert\": \"/etc/bulwark/cert.pem\", \"key\": \"/etc/bulwark/key.pem\" },\n"
+            "    \"debug_endpoints\": true\n"
+            "  },\n"
+            "  /* block\n"
+            "     comment */\n"
+            "  \"http\": { \"compression\": false, \"compression_level\": 9, \"compression_min_size\": \"2KiB\" },\n"
+            "  \"log\": { \"level\": \"debug\", \"access\": \"sampled\", \"access_sample_rate\": 0.5 },\n"
+            "  \"admin\": { \"token\": \"0123456789abcdef0123456789abcdef\" }\n"
+            "}\n";
+        const QString path = writeFile(json);
+        const auto result = ConfigLoader::load(sources(path));
+        QVERIFY2(result.ok(), qPrintable(result.ok() ? QString() : result.error().join('\n')));
+        const Config &c = result.value();
+        QCOMPARE(c.sourceFile, path);
+        QCOMPARE(c.server.address, QHostAddress(QStringLiteral("::1")));
+        QCOMPARE(c.server.port, quint16(9090));
+        QCOMPARE(c.server.threads, 4);
+        QCOMPARE(c.server.dataDir, QStringLiteral("/var/lib/bulwark//data /* not a comment */"));
+        QCOMPARE(c.server.maxBody, qint64(1024 * 1024));
+        QCOMPARE(c.server.maxRequestLine, 4096);
+        QCOMPARE(c.server.headerTimeout.count(), 250);
+        QCOMPARE(c.server.idleTimeout.count(), 2000);
+        QCOMPARE(c.server.shutdownGrace.count(), 500);
+        QCOMPARE(c.server.maxConnections, 50);
+        QCOMPARE(c.server.tls.certFile, QStringLiteral("/etc/bulwark/cert.pem"));
+        QCOMPARE(c.server.tls.keyFile, QStringLiteral("/etc/bulwark/key.pem"));
+        QVERIFY(c.server.tls.enabled());
+        QCOMPARE(c.server.debugEndpoints, true);
+        QCOMPARE(c.http.compression, false);
+        QCOMPARE(c.http.compressionLevel, 9);
+        QCOMPARE(c.http.compressionMinSize, 2048);
+        QCOMPARE(c.log.level, QStringLiteral("debug"));
+        QCOMPARE(c.log.access, AccessLogMode::Sampled);
+        QCOMPARE(c.log.accessSampleRate, 0.5);
+        QCOMPARE(c.admin.token, kToken32);
+        // Keys not in the file keep their defaults.
+        QCOMPARE(c.server.maxHeaderCount, 100);
+        QCOMPARE(c.server.bodyTimeout.count(), 30'000);
+    }
+
+    // Qt's parser reports some errors at the offending character and some just past the
+    // token it read last; the loader must turn that offset into the right line and column
+    // of the raw file, comments included.
+    void syntaxErrors_data()
+    {
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QString>("where"); // "line:column: message"
+
+        QTest::newRow("missing colon") << QByteArray("{\n  \"server\": {\n    \"threads\" 4\n  }\n}\n")
+                                       << "3:16: missing name separator";
+        QTest::newRow("trailing comma") << QByteArray("{\n  \"server\": {\n    \"threads\": 4,\n  }\n}\n")
+                                        << "4:4: object is missing after a comma";
+        QTest::newRow("unterminated object") << QByteArray("{\n  \"server\": {\n    \"threads\": 4\n  }\n")
+                                             << "5:1: unterminated object";
+        QTest::newRow("bare word") << QByteArray("{\n  \"server\": {\n    \"debug_endpoints\": yes\n  }\n}\n")
+                                   << "3:24: illegal number";
+        QTest::newRow("one line") << QByteArray(R"({"server": {"threads": @}})") << "1:24: illegal number";
+        QTest::newRow("after line and block comments")
+            << QByteArray("// Bulwark configuration\n"
+                          "/* a block comment\n"
+                          "   over two lines */ {\n"
+                          "  \"server\": { // inline \"quoted\"\n"
+                          "    /* before */ \"debug_endpoints\": yes\n"
+                          "  }\n"
+                          "}\n")
+            << "5:37: illegal number";
+        QTest::newRow("block comment ends on the error line")
+            << QByteArray("{\n"
+                          "  /* one\n"
+                          "     two */ \"server\": {\"threads\" 4}\n"
+                          "}\n")
+            << "3:35: missing name separator";
+        QTest::newRow("comment markers inside a string before the error")
+            << QByteArray("{\n"
+                          "  \"server\": {\n"
+                          "    \"data_dir\": \"/x//y/*z*/\\\"//\", // real comment\n"
+                          "    \"debug_endpoints\": yes\n"
+                          "  }\n"
+                          "}\n")
+            << "4:24: illegal number";
+    }
+    void syntaxErrors()
+    {
+        QFETCH(QByteArray, json);
+        QFETCH(QString, where);
+        const QString path = writeFile(json);
+        const auto result = ConfigLoader::load(sources(path));
+        QVERIFY(!result.ok());
+        QCOMPARE(result.error(), QStringList{path + ':' + where});
+    }
+
+    void notAnObject()
+    {
+        const QString path = writeFile("[1, 2]\n");
+        const auto result = ConfigLoader::load(sources(path));
+        QVERIFY(!result.ok());
+        QCOMPARE(result.error(), QStringList{path + QStringLiteral(":1:1: the top level must be a JSON object")});
+    }
+
+    void unreadableFile()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("does-not-exist.json"));
+        const auto result = ConfigLoader::load(sources(path));
+        QVERIFY(!result.ok());
+        QCOMPARE(result.error().size(), 1);
+        QVERIFY2(result.error().first().startsWith(path + QStringLiteral(": cannot read: ")),
+                 qPrintable(result.error().first()));
+    }
+
+    // Errors about one key: "<origin>: <key path>: <message>".
+    void keyErrors_data()
+    {
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QString>("error"); // after "<file>: "
+
+        // unknown keys and misplaced objects
+        QTest::newRow("typo") << QByteArray(R"({"server": {"listne": "127.0.0.1:80"}})")
+                              << "server.listne: unknown key";
+        QTest::newRow("unknown section") << QByteArray(R"({"sever": {"threads": 2}})") << "sever: unknown key";
+        QTest::newRow("unknown nested") << QByteArray(R"({"server": {"tls": {"crt": "a"}}})")
+                                        << "server.tls.crt: unknown key";
+        QTest::newRow("section not an object") << QByteArray(R"({"server": 5})") << "server: must be an object";
+        // wrong types
+        QTest::newRow("integer as string") << QByteArray(R"({"server": {"threads": "four"}})")
+                                           << "server.threads: must be an integer";
+        QTest::newRow("integer with fraction") << QByteArray(R"({"server": {"threads": 1.5}})")
+                                               << "server.threads: must be an integer";
+        QTest::newRow("bool as string") << QByteArray(R"({"http": {"compression": "yes"}})")
+                                        << "http.compression: must be true or false";
+        QTest::newRow("string as number") << QByteArray(R"({"server": {"data_dir": 5}})")
+                                          << "server.data_dir: must be a string";
+        QTest::newRow("listen as number") << QByteArray(R"({"server": {"listen": 8080}})")
+                                          << "server.listen: must be an ADDRESS:PORT string";
+        QTest::newRow("size with unknown unit") << QByteArray(R"({"server": {"max_body": "10 parsecs"}})")
+                                                << R"(server.max_body: must be a size (bytes, or a string like "10MiB"))";
+        QTest::newRow("negative size") << QByteArray(R"({"server": {"max_body": -1}})")
+                                       << R"(server.max_body: must be a size (bytes, or a string like "10MiB"))";
+        QTest::newRow("duration word") << QByteArray(R"({"server": {"idle_timeout": "soon"}})")
+                                       << R"(server.idle_timeout: must be a duration (seconds, or a string like "10s" or "250ms"))";
+        QTest::newRow("real as string") << QByteArray(R"({"log": {"access_sample_rate": "half"}})")
+                                        << "log.access_sample_rate: must be a number";
+        QTest::newRow("enum as number") << QByteArray(R"({"log": {"level": 3}})")
+                                        << "log.level: must be one of the listed values";
+        // out of range, with the key path and the bounds in the key's unit
+        QTest::newRow("threads too many") << QByteArray(R"({"server": {"threads": 300}})")
+                                          << "server.threads: must be between 0 and 256";
+        QTest::newRow("threads negative") << QByteArray(R"({"server": {"threads": -1}})")
+                                          << "server.threads: must be between 0 and 256";
+        QTest::newRow("level 0") << QByteArray(R"({"http": {"compression_level": 0}})")
+                                 << "http.compression_level: must be between 1 and 9";
+        QTest::newRow("body over 4GiB") << QByteArray(R"({"server": {"max_body": "5GiB"}})")
+                                        << "server.max_body: must be between 0 bytes and 4294967296 bytes";
+        QTest::newRow("size beyond 64 bits") << QByteArray(R"({"server": {"max_body": 1e30}})")
+                                             << "server.max_body: must be between 0 bytes and 4294967296 bytes";
+        QTest::newRow("request line under 64") << QByteArray(R"({"server": {"max_request_line": 10}})")
+                                               << "server.max_request_line: must be between 64 bytes and 1048576 bytes";
+        QTest::newRow("timeout 5ms") << QByteArray(R"({"server": {"header_timeout": "5ms"}})")
+                                     << "server.header_timeout: must be between 10ms and 3600000ms";
+        QTest::newRow("timeout 2h") << QByteArray(R"({"server": {"body_timeout": "2h"}})")
+                                    << "server.body_timeout: must be between 10ms and 3600000ms";
+        QTest::newRow("sample rate 1.5") << QByteArray(R"({"log": {"access_sample_rate": 1.5}})")
+                                         << "log.access_sample_rate: must be between 0 and 1";
+        QTest::newRow("connections 0") << QByteArray(R"({"server": {"max_connections": 0}})")
+                                       << "server.max_connections: must be between 1 and 1000000";
+        // enums and listen values
+        QTest::newRow("level verbose") << QByteArray(R"({"log": {"level": "verbose"}})")
+                                       << R"(log.level: must be one of debug, info, warning, error, not "verbose")";
+        QTest::newRow("access always") << QByteArray(R"({"log": {"access": "always"}})")
+                                       << R"(log.access: must be one of on, off, sampled, not "always")";
+        QTest::newRow("enum is case-sensitive") << QByteArray(R"({"log": {"level": "DEBUG"}})")
+                                                << R"(log.level: must be one of debug, info, warning, error, not "DEBUG")";
+        QTest::newRow("listen without port") << QByteArray(R"({"server": {"listen": "127.0.0.1"}})")
+                                             << R"(server.listen: "127.0.0.1" is not ADDRESS:PORT (for example 127.0.0.1:8080 or [::1]:8080))";
+    }
+    void keyErrors()
+    {
+        QFETCH(QByteArray, json);
+        QFETCH(QString, error);
+        const QString path = writeFile(json);
+        const auto result = ConfigLoader::load(sources(path));
+        QVERIFY(!result.ok());
+        QCOMPARE(result.error(), QStringList{path + QStringLiteral(": ") + error});
+    }
+
+    void allErrorsReported()
+    {
+        const QString path = writeFile(R"({"server": {"threads": 999, "listne": "x"}, "log": {"level": "loud"}})");
+        const auto result = ConfigLoader::load(sources(path));
+        QVERIFY(!result.ok());
+        const QStringList errors = result.error();
+        QCOMPARE(errors.size(), 3);
+        QVERIFY(errors.contains(path + QStringLiteral(": server.listne: unknown key")));
+        QVERIFY(errors.contains(path + QStringLiteral(": server.threads: must be between 0 and 256")));
+        QVERIFY(errors.contains(path + QStringLiteral(R"(: log.level: must be one of debug, info, warning, error, not "loud")")));
+    }
+
+    void enumValues_data()
+    {
+        QTest::addColumn<QString>("access");
+        QTest::addColumn<AccessLogMode>("mode");
+        QTest::newRow("on") << "on" << AccessLogMode::On;
+        QTest::newRow("off") << "off" << AccessLogMode::Off;
+        QTest::newRow("sampled") << "sampled" << AccessLogMode::Sampled;
+    }
+    void enumValues()
+    {
+        QFETCH(QString, access);
+        QFETCH(AccessLogMode, mode);
+        const QString path = writeFile(QStringLiteral(R"({"log": {"access": "%1", "level": "warning"}})").arg(access).toUtf8());
+        const auto result = ConfigLoader::load(sources(path));
+        QVERIFY(result.ok());
+        QCOMPARE(result.value().log.access, mode);
+        QCOMPARE(result.value().log.level, QStringLiteral("warning"));
+    }
+
+    // defaults < file < environment < flags, for a size, an enum and an integer.
+    void layering_data()
+    {
+        QTest::addColumn<bool>("file");
+        QTest::addColumn<bool>("env");
+        QTest::addColumn<bool>("flag");
+        QTest::addColumn<qint64>("maxBody");
+        QTest::addColumn<QString>("level");
+        QTest::addColumn<int>("threads");
+
+        QTest::newRow("defaults") << false << false << false << qint64(10 * 1024 * 1024) << "info" << 0;
+        QTest::newRow("file") << true << false << false << qint64(1 * 1024 * 1024) << "debug" << 1;
+        QTest::newRow("env over default") << false << true << false << qint64(2 * 1024 * 1024) << "warning" << 2;
+        QTest::newRow("env over file") << true << true << false << qint64(2 * 1024 * 1024) << "warning" << 2;
+        QTest::newRow("flag over default") << false << false << true << qint64(3 * 1024 * 1024) << "error" << 3;
+        QTest::newRow("flag over file") << true << false << true << qint64(3 * 1024 * 1024) << "error" << 3;
+        QTest::newRow("flag over env") << false << true << true << qint64(3 * 1024 * 1024) << "error" << 3;
+        QTest::newRow("flag over env over file") << true << true << true << qint64(3 * 1024 * 1024) << "error" << 3;
+    }
+    void layering()
+    {
+        QFETCH(bool, file);
+        QFETCH(bool, env);
+        QFETCH(bool, flag);
+        QFETCH(qint64, maxBody);
+        QFETCH(QString, level);
+        QFETCH(int, threads);
+
+        ConfigLoader::Sources s;
+        if (file)
+            s.file = writeFile(R"({"server": {"max_body": "1MiB", "threads": 1}, "log": {"level": "debug"}})");
+        if (env) {
+            s.environment.insert(QStringLiteral("BULWARK_SERVER_MAX_BODY"), QStringLiteral("2MiB"));
+            s.environment.insert(QStringLiteral("BULWARK_LOG_LEVEL"), QStringLiteral("warning"));
+            s.environment.insert(QStringLiteral("BULWARK_SERVER_THREADS"), QStringLiteral("2"));
+        }
+        // Unrelated variables are ignored.
+        s.environment.insert(QStringLiteral("SERVER_MAX_BODY"), QStringLiteral("garbage"));
+        if (flag) {
+            s.flags.insert(QStringLiteral("server.max_body"), QStringLiteral("3145728"));
+            s.flags.insert(QStringLiteral("log.level"), QStringLiteral("error"));
+            s.flags.insert(QStringLiteral("server.threads"), QStringLiteral("3"));
+        }
+        const auto result = ConfigLoader::load(s);
+        QVERIFY2(result.ok(), qPrintable(result.ok() ? QString() : result.error().join('\n')));
+        QCOMPARE(result.value().server.maxBody, maxBody);
+        QCOMPARE(result.value().log.level, level);
+        QCOMPARE(result.value().server.threads, threads);
+    }
+
+    // Raw strings from the environment and flags go through the same validation, and the
+    // error names the layer the bad value came from.
+    void rawValues_data()
+    {
+        QTest::addColumn<QString>("key");
+        QTest::addColumn<QString>("raw");
+        QTest::addColumn<bool>("asFlag");
+        QTest::addColumn<QString>("error"); // empty: accepted
+
+        QTest::newRow("bool yes") << "server.debug_endpoints" << "yes" << false << "";
+        QTest::newRow("bool ON") << "http.compression" << " ON " << true << "";
+        QTest::newRow("bool maybe env")
+            << "http.compression" << "maybe" << false
+            << "environment BULWARK_HTTP_COMPRESSION: http.compression: must be true or false";
+        QTest::newRow("integer word env")
+            << "server.threads" << "many" << false
+            << "environment BULWARK_SERVER_THREADS: server.threads: must be an integer";
+        QTest::newRow("integer out of range flag")
+            << "server.threads" << "257" << true << "command line: server.threads: must be between 0 and 256";
+        QTest::newRow("duration flag") << "server.idle_timeout" << "90s" << true << "";
+        QTest::newRow("duration bad flag")
+            << "server.idle_timeout" << "later" << true
+            << R"(command line: server.idle_timeout: must be a duration (seconds, or a string like "10s" or "250ms"))";
+        QTest::newRow("listen env") << "server.listen" << "0.0.0.0:80" << false << "";
+        QTest::newRow("listen bad env")
+            << "server.listen" << "0.0.0.0:99999" << false
+            << R"(environment BULWARK_SERVER_LISTEN: server.listen: "0.0.0.0:99999" is not ADDRESS:PORT (for example 127.0.0.1:8080 or [::1]:8080))";
+        QTest::newRow("size env") << "server.max_body" << "512KiB" << false << "";
+        QTest::newRow("enum bad flag")
+            << "log.access" << "sometimes" << true
+            << R"(command line: log.access: must be one of on, off, sampled, not "sometimes")";
+    }
+    void rawValues()
+    {
+        QFETCH(QString, key);
+        QFETCH(QString, raw);
+        QFETCH(bool, asFlag);
+        QFETCH(QString, error);
+        ConfigLoader::Sources s;
+        if (asFlag)
+            s.flags.insert(key, raw);
+        else
+            s.environment.insert(ConfigLoader::environmentName(key), raw);
+        const auto result = ConfigLoader::load(s);
+        if (error.isEmpty()) {
+            QVERIFY2(result.ok(), qPrintable(result.ok() ? QString() : result.error().join('\n')));
+        } else {
+            QVERIFY(!result.ok());
+            QCOMPARE(result.error(), QStringList{error});
+        }
+    }
+
+    void rawValuesApplied()
+    {
+        ConfigLoader::Sources s;
+        s.environment.insert(QStringLiteral("BULWARK_SERVER_DEBUG_ENDPOINTS"), QStringLiteral("yes"));
+        s.environment.insert(QStringLiteral("BULWARK_SERVER_LISTEN"), QStringLiteral("localhost:81"));
+        s.environment.insert(QStringLiteral("BULWARK_SERVER_IDLE_TIMEOUT"), QStringLiteral("5"));
+        s.environment.insert(QStringLiteral("BULWARK_SERVER_TLS_CERT"), QStringLiteral("/c.pem"));
+        s.environment.insert(QStringLiteral("BULWARK_SERVER_TLS_KEY"), QStringLiteral("/k.pem"));
+        s.flags.insert(QStringLiteral("http.compression"), QStringLiteral("off"));
+        s.flags.insert(QStringLiteral("log.access_sample_rate"), QStringLiteral("0.25"));
+        s.flags.insert(QStringLiteral("server.header_timeout"), QStringLiteral("1.5s"));
+        const auto result = ConfigLoader::load(s);
+        QVERIFY2(result.ok(), qPrintable(result.ok() ? QString() : result.error().join('\n')));
+        const Config &c = result.value();
+        QCOMPARE(c.server.debugEndpoints, true);
+        QCOMPARE(c.server.address, QHostAddress(QHostAddress::LocalHost));
+        QCOMPARE(c.server.port, quint16(81));
+        QCOMPARE(c.server.idleTimeout.count(), 5000);
+        QCOMPARE(c.server.tls.certFile, QStringLiteral("/c.pem"));
+        QCOMPARE(c.server.tls.keyFile, QStringLiteral("/k.pem"));
+        QCOMPARE(c.http.compression, false);
+        QCOMPARE(c.log.accessSampleRate, 0.25);
+        QCOMPARE(c.server.headerTimeout.count(), 1500);
+    }
+
+    void environmentName_data()
+    {
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<QString>("name");
+        QTest::newRow("max_body") << "server.max_body" << "BULWARK_SERVER_MAX_BODY";
+        QTest::newRow("tls.cert") << "server.tls.cert" << "BULWARK_SERVER_TLS_CERT";
+        QTest::newRow("log.level") << "log.level" << "BULWARK_LOG_LEVEL";
+    }
+    void environmentName()
+    {
+        QFETCH(QString, path);
+        QFETCH(QString, name);
+        QCOMPARE(ConfigLoader::environmentName(path), name);
+    }
+
+    void keyTable()
+    {
+        // Every key's default is valid: loading nothing succeeds (checked in defaults());
+        // paths are unique and each has help text.
+        QSet<QString> seen;
+        for (const ConfigKey &key : ConfigLoader::keys()) {
+            QVERIFY2(!seen.contains(key.path), qPrintable(key.path));
+            seen.insert(key.path);
+            QVERIFY2(!key.help.isEmpty(), qPrintable(key.path));
+            QVERIFY2(bool(key.apply), qPrintable(key.path));
+        }
+        QVERIFY(seen.contains(QStringLiteral("server.max_body")));
+        QVERIFY(seen.contains(QStringLiteral("admin.token")));
+    }
+
+    void crossKeyRules_data()
+    {
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QStringList>("errors");
+
+        QTest::newRow("cert without key") << QByteArray(R"({"server": {"tls": {"cert": "/c.pem"}}})")
+                                          << QStringList{"server.tls: cert and key must be given together"};
+        QTest::newRow("key without cert") << QByteArray(R"({"server": {"tls": {"key": "/k.pem"}}})")
+                                          << QStringList{"server.tls: cert and key must be given together"};
+        QTest::newRow("cert and key") << QByteArray(R"({"server": {"tls": {"cert": "/c.pem", "key": "/k.pem"}}})")
+                                      << QStringList{};
+        QTest::newRow("short token") << QByteArray(R"({"admin": {"token": "0123456789abcdef0123456789abcde"}})")
+                                     << QStringList{"admin.token: must be at least 32 characters"};
+        QTest::newRow("token of 32") << QByteArray(R"({"admin": {"token": "0123456789abcdef0123456789abcdef"}})")
+                                     << QStringList{};
+        QTest::newRow("empty token") << QByteArray(R"({"admin": {"token": ""}})") << QStringList{};
+        QTest::newRow("field over total")
+            << QByteArray(R"({"server": {"max_header_field": "8KiB", "max_headers_total": "4KiB"}})")
+            << QStringList{"server.max_header_field: must not exceed server.max_headers_total"};
+        QTest::newRow("two rules")
+            << QByteArray(R"({"server": {"tls": {"key": "/k.pem"}}, "admin": {"token": "short"}})")
+            << QStringList{"server.tls: cert and key must be given together",
+                           "admin.token: must be at least 32 characters"};
+    }
+    void crossKeyRules()
+    {
+        QFETCH(QByteArray, json);
+        QFETCH(QStringList, errors);
+        const auto result = ConfigLoader::load(sources(writeFile(json)));
+        if (errors.isEmpty()) {
+            QVERIFY2(result.ok(), qPrintable(result.ok() ? QString() : result.error().join('\n')));
+        } else {
+            QVERIFY(!result.ok());
+            QCOMPARE(result.error(), errors);
+        }
+    }
+
+    void parseSize_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<std::optional<qint64>>("bytes");
+        using O = std::optional<qint64>;
+        QTest::newRow("plain") << "1024" << O(1024);
+        QTest::newRow("zero") << "0" << O(0);
+        QTest::newRow("B") << "12B" << O(12);
+        QTest::newRow("KB") << "1KB" << O(1000);
+        QTest::newRow("KiB") << "512KiB" << O(512 * 1024);
+        QTest::newRow("MB") << "3MB" << O(3'000'000);
+        QTest::newRow("MiB") << "10MiB" << O(10 * 1024 * 1024);
+        QTest::newRow("GB") << "2GB" << O(2'000'000'000);
+        QTest::newRow("GiB") << "4GiB" << O(4LL * 1024 * 1024 * 1024);
+        QTest::newRow("spaces") << "  2 GiB " << O(2LL * 1024 * 1024 * 1024);
+        QTest::newRow("empty") << "" << O();
+        QTest::newRow("unit only") << "MiB" << O();
+        QTest::newRow("fraction") << "1.5MiB" << O();
+        QTest::newRow("negative") << "-1" << O();
+        QTest::newRow("lower-case unit") << "10mib" << O();
+        QTest::newRow("TB") << "1TB" << O();
+        QTest::newRow("garbage after") << "10MiBx" << O();
+        QTest::newRow("too many digits") << "99999999999999999999" << O();
+        QTest::newRow("overflow by unit") << "9223372036854775807GiB" << O();
+        QTest::newRow("largest") << "9223372036854775807" << O(std::numeric_limits<qint64>::max());
+    }
+    void parseSize()
+    {
+        QFETCH(QString, text);
+        QFETCH(std::optional<qint64>, bytes);
+        QCOMPARE(ConfigLoader::parseSize(text), bytes);
+    }
+
+    void parseDurationMs_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<std::optional<qint64>>("ms");
+        using O = std::optional<qint64>;
+        QTest::newRow("seconds") << "10s" << O(10'000);
+        QTest::newRow("milliseconds") << "250ms" << O(250);
+        QTest::newRow("minutes") << "2m" << O(120'000);
+        QTest::newRow("hours") << "1h" << O(3'600'000);
+        QTest::newRow("bare number is seconds") << "10" << O(10'000);
+        QTest::newRow("fraction") << "1.5s" << O(1500);
+        QTest::newRow("spaces") << " 10 ms " << O(10);
+        QTest::newRow("zero") << "0" << O(0);
+        QTest::newRow("empty") << "" << O();
+        QTest::newRow("negative") << "-1s" << O();
+        QTest::newRow("days") << "5d" << O();
+        QTest::newRow("unit first") << "s10" << O();
+        QTest::newRow("upper-case") << "10S" << O();
+        QTest::newRow("two numbers") << "1 2s" << O();
+        QTest::newRow("huge") << "99999999999999999h" << O();
+    }
+    void parseDurationMs()
+    {
+        QFETCH(QString, text);
+        QFETCH(std::optional<qint64>, ms);
+        QCOMPARE(ConfigLoader::parseDurationMs(text), ms);
+    }
+
+    void parseListen_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<bool>("valid");
+        QTest::addColumn<QString>("address");
+        QTest::addColumn<int>("port");
+        QTest::newRow("ipv4") << "127.0.0.1:8080" << true << "127.0.0.1" << 8080;
+        QTest::newRow("any ipv4") << "0.0.0.0:80" << true << "0.0.0.0" << 80;
+        QTest::newRow("ipv6 in brackets") << "[::1]:8080" << true << "::1" << 8080;
+        QTest::newRow("any ipv6") << "[::]:443" << true << "::" << 443;
+        QTest::newRow("localhost") << "localhost:9000" << true << "127.0.0.1" << 9000;
+        QTest::newRow("port 0") << "127.0.0.1:0" << true << "127.0.0.1" << 0;
+        QTest::newRow("port 65535") << "127.0.0.1:65535" << true << "127.0.0.1" << 65535;
+        QTest::newRow("port 65536") << "127.0.0.1:65536" << false << "" << 0;
+        QTest::newRow("port 99999") << "127.0.0.1:99999" << false << "" << 0;
+        QTest::newRow("missing port") << "127.0.0.1" << false << "" << 0;
+        QTest::newRow("empty port") << "127.0.0.1:" << false << "" << 0;
+        QTest::newRow("missing host") << ":8080" << false << "" << 0;
+        QTest::newRow("signed port") << "127.0.0.1:+80" << false << "" << 0;
+        QTest::newRow("port with letters") << "127.0.0.1:80a" << false << "" << 0;
+        QTest::newRow("ipv6 without brackets") << "::1:8080" << false << "" << 0;
+        QTest::newRow("ipv6 brackets without port") << "[::1]" << false << "" << 0;
+        QTest::newRow("hostname") << "example.com:80" << false << "" << 0;
+        QTest::newRow("bad ipv4") << "256.0.0.1:80" << false << "" << 0;
+        QTest::newRow("empty") << "" << false << "" << 0;
+    }
+    void parseListen()
+    {
+        QFETCH(QString, text);
+        QFETCH(bool, valid);
+        QFETCH(QString, address);
+        QFETCH(int, port);
+        const auto parsed = ConfigLoader::parseListen(text);
+        QCOMPARE(parsed.has_value(), valid);
+        if (valid) {
+            QCOMPARE(parsed->first, QHostAddress(address));
+            QCOMPARE(int(parsed->second), port);
+        }
+    }
+
+    void blankComments_data()
+    {
+        QTest::addColumn<QByteArray>("input");
+        QTest::addColumn<QByteArray>("output");
+        QTest::newRow("no comments") << QByteArray(R"({"a": 1})") << QByteArray(R"({"a": 1})");
+        QTest::newRow("line comment") << QByteArray("{\"a\": 1} // note\n") << QByteArray("{\"a\": 1}        \n");
+        QTest::newRow("line comment at end of file") << QByteArray("{} //x") << QByteArray("{}    ");
+        QTest::newRow("block comment") << QByteArray("{/* x */\"a\": 1}") << QByteArray("{       \"a\": 1}");
+        QTest::newRow("block comment keeps line breaks")
+            << QByteArray("/* a\r\nb\n */{}") << QByteArray("     \n \n   {}");
+        QTest::newRow("empty block comment") << QByteArray("/**/{}") << QByteArray("    {}");
+        QTest::newRow("slash star slash is not closed") << QByteArray("/*/ x */{}") << QByteArray("        {}");
+        QTest::newRow("stars inside") << QByteArray("/** x **/1") << QByteArray("         1");
+        QTest::newRow("unterminated block") << QByteArray("{} /* open") << QByteArray("{}        ");
+        QTest::newRow("markers in strings")
+            << QByteArray("{\"u\": \"http://x/*y*/\"}") << QByteArray("{\"u\": \"http://x/*y*/\"}");
+        QTest::newRow("escaped quote in string")
+            << QByteArray("{\"u\": \"a\\\"//b\"} // c") << QByteArray("{\"u\": \"a\\\"//b\"}     ");
+        QTest::newRow("escaped backslash ends string")
+            << QByteArray("{\"u\": \"a\\\\\"} // c") << QByteArray("{\"u\": \"a\\\\\"}     ");
+        QTest::newRow("single slash") << QByteArray("1 / 2") << QByteArray("1 / 2");
+    }
+    void blankComments()
+    {
+        QFETCH(QByteArray, input);
+        QFETCH(QByteArray, output);
+        const QByteArray blanked = ConfigLoader::blankComments(input);
+        QCOMPARE(blanked, output);
+        QCOMPARE(blanked.size(), input.size());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestConfigLoader)
+#include "tst_configloader.moc"
