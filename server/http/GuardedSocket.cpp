@@ -134,7 +134,8 @@ void GuardedSocket::pump()
         const auto status = m_framer.advance(m_buffer);
         if (status == RequestFramer::Status::Failed) {
             const auto &failure = m_framer.failure();
-            reject(failure.code, failure.message, errorCodeName(failure.code).toLatin1());
+            reject(failure.code, failure.message, errorCodeName(failure.code).toLatin1(),
+                   m_framer.request());
             return;
         }
         if (status == RequestFramer::Status::NeedMore) {
@@ -162,7 +163,7 @@ void GuardedSocket::pump()
             // Qt's parser refused a request our framer accepted. Qt has disconnected all
             // of this object's signals by now, so we answer, close and delete it ourselves.
             m_staged.clear();
-            reject(ErrorCode::BadRequest, QStringLiteral("malformed request"), "parser");
+            reject(ErrorCode::BadRequest, QStringLiteral("malformed request"), "parser", m_current);
             return;
         }
     }
@@ -177,16 +178,18 @@ void GuardedSocket::sendResponse(const QByteArray &bytes, bool close)
         closeGracefully();
 }
 
-void GuardedSocket::reject(ErrorCode code, const QString &message, const QByteArray &reason)
+void GuardedSocket::reject(ErrorCode code, const QString &message, const QByteArray &reason,
+                           const FramedRequest &about)
 {
     m_shared.metrics->requestRejected(reason);
     HttpResponse response = errorResponse(code, message);
     if (m_shared.securityHeaders)
         SecurityHeadersStage::apply(response, m_tls);
     WriteOptions options;
-    options.version = m_current.version == 10 ? 10 : 11;
+    // A request whose request line was not parsed yet has method "" and version 11.
+    options.version = about.method.isEmpty() ? 11 : about.version;
     options.close = true;
-    options.headRequest = m_current.method == "HEAD";
+    options.headRequest = about.method == "HEAD";
     m_buffer.clear();
     m_inner->write(ResponseWriter::serialize(response, options));
     closeGracefully();
@@ -254,7 +257,7 @@ void GuardedSocket::checkTimeouts(TimePoint t)
             m_shared.metrics->connectionRejected("header_timeout");
             reject(ErrorCode::RequestTimeout,
                    QStringLiteral("request headers not received within %1 ms").arg(c.headerTimeout.count()),
-                   "header_timeout");
+                   "header_timeout", m_framer.request());
         }
         return;
     }
@@ -264,7 +267,7 @@ void GuardedSocket::checkTimeouts(TimePoint t)
             m_shared.metrics->connectionRejected("body_timeout");
             reject(ErrorCode::RequestTimeout,
                    QStringLiteral("request body not received within %1 ms").arg(c.bodyTimeout.count()),
-                   "body_timeout");
+                   "body_timeout", m_framer.request());
         }
         return;
     }

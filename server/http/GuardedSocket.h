@@ -55,7 +55,9 @@ private:
     void onInnerReadyRead();
     void onBytesWritten();
     void pump();
-    void reject(ErrorCode code, const QString &message, const QByteArray &reason);
+    // Answers `about` (the request the error concerns) with an error and closes.
+    void reject(ErrorCode code, const QString &message, const QByteArray &reason,
+                const FramedRequest &about);
     void closeGracefully();
     void startLinger();
     void finish();

@@ -17,9 +17,26 @@
 #include <QThread>
 #include <QTimer>
 
+#ifdef Q_OS_WIN
+#include <winsock2.h>
+#else
+#include <sys/socket.h>
+#endif
+
 namespace bulwark {
 
 namespace {
+
+void shutdownWrite(qintptr descriptor)
+{
+    if (descriptor < 0)
+        return;
+#ifdef Q_OS_WIN
+    ::shutdown(SOCKET(descriptor), SD_SEND);
+#else
+    ::shutdown(int(descriptor), SHUT_WR);
+#endif
+}
 
 class Acceptor final : public QTcpServer
 {
@@ -66,10 +83,17 @@ private:
         }
         WriteOptions options;
         options.close = true;
-        socket->write(ResponseWriter::serialize(m_busy, options));
+        // Lingering close, as in GuardedSocket: once the 503 is flushed, shut down our
+        // side and discard what the client still sends, so that it reads the 503 instead
+        // of a reset caused by its unread request.
+        connect(socket, &QIODevice::readyRead, socket, [socket] { socket->readAll(); });
+        connect(socket, &QIODevice::bytesWritten, socket, [socket] {
+            if (socket->bytesToWrite() == 0)
+                shutdownWrite(socket->socketDescriptor());
+        });
         connect(socket, &QAbstractSocket::disconnected, socket, &QObject::deleteLater);
         QTimer::singleShot(2000, socket, [socket] { socket->abort(); socket->deleteLater(); });
-        socket->disconnectFromHost();
+        socket->write(ResponseWriter::serialize(m_busy, options));
     }
 
     ListenerShared &m_shared;

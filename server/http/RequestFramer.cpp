@@ -223,7 +223,7 @@ std::optional<RequestFramer::Status> RequestFramer::headLine(const char *line, q
     } else if (lname == "expect") {
         m_request.expectContinue = trimmedLower(value) == "100-continue";
     } else if (lname == "upgrade" || lname == "http2-settings") {
-        m_request.hiddenHeaderLines.append({lineStart, length + 2});
+        m_request.hiddenRanges.append({lineStart, length + 2});
     }
     return std::nullopt;
 }
@@ -334,6 +334,7 @@ RequestFramer::Status RequestFramer::advanceChunked(const QByteArray &buffer)
                 m_headerBytes += line.size() + 2;
                 if (m_headerBytes > m_limits.maxHeaderTotal || ++m_headerCount > m_limits.maxHeaderCount)
                     return fail(ErrorCode::HeadersTooLarge, QStringLiteral("trailer section too large"));
+                m_request.hiddenRanges.append({nlPos + 1 - (line.size() + 2), line.size() + 2});
                 break;
             }
             qsizetype end = line.indexOf(';');
@@ -369,12 +370,12 @@ RequestFramer::Status RequestFramer::advanceChunked(const QByteArray &buffer)
 QByteArray RequestFramer::bytesForParser(const QByteArray &buffer) const
 {
     const qsizetype total = m_request.totalLength;
-    if (m_request.hiddenHeaderLines.isEmpty())
+    if (m_request.hiddenRanges.isEmpty())
         return buffer.first(total);
     QByteArray out;
     out.reserve(total);
     qsizetype from = 0;
-    for (const auto &[start, length] : m_request.hiddenHeaderLines) {
+    for (const auto &[start, length] : m_request.hiddenRanges) {
         out.append(buffer.constData() + from, start - from);
         from = start + length;
     }

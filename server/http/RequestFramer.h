@@ -44,9 +44,11 @@ struct FramedRequest
     qint64 contentLength = 0;
     qsizetype headLength = 0;  // request line + headers + blank line
     qsizetype totalLength = 0; // whole request, set when complete
-    // Byte ranges of the head that Qt's parser must not see (Upgrade: we never switch
-    // protocols, and Qt 6.4 drops the connection when it sees one).
-    QList<std::pair<qsizetype, qsizetype>> hiddenHeaderLines;
+    // Byte ranges (start, length) that Qt's parser must not see: Upgrade and
+    // HTTP2-Settings lines (we never switch protocols, and Qt 6.4 drops the connection when
+    // it sees one) and chunked trailer lines (Qt 6.4 answers a trailer as a second, empty
+    // request; RFC 9112 7.1.2 lets a server discard trailers).
+    QList<std::pair<qsizetype, qsizetype>> hiddenRanges;
 };
 
 class RequestFramer

@@ -487,6 +487,11 @@ private Q_SLOTS:
             << QByteArray("POST /w HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody");
         QTest::newRow("last header")
             << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n") << QByteArray("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        QTest::newRow("chunked trailers")
+            << QByteArray("POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "3\r\nabc\r\n0\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n")
+            << QByteArray("POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "3\r\nabc\r\n0\r\n\r\n");
     }
     void bytesForParser()
     {
