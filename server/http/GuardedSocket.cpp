@@ -100,7 +100,10 @@ void GuardedSocket::onInnerReadyRead()
     if (m_pausedForOutput)
         return; // left in the socket's buffer until the client reads our responses
     const bool wasIdle = m_buffer.isEmpty();
-    m_buffer.append(m_inner->readAll());
+    if (wasIdle)
+        m_buffer = m_inner->readAll(); // no copy in the common case of one request per read
+    else
+        m_buffer.append(m_inner->readAll());
     if (wasIdle && !m_buffer.isEmpty())
         m_requestStart = m_lastActivity;
     pump();
@@ -147,8 +150,13 @@ void GuardedSocket::pump()
         }
 
         m_current = m_framer.request();
-        m_staged = m_framer.bytesForParser(m_buffer);
-        m_buffer.remove(0, m_current.totalLength);
+        if (m_current.totalLength == m_buffer.size()) {
+            m_current.raw = std::exchange(m_buffer, QByteArray());
+        } else {
+            m_current.raw = m_buffer.first(m_current.totalLength);
+            m_buffer.remove(0, m_current.totalLength);
+        }
+        m_staged = m_framer.bytesForParser(m_current.raw);
         m_framer.reset();
         m_receivedAt = now();
         m_requestStart = m_receivedAt; // a pipelined next request starts now

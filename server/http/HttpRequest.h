@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The request as handlers and middleware see it: a plain value built from Qt's parsed
-// QHttpServerRequest plus what the framer learned (HTTP version, keep-alive). Header names
-// are lower-case so lookups need no case folding on the hot path.
+// The request as handlers and middleware see it: a plain value built from what the framer
+// already found (method, target, version, header positions) plus the body Qt's parser
+// decoded. Headers stay where they arrived: `head` holds the raw header block and
+// `headerSpans` the offsets of each name and value, so a request costs no allocation per
+// header; header() compares names case-insensitively and copies only the value asked for.
+// The query string is parsed into a QUrlQuery only when a handler asks for it.
 #pragma once
 
 #include <QByteArray>
@@ -10,30 +13,80 @@
 #include <QList>
 #include <QString>
 #include <QUrlQuery>
+#include <QVarLengthArray>
 #include <chrono>
+#include <optional>
 
 namespace bulwark {
+
+struct HeaderSpan
+{
+    qsizetype nameStart = 0;
+    qsizetype nameLength = 0;
+    qsizetype valueStart = 0;  // trimmed value
+    qsizetype valueLength = 0;
+};
+using HeaderSpans = QVarLengthArray<HeaderSpan, 16>;
 
 struct HttpRequest
 {
     QByteArray method; // upper case as sent: GET, HEAD, POST, ...
-    QString path;      // decoded path, e.g. "/api/v1/items"
-    QUrlQuery query;
-    QList<std::pair<QByteArray, QByteArray>> headers; // names lower-cased
+    QString path;      // percent-decoded path, e.g. "/api/v1/items"
+    QByteArray rawQuery; // after '?', still encoded
+    QByteArray head;   // the bytes headerSpans point into
+    HeaderSpans headerSpans;
     QByteArray body;
     QHostAddress peer;
     int version = 11; // 10 or 11
     bool tls = false;
     std::chrono::steady_clock::time_point received;
 
-    QByteArray header(QByteArrayView lowerName) const
+    // Value of the first header with this name (case-insensitive), or an empty array.
+    QByteArray header(QByteArrayView name) const
     {
-        for (const auto &[name, value] : headers)
-            if (name == lowerName)
-                return value;
+        for (const HeaderSpan &s : headerSpans) {
+            if (s.nameLength == name.size()
+                && qstrnicmp(head.constData() + s.nameStart, s.nameLength, name.data(), name.size()) == 0)
+                return head.mid(s.valueStart, s.valueLength);
+        }
         return {};
     }
+    qsizetype headerCount() const { return headerSpans.size(); }
+    QByteArrayView headerName(qsizetype i) const
+    {
+        return QByteArrayView(head.constData() + headerSpans[i].nameStart, headerSpans[i].nameLength);
+    }
+    QByteArrayView headerValue(qsizetype i) const
+    {
+        return QByteArrayView(head.constData() + headerSpans[i].valueStart, headerSpans[i].valueLength);
+    }
+    // For requests built in code (tests, internal calls): replaces all headers.
+    void setHeaders(const QList<std::pair<QByteArray, QByteArray>> &headers)
+    {
+        head.clear();
+        headerSpans.clear();
+        for (const auto &[name, value] : headers) {
+            HeaderSpan s;
+            s.nameStart = head.size();
+            s.nameLength = name.size();
+            head.append(name).append(": ");
+            s.valueStart = head.size();
+            s.valueLength = value.size();
+            head.append(value).append("\r\n");
+            headerSpans.append(s);
+        }
+    }
+
+    const QUrlQuery &query() const
+    {
+        if (!m_query)
+            m_query.emplace(QString::fromUtf8(rawQuery));
+        return *m_query;
+    }
     bool isHead() const { return method == "HEAD"; }
+
+private:
+    mutable std::optional<QUrlQuery> m_query;
 };
 
 // What the pipeline passes from stage to stage.

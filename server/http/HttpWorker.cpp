@@ -22,6 +22,28 @@
 
 namespace bulwark {
 
+namespace {
+// origin-form "/p/a%20th?q=1" or absolute-form "http://host/p?q=1" -> decoded path, raw query.
+void splitTarget(const QByteArray &target, QString *path, QByteArray *rawQuery)
+{
+    QByteArrayView t(target);
+    if (!t.startsWith('/') && t != "*") { // absolute-form: drop scheme and authority
+        const qsizetype authority = t.indexOf("//");
+        const qsizetype slash = authority < 0 ? -1 : t.indexOf('/', authority + 2);
+        t = slash < 0 ? QByteArrayView("/") : t.sliced(slash);
+    }
+    const qsizetype hash = t.indexOf('#');
+    if (hash >= 0)
+        t = t.first(hash);
+    const qsizetype question = t.indexOf('?');
+    const QByteArrayView rawPath = question < 0 ? t : t.first(question);
+    if (question >= 0)
+        *rawQuery = t.sliced(question + 1).toByteArray();
+    *path = rawPath.contains('%') ? QString::fromUtf8(QByteArray::fromPercentEncoding(rawPath.toByteArray()))
+                                  : QString::fromLatin1(rawPath);
+}
+} // namespace
+
 // The single entry point of every request: Qt parses, we route. Overriding handleRequest
 // (instead of using QHttpServer's router) lets our pipeline run in one place and our
 // writer produce the bytes.
@@ -37,21 +59,17 @@ protected:
         auto *connection = qobject_cast<GuardedSocket *>(socket);
         if (!connection)
             return false;
+        // Method, target and headers come from our framer, which has already split them;
+        // Qt's parser contributes the decoded body (Content-Length or chunked).
         const FramedRequest &framed = connection->currentRequest();
         RequestContext ctx;
         HttpRequest &r = ctx.request;
         r.method = framed.method;
-        const QUrl url = request.url();
-        r.path = url.path();
-        if (r.path.isEmpty())
-            r.path = QStringLiteral("/");
-        r.query = request.query();
-        const auto headers = request.headers();
-        r.headers.reserve(headers.size());
-        for (const auto &[name, value] : headers)
-            r.headers.append({name.toLower(), value});
+        splitTarget(framed.target, &r.path, &r.rawQuery);
+        r.head = framed.raw;
+        r.headerSpans = framed.headers;
         r.body = request.body();
-        r.peer = request.remoteAddress();
+        r.peer = connection->peerAddress();
         r.version = framed.version;
         r.tls = connection->isTls();
         r.received = connection->receivedAt();

@@ -204,6 +204,13 @@ std::optional<RequestFramer::Status> RequestFramer::headLine(const char *line, q
         if ((u < 0x20 && u != '\t') || u == 0x7f)
             return fail(ErrorCode::BadRequest, QStringLiteral("invalid character in header value"));
     }
+    qsizetype valueStart = colon + 1;
+    qsizetype valueEnd = length;
+    while (valueStart < valueEnd && (line[valueStart] == ' ' || line[valueStart] == '\t'))
+        ++valueStart;
+    while (valueEnd > valueStart && (line[valueEnd - 1] == ' ' || line[valueEnd - 1] == '\t'))
+        --valueEnd;
+    m_request.headers.append(HeaderSpan{lineStart, colon, lineStart + valueStart, valueEnd - valueStart});
 
     const QByteArray lname = name.toByteArray().toLower();
     if (lname == "content-length") {
@@ -371,7 +378,7 @@ QByteArray RequestFramer::bytesForParser(const QByteArray &buffer) const
 {
     const qsizetype total = m_request.totalLength;
     if (m_request.hiddenRanges.isEmpty())
-        return buffer.first(total);
+        return total == buffer.size() ? buffer : buffer.first(total); // shared, not copied
     QByteArray out;
     out.reserve(total);
     qsizetype from = 0;

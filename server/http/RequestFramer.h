@@ -17,6 +17,7 @@
 #pragma once
 
 #include "Error.h"
+#include "HttpRequest.h"
 
 #include <QByteArray>
 #include <QList>
@@ -42,8 +43,10 @@ struct FramedRequest
     bool expectContinue = false;
     bool chunked = false;
     qint64 contentLength = 0;
+    HeaderSpans headers;       // offsets from the start of the request
     qsizetype headLength = 0;  // request line + headers + blank line
     qsizetype totalLength = 0; // whole request, set when complete
+    QByteArray raw;            // the request's bytes; set by the connection, not the framer
     // Byte ranges (start, length) that Qt's parser must not see: Upgrade and
     // HTTP2-Settings lines (we never switch protocols, and Qt 6.4 drops the connection when
     // it sees one) and chunked trailer lines (Qt 6.4 answers a trailer as a second, empty

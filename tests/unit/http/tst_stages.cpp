@@ -87,7 +87,7 @@ private:
         RequestContext ctx;
         ctx.request.method = method;
         ctx.request.path = path;
-        ctx.request.headers = std::move(headers);
+        ctx.request.setHeaders(headers);
         return ctx;
     }
 
