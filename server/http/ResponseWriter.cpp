@@ -5,6 +5,7 @@
 #include "ErrorMapping.h"
 #include "Version.h"
 
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 
@@ -47,16 +48,30 @@ QByteArray ResponseWriter::serialize(const HttpResponse &response, const WriteOp
 {
     const int status = response.status;
     const bool bodyless = status == 204 || status == 304 || (status >= 100 && status < 200);
+    const bool withBody = !options.headRequest && !bodyless;
+    char statusDigits[8];
+    const auto statusEnd = std::to_chars(statusDigits, statusDigits + sizeof statusDigits, status).ptr;
+    char lengthDigits[24];
+    const auto lengthEnd = std::to_chars(lengthDigits, lengthDigits + sizeof lengthDigits, response.body.size()).ptr;
+    const QByteArray reason = reasonPhrase(status);
+    const QByteArray date = httpDate();
+
+    // One allocation: the size is computed first (the fixed texts below add up to < 128).
+    qsizetype size = 128 + reason.size() + date.size() + serverHeader().size() + response.contentType.size();
+    for (const auto &[name, value] : response.headers)
+        size += name.size() + value.size() + 4;
+    if (withBody)
+        size += response.body.size();
     QByteArray out;
-    out.reserve(256 + (options.headRequest || bodyless ? 0 : response.body.size()));
+    out.reserve(size);
     out.append(options.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-    out.append(QByteArray::number(status)).append(' ').append(reasonPhrase(status)).append("\r\n");
-    out.append("Date: ").append(httpDate()).append("\r\n");
+    out.append(statusDigits, statusEnd - statusDigits).append(' ').append(reason).append("\r\n");
+    out.append("Date: ").append(date).append("\r\n");
     out.append("Server: ").append(serverHeader()).append("\r\n");
     if (!response.contentType.isEmpty())
         out.append("Content-Type: ").append(response.contentType).append("\r\n");
     if (!bodyless)
-        out.append("Content-Length: ").append(QByteArray::number(response.body.size())).append("\r\n");
+        out.append("Content-Length: ").append(lengthDigits, lengthEnd - lengthDigits).append("\r\n");
     if (options.close)
         out.append("Connection: close\r\n");
     else if (options.keepAliveHeader)
@@ -64,7 +79,7 @@ QByteArray ResponseWriter::serialize(const HttpResponse &response, const WriteOp
     for (const auto &[name, value] : response.headers)
         out.append(name).append(": ").append(value).append("\r\n");
     out.append("\r\n");
-    if (!options.headRequest && !bodyless)
+    if (withBody)
         out.append(response.body);
     return out;
 }

@@ -95,10 +95,19 @@ bool CompressionStage::acceptsGzip(const QByteArray &acceptEncoding)
 
 bool CompressionStage::isCompressible(const QByteArray &contentType)
 {
-    const QByteArray type = contentType.split(';').first().trimmed().toLower();
-    return type.startsWith("text/") || type == "application/json" || type.endsWith("+json")
-        || type == "application/javascript" || type == "application/xml" || type.endsWith("+xml")
-        || type == "image/svg+xml" || type == "application/x-ndjson";
+    // Runs for every response above the size threshold: views only, no allocation.
+    QByteArrayView type(contentType);
+    const qsizetype semicolon = type.indexOf(';');
+    if (semicolon >= 0)
+        type = type.first(semicolon);
+    type = type.trimmed();
+    auto is = [&type](QByteArrayView v) { return type.compare(v, Qt::CaseInsensitive) == 0; };
+    auto endsWith = [&type](QByteArrayView v) {
+        return type.size() >= v.size() && type.last(v.size()).compare(v, Qt::CaseInsensitive) == 0;
+    };
+    return (type.size() > 5 && type.first(5).compare("text/", Qt::CaseInsensitive) == 0)
+        || is("application/json") || endsWith("+json") || is("application/javascript")
+        || is("application/xml") || endsWith("+xml") || is("application/x-ndjson");
 }
 
 QByteArray CompressionStage::gzip(const QByteArray &data, int level)
@@ -128,7 +137,8 @@ HttpResponse CompressionStage::handle(RequestContext &ctx, const Next &next)
         || !response.header("Content-Encoding").isEmpty())
         return response;
     response.addHeader("Vary", "Accept-Encoding");
-    if (!acceptsGzip(ctx.request.header("accept-encoding")))
+    const QByteArray acceptEncoding = ctx.request.header("accept-encoding");
+    if (acceptEncoding.isEmpty() || !acceptsGzip(acceptEncoding))
         return response;
     QByteArray compressed = gzip(response.body, m_level);
     if (compressed.isEmpty() || compressed.size() >= response.body.size())
