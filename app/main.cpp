@@ -45,6 +45,13 @@ void raiseFileLimit()
 
 int main(int argc, char *argv[])
 {
+    // The headless server has no use for the GLib main loop integration; Qt's own UNIX
+    // event dispatcher (poll-based) costs less per socket event. Set before the
+    // application object exists, and only for --server (the console will want GLib).
+    for (int i = 1; i < argc; ++i) {
+        if (qstrcmp(argv[i], "--server") == 0 && !qEnvironmentVariableIsSet("QT_NO_GLIB"))
+            qputenv("QT_NO_GLIB", "1");
+    }
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("bulwark"));
     QCoreApplication::setApplicationVersion(QStringLiteral(BULWARK_VERSION));

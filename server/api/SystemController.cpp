@@ -14,7 +14,7 @@ namespace bulwark {
 namespace {
 HttpResponse noStore(HttpResponse r)
 {
-    r.setHeader("Cache-Control", "no-store");
+    r.setHeader(QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store"));
     return r;
 }
 } // namespace
@@ -30,7 +30,7 @@ void SystemController::registerRoutes(Router &router) const
     });
     router.add("GET", QStringLiteral("/admin/api/metrics/series"), [this](RequestContext &ctx) {
         bool ok = true;
-        const QString raw = ctx.request.query().queryItemValue(QStringLiteral("seconds"));
+        const QString raw = ctx.request.queryValue("seconds");
         const int seconds = raw.isEmpty() ? 300 : raw.toInt(&ok);
         if (!ok || seconds < 1 || seconds > m_s.series->capacity())
             return errorResponse(ErrorCode::BadRequest,
@@ -41,7 +41,7 @@ void SystemController::registerRoutes(Router &router) const
     if (m_s.debugEndpoints) {
         router.add("GET", QStringLiteral("/debug/sleep"), [](RequestContext &ctx) {
             bool ok = false;
-            const int ms = ctx.request.query().queryItemValue(QStringLiteral("ms")).toInt(&ok);
+            const int ms = ctx.request.queryValue("ms").toInt(&ok);
             if (!ok || ms < 0 || ms > 600000)
                 return errorResponse(ErrorCode::BadRequest,
                                      QStringLiteral("ms must be an integer from 0 to 600000"), ctx.requestId);
@@ -51,7 +51,7 @@ void SystemController::registerRoutes(Router &router) const
         // A fixed body of n bytes: the benchmark's "same 1 KiB body" and a size probe.
         router.add("GET", QStringLiteral("/debug/bytes"), [](RequestContext &ctx) {
             bool ok = false;
-            const int n = ctx.request.query().queryItemValue(QStringLiteral("n")).toInt(&ok);
+            const int n = ctx.request.queryValue("n").toInt(&ok);
             if (!ok || n < 0 || n > 16 * 1024 * 1024)
                 return errorResponse(ErrorCode::BadRequest,
                                      QStringLiteral("n must be an integer from 0 to 16777216"), ctx.requestId);

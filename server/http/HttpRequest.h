@@ -77,6 +77,27 @@ struct HttpRequest
         }
     }
 
+    // Percent-decoded value of the first query parameter called `name` (a null QString when
+    // absent). Scans the raw query without building a QUrlQuery; like QUrlQuery, '+' is
+    // kept as '+'.
+    QString queryValue(QByteArrayView name) const
+    {
+        QByteArrayView rest(rawQuery);
+        while (!rest.isEmpty()) {
+            const qsizetype amp = rest.indexOf('&');
+            const QByteArrayView pair = amp < 0 ? rest : rest.first(amp);
+            rest = amp < 0 ? QByteArrayView() : rest.sliced(amp + 1);
+            const qsizetype eq = pair.indexOf('=');
+            const QByteArrayView key = eq < 0 ? pair : pair.first(eq);
+            const QByteArrayView value = eq < 0 ? QByteArrayView("") : pair.sliced(eq + 1);
+            const bool match = key.contains('%') ? QByteArray::fromPercentEncoding(key.toByteArray()) == name
+                                                 : key == name;
+            if (match)
+                return value.contains('%') ? QString::fromUtf8(QByteArray::fromPercentEncoding(value.toByteArray()))
+                                           : QString::fromUtf8(value);
+        }
+        return QString();
+    }
     const QUrlQuery &query() const
     {
         if (!m_query)

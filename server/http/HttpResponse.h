@@ -41,7 +41,7 @@ struct HttpResponse
 
     static HttpResponse json(const QJsonObject &object, int status = 200)
     {
-        return HttpResponse{status, "application/json", {}, QJsonDocument(object).toJson(QJsonDocument::Compact)};
+        return HttpResponse{status, QByteArrayLiteral("application/json"), {}, QJsonDocument(object).toJson(QJsonDocument::Compact)};
     }
     static HttpResponse bytes(QByteArray body, QByteArray contentType, int status = 200)
     {

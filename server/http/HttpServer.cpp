@@ -46,7 +46,7 @@ public:
     {
         HttpResponse busy = errorResponse(ErrorCode::Unavailable,
                                           QStringLiteral("too many open connections"));
-        busy.setHeader("Retry-After", "1");
+        busy.setHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
         if (shared.securityHeaders)
             SecurityHeadersStage::apply(busy, shared.tls);
         m_busy = busy;

@@ -6,6 +6,7 @@
 #include "Version.h"
 
 #include <charconv>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 
@@ -56,31 +57,53 @@ QByteArray ResponseWriter::serialize(const HttpResponse &response, const WriteOp
     const QByteArray reason = reasonPhrase(status);
     const QByteArray date = httpDate();
 
-    // One allocation: the size is computed first (the fixed texts below add up to < 128).
-    qsizetype size = 128 + reason.size() + date.size() + serverHeader().size() + response.contentType.size();
+    // One allocation: the size is computed first (the fixed texts and numbers below add up to < 130).
+    qsizetype size = 192 + reason.size() + date.size() + serverHeader().size() + response.contentType.size();
     for (const auto &[name, value] : response.headers)
         size += name.size() + value.size() + 4;
     if (withBody)
         size += response.body.size();
-    QByteArray out;
-    out.reserve(size);
-    out.append(options.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-    out.append(statusDigits, statusEnd - statusDigits).append(' ').append(reason).append("\r\n");
-    out.append("Date: ").append(date).append("\r\n");
-    out.append("Server: ").append(serverHeader()).append("\r\n");
-    if (!response.contentType.isEmpty())
-        out.append("Content-Type: ").append(response.contentType).append("\r\n");
-    if (!bodyless)
-        out.append("Content-Length: ").append(lengthDigits, lengthEnd - lengthDigits).append("\r\n");
+    QByteArray out(size, Qt::Uninitialized);
+    char *p = out.data();
+    auto put = [&p](const char *data, qsizetype n) {
+        memcpy(p, data, size_t(n));
+        p += n;
+    };
+    auto putText = [&put](const char *text) { put(text, qsizetype(strlen(text))); };
+    auto putBytes = [&put](const QByteArray &b) { put(b.constData(), b.size()); };
+    putText(options.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    put(statusDigits, statusEnd - statusDigits);
+    putText(" ");
+    putBytes(reason);
+    putText("\r\nDate: ");
+    putBytes(date);
+    putText("\r\nServer: ");
+    putBytes(serverHeader());
+    putText("\r\n");
+    if (!response.contentType.isEmpty()) {
+        putText("Content-Type: ");
+        putBytes(response.contentType);
+        putText("\r\n");
+    }
+    if (!bodyless) {
+        putText("Content-Length: ");
+        put(lengthDigits, lengthEnd - lengthDigits);
+        putText("\r\n");
+    }
     if (options.close)
-        out.append("Connection: close\r\n");
+        putText("Connection: close\r\n");
     else if (options.keepAliveHeader)
-        out.append("Connection: keep-alive\r\n");
-    for (const auto &[name, value] : response.headers)
-        out.append(name).append(": ").append(value).append("\r\n");
-    out.append("\r\n");
+        putText("Connection: keep-alive\r\n");
+    for (const auto &[name, value] : response.headers) {
+        putBytes(name);
+        putText(": ");
+        putBytes(value);
+        putText("\r\n");
+    }
+    putText("\r\n");
     if (withBody)
-        out.append(response.body);
+        putBytes(response.body);
+    out.truncate(p - out.constData());
     return out;
 }
 

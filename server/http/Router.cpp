@@ -104,14 +104,14 @@ HttpResponse Router::dispatch(RequestContext &ctx) const
         ctx.routePattern = m.pattern;
         if (ctx.request.method == "OPTIONS") {
             HttpResponse response{204, {}, {}, {}};
-            response.setHeader("Allow", m.allow);
+            response.setHeader(QByteArrayLiteral("Allow"), m.allow);
             return response;
         }
         HttpResponse response = errorResponse(
             ErrorCode::MethodNotAllowed,
             QStringLiteral("%1 is not allowed on %2").arg(QString::fromLatin1(ctx.request.method), m.pattern),
             ctx.requestId);
-        response.setHeader("Allow", m.allow);
+        response.setHeader(QByteArrayLiteral("Allow"), m.allow);
         return response;
     }
     case Match::Kind::NotFound:

@@ -51,7 +51,7 @@ HttpResponse RequestIdStage::handle(RequestContext &ctx, const Next &next)
     const QByteArray given = ctx.request.header("x-request-id");
     ctx.requestId = isWellFormed(given) ? given : generate();
     HttpResponse response = next(ctx);
-    response.setHeader("X-Request-Id", ctx.requestId);
+    response.setHeader(QByteArrayLiteral("X-Request-Id"), ctx.requestId);
     return response;
 }
 
@@ -64,13 +64,13 @@ HttpResponse SecurityHeadersStage::handle(RequestContext &ctx, const Next &next)
 
 void SecurityHeadersStage::apply(HttpResponse &response, bool tls)
 {
-    response.setHeader("X-Content-Type-Options", "nosniff");
-    response.setHeader("X-Frame-Options", "DENY");
-    response.setHeader("Referrer-Policy", "no-referrer");
+    response.setHeader(QByteArrayLiteral("X-Content-Type-Options"), QByteArrayLiteral("nosniff"));
+    response.setHeader(QByteArrayLiteral("X-Frame-Options"), QByteArrayLiteral("DENY"));
+    response.setHeader(QByteArrayLiteral("Referrer-Policy"), QByteArrayLiteral("no-referrer"));
     if (response.header("Content-Security-Policy").isEmpty())
-        response.setHeader("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+        response.setHeader(QByteArrayLiteral("Content-Security-Policy"), QByteArrayLiteral("default-src 'none'; frame-ancestors 'none'"));
     if (tls)
-        response.setHeader("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+        response.setHeader(QByteArrayLiteral("Strict-Transport-Security"), QByteArrayLiteral("max-age=31536000; includeSubDomains"));
 }
 
 bool CompressionStage::acceptsGzip(const QByteArray &acceptEncoding)
@@ -136,7 +136,7 @@ HttpResponse CompressionStage::handle(RequestContext &ctx, const Next &next)
     if (response.body.size() < m_minSize || !isCompressible(response.contentType)
         || !response.header("Content-Encoding").isEmpty())
         return response;
-    response.addHeader("Vary", "Accept-Encoding");
+    response.addHeader(QByteArrayLiteral("Vary"), QByteArrayLiteral("Accept-Encoding"));
     const QByteArray acceptEncoding = ctx.request.header("accept-encoding");
     if (acceptEncoding.isEmpty() || !acceptsGzip(acceptEncoding))
         return response;
@@ -144,7 +144,7 @@ HttpResponse CompressionStage::handle(RequestContext &ctx, const Next &next)
     if (compressed.isEmpty() || compressed.size() >= response.body.size())
         return response;
     response.body = std::move(compressed);
-    response.setHeader("Content-Encoding", "gzip");
+    response.setHeader(QByteArrayLiteral("Content-Encoding"), QByteArrayLiteral("gzip"));
     return response;
 }
 
@@ -213,7 +213,7 @@ HttpResponse BearerAuthStage::handle(RequestContext &ctx, const Next &next)
         bearer ? QStringLiteral("invalid admin token")
                : QStringLiteral("this endpoint needs Authorization: Bearer <admin token>"),
         ctx.requestId);
-    response.setHeader("WWW-Authenticate", "Bearer realm=\"bulwark-admin\"");
+    response.setHeader(QByteArrayLiteral("WWW-Authenticate"), QByteArrayLiteral("Bearer realm=\"bulwark-admin\""));
     return response;
 }
 
