@@ -265,7 +265,7 @@ echo "   load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 # ---------------------------------------------------------------- start everything
 echo "== starting the servers (127.0.0.1 only)"
 start_bare
-BARE_URL="http://127.0.0.1:$BARE_PORT/hello"
+BARE_URL="http://127.0.0.1:$BARE_PORT/debug/bytes?n=1024"
 check_body "$BARE_URL" "the bare QHttpServer"
 
 start_bulwark t1 "${BENCH_ENV[*]}" --threads 1
@@ -423,13 +423,13 @@ stop_pid "$IDLE_PID"
 if (( IDLE_CONNECTIONS > 0 )); then
     # The same with the bare QHttpServer, for reference: what Qt's own per-connection objects
     # cost. (Its listen backlog is Qt's default of 50, so its set-up takes longer.)
-    echo "== reference: the bare QHttpServer holding $IDLE_CONNECTIONS idle keep-alive connections (GET /hello each)"
+    echo "== reference: the bare QHttpServer holding $IDLE_CONNECTIONS idle keep-alive connections (GET /debug/bytes?n=1024 each)"
     start_bare
-    check_body "http://127.0.0.1:$BARE_PORT/hello" "the bare QHttpServer"
+    check_body "http://127.0.0.1:$BARE_PORT/debug/bytes?n=1024" "the bare QHttpServer"
     sleep 2
     BARE_IDLE_RSS=$(rss_kib "$BARE_PID")
     echo "   idle: VmRSS $(mib "$BARE_IDLE_RSS") MiB"
-    hold_connections bare "$BARE_PID" "$BARE_PORT" /hello
+    hold_connections bare "$BARE_PID" "$BARE_PORT" "/debug/bytes?n=1024"
     BARE_HELD_RSS=$HELD_RSS; BARE_HELD_OPEN=$HELD_OPEN
     stop_pid "$BARE_PID"
 fi
@@ -446,7 +446,7 @@ echo "date        $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine     $NPROC cores, $CPU_MODEL; kernel $(uname -r); Qt $QT_VERSION"
 echo "            wrk and the servers share the $NPROC cores (loopback, no network)"
 echo "load        wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS alternating rounds, ${BODY_SIZE}-byte text/plain body"
-echo "bare        QHttpServer GET /hello (1 thread)        rounds:${RESULTS[bare]}  median $BARE_MED req/s"
+echo "bare        QHttpServer GET /debug/bytes?n=1024     rounds:${RESULTS[bare]}  median $BARE_MED req/s"
 echo "bulwark t1  --threads 1, GET /debug/bytes?n=$BODY_SIZE        rounds:${RESULTS[t1]}  median $T1_MED req/s"
 echo "bulwark tN  default threads ($NPROC workers)              rounds:${RESULTS[tN]}  median $TN_MED req/s"
 echo "ratio t1    $T1_RATIO x bare   (target >= 0.85: $(verdict "$T1_RATIO" 0.85 ge))"
