@@ -229,6 +229,9 @@ std::optional<RequestFramer::Status> RequestFramer::headLine(const char *line, q
         m_connectionKeepAlive |= hasToken(v, "keep-alive");
     } else if (lname == "expect") {
         m_request.expectContinue = trimmedLower(value) == "100-continue";
+        // We answer 100-continue ourselves (after the limits passed); Qt's parser would send
+        // a second one when it reads the already complete request.
+        m_request.hiddenRanges.append({lineStart, length + 2});
     } else if (lname == "upgrade" || lname == "http2-settings") {
         m_request.hiddenRanges.append({lineStart, length + 2});
     }

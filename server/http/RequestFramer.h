@@ -49,7 +49,7 @@ struct FramedRequest
     QByteArray raw;            // the request's bytes; set by the connection, not the framer
     // Byte ranges (start, length) that Qt's parser must not see: Upgrade and
     // HTTP2-Settings lines (we never switch protocols, and Qt 6.4 drops the connection when
-    // it sees one) and chunked trailer lines (Qt 6.4 answers a trailer as a second, empty
+    // it sees one), Expect (answered by the connection, not by Qt) and chunked trailer lines (Qt 6.4 answers a trailer as a second, empty
     // request; RFC 9112 7.1.2 lets a server discard trailers).
     QList<std::pair<qsizetype, qsizetype>> hiddenRanges;
 };
