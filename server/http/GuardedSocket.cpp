@@ -92,11 +92,13 @@ void GuardedSocket::onInnerReadyRead()
 {
     if (m_finished)
         return;
-    m_lastActivity = now();
     if (m_lingering || m_closing) {
-        m_inner->readAll(); // discard: we are closing and answered already
+        // Discard: we answered and are closing. Not counted as activity, so a client that
+        // keeps sending but never reads cannot hold the connection open.
+        m_inner->readAll();
         return;
     }
+    m_lastActivity = now();
     if (m_pausedForOutput)
         return; // left in the socket's buffer until the client reads our responses
     const bool wasIdle = m_buffer.isEmpty();
@@ -250,7 +252,7 @@ void GuardedSocket::finish()
 
 void GuardedSocket::checkTimeouts(TimePoint t)
 {
-    if (m_finished)
+    if (m_finished || m_inHandler)
         return;
     const ServerConfig &c = m_shared.config;
     if (m_lingering) {
@@ -258,24 +260,29 @@ void GuardedSocket::checkTimeouts(TimePoint t)
             finish();
         return;
     }
-    if (m_closing || m_inHandler)
-        return; // waiting for our own output to flush; the idle check below covers stalls
-    if (!m_buffer.isEmpty() && !m_framer.headersComplete()) {
-        if (t - m_requestStart >= c.headerTimeout) {
-            m_shared.metrics->connectionRejected("header_timeout");
-            reject(ErrorCode::RequestTimeout,
-                   QStringLiteral("request headers not received within %1 ms").arg(c.headerTimeout.count()),
-                   "header_timeout", m_framer.request());
+    if (m_closing) {
+        // Our last response is still queued: a client that stops reading it is dropped
+        // after the idle timeout (the output makes no progress, so nothing refreshes it).
+        if (t - m_lastActivity >= c.idleTimeout) {
+            m_shared.metrics->connectionRejected("write_stalled");
+            finish();
         }
         return;
     }
-    if (!m_buffer.isEmpty() && m_framer.headersComplete()) {
-        const TimePoint since = m_headersDone.time_since_epoch().count() ? m_headersDone : m_requestStart;
-        if (t - since >= c.bodyTimeout) {
-            m_shared.metrics->connectionRejected("body_timeout");
+    if (!m_buffer.isEmpty()) {
+        // A request is arriving: the header timeout runs from its first byte, the body
+        // timeout from the end of its headers.
+        const bool body = m_framer.headersComplete();
+        const TimePoint since = body && m_headersDone.time_since_epoch().count() ? m_headersDone : m_requestStart;
+        const Milliseconds limit = body ? c.bodyTimeout : c.headerTimeout;
+        if (t - since >= limit) {
+            const QByteArray reason = body ? "body_timeout" : "header_timeout";
+            m_shared.metrics->connectionRejected(reason);
             reject(ErrorCode::RequestTimeout,
-                   QStringLiteral("request body not received within %1 ms").arg(c.bodyTimeout.count()),
-                   "body_timeout", m_framer.request());
+                   QStringLiteral("request %1 not received within %2 ms")
+                       .arg(body ? QStringLiteral("body") : QStringLiteral("headers"))
+                       .arg(limit.count()),
+                   reason, m_framer.request());
         }
         return;
     }

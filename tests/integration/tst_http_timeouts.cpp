@@ -4,7 +4,13 @@
 // generous bound, while a connection that is busy or active is never cut early.
 #include "TestSupport.h"
 
+#include <QScopeGuard>
 #include <QtTest>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 using namespace bulwark;
 using namespace bulwark::test;
@@ -36,6 +42,7 @@ private Q_SLOTS:
     void activeConnectionNotClosedEarly();
     void slowHandlerNotCutByTimeouts();
     void headerTimeoutCountsFromFirstByte();
+    void clientThatNeverReadsIsDropped();
 
 private:
     std::unique_ptr<TestServer> m_server;
@@ -207,6 +214,37 @@ void TestHttpTimeouts::headerTimeoutCountsFromFirstByte()
     QVERIFY2(elapsed >= kHeaderTimeout - kSlack, qPrintable(QStringLiteral("408 after %1 ms").arg(elapsed)));
     BULWARK_CHECK(verifyJsonError(r, 408, QStringLiteral("request_timeout")));
     QVERIFY2(client.waitForClose(kUpperBound), qPrintable(client.errorString()));
+}
+
+// A client that asks for a large response and then never reads it must not hold the
+// connection (and its queued output) forever: it is dropped after the idle timeout.
+void TestHttpTimeouts::clientThatNeverReadsIsDropped()
+{
+    auto stalledDrops = [this] {
+        RawResponse metrics;
+        fetch(m_server->port(), "/metrics", &metrics);
+        for (const QByteArray &line : metrics.body.split('\n'))
+            if (line.startsWith("bulwark_http_connections_rejected_total{reason=\"write_stalled\"}"))
+                return line.split(' ').last().toInt();
+        return 0;
+    };
+    const int before = stalledDrops();
+    // A plain socket that is never read (a QTcpSocket would read whenever the event loop
+    // runs), with a small receive buffer so the server's output stalls quickly.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    QVERIFY(fd >= 0);
+    const int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(m_server->port());
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    QCOMPARE(::connect(fd, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
+    const QByteArray request = "GET /debug/bytes?n=16777216 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                               "Connection: close\r\n\r\n";
+    QCOMPARE(::send(fd, request.constData(), size_t(request.size()), 0), ssize_t(request.size()));
+    auto closeSocket = qScopeGuard([fd] { ::close(fd); });
+    QTRY_COMPARE_WITH_TIMEOUT(stalledDrops(), before + 1, kIdleTimeout + 3000);
 }
 
 QTEST_GUILESS_MAIN(TestHttpTimeouts)
