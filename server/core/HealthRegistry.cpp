@@ -6,13 +6,13 @@ namespace bulwark {
 
 void HealthRegistry::add(Check check)
 {
-    QWriteLocker lock(&m_lock);
+    std::unique_lock lock(m_lock);
     m_checks.append(std::move(check));
 }
 
 QList<ComponentHealth> HealthRegistry::evaluate() const
 {
-    QReadLocker lock(&m_lock);
+    std::shared_lock lock(m_lock);
     QList<ComponentHealth> result;
     result.reserve(m_checks.size());
     for (const Check &check : m_checks)

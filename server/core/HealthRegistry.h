@@ -5,7 +5,8 @@
 #pragma once
 
 #include <QList>
-#include <QReadWriteLock>
+#include <mutex>
+#include <shared_mutex>
 #include <QString>
 #include <functional>
 
@@ -28,7 +29,7 @@ public:
     QList<ComponentHealth> evaluate() const;
 
 private:
-    mutable QReadWriteLock m_lock;
+    mutable std::shared_mutex m_lock;
     QList<Check> m_checks;
 };
 

@@ -11,7 +11,7 @@ namespace bulwark {
 
 bool LineSink::open(const QString &path, QString *error)
 {
-    QMutexLocker lock(&m_mutex);
+    std::lock_guard lock(m_mutex);
     if (m_file.isOpen())
         m_file.close();
     bool ok = false;
@@ -28,7 +28,7 @@ bool LineSink::open(const QString &path, QString *error)
 
 void LineSink::write(const QByteArray &line)
 {
-    QMutexLocker lock(&m_mutex);
+    std::lock_guard lock(m_mutex);
     if (!m_file.isOpen())
         return;
     QByteArray buf;
@@ -40,7 +40,7 @@ void LineSink::write(const QByteArray &line)
 
 void LineSink::flush()
 {
-    QMutexLocker lock(&m_mutex);
+    std::lock_guard lock(m_mutex);
     if (m_file.isOpen())
         m_file.flush();
 }

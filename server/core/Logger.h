@@ -8,7 +8,7 @@
 
 #include <QFile>
 #include <QJsonObject>
-#include <QMutex>
+#include <mutex>
 #include <QString>
 #include <QtGlobal>
 
@@ -23,7 +23,7 @@ public:
     void flush();
 
 private:
-    QMutex m_mutex;
+    std::mutex m_mutex;
     QFile m_file;
 };
 

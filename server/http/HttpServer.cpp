@@ -7,6 +7,7 @@
 #include "ListenerShared.h"
 #include "ResponseWriter.h"
 #include "Stages.h"
+#include "ThreadTaskQueue.h"
 
 #include <QFile>
 #include <QSslCertificate>
@@ -42,7 +43,7 @@ class Acceptor final : public QTcpServer
 {
 public:
     Acceptor(ListenerShared &shared, std::vector<HttpWorker *> workers)
-        : m_shared(shared), m_workers(std::move(workers))
+        : m_shared(shared), m_workers(std::move(workers)), m_tasks(new ThreadTaskQueue(this))
     {
         HttpResponse busy = errorResponse(ErrorCode::Unavailable,
                                           QStringLiteral("too many open connections"));
@@ -51,6 +52,9 @@ public:
             SecurityHeadersStage::apply(busy, shared.tls);
         m_busy = busy;
     }
+
+    // Runs functions in the acceptor thread.
+    ThreadTaskQueue &tasks() { return *m_tasks; }
 
 protected:
     void incomingConnection(qintptr descriptor) override
@@ -62,8 +66,7 @@ protected:
         m_shared.openConnections.fetch_add(1, std::memory_order_relaxed);
         m_shared.metrics->acceptedConnections.inc();
         HttpWorker *worker = m_workers[m_next++ % m_workers.size()];
-        QMetaObject::invokeMethod(worker, [worker, descriptor] { worker->adopt(descriptor); },
-                                  Qt::QueuedConnection);
+        worker->tasks().post([worker, descriptor] { worker->adopt(descriptor); });
     }
 
 private:
@@ -100,6 +103,7 @@ private:
     std::vector<HttpWorker *> m_workers;
     size_t m_next = 0;
     HttpResponse m_busy;
+    ThreadTaskQueue *m_tasks;
 };
 
 } // namespace
@@ -112,7 +116,7 @@ struct HttpServer::Private
     std::vector<std::unique_ptr<QThread>> workerThreads;
     std::vector<HttpWorker *> workers;
     quint16 port = 0;
-    bool accepting = false;
+    std::atomic<bool> accepting{false}; // read by health checks on worker threads
     bool started = false;
 };
 
@@ -187,7 +191,7 @@ bool HttpServer::start(QString *error)
         worker->moveToThread(thread.get());
         connect(thread.get(), &QThread::finished, worker, &QObject::deleteLater);
         thread->start();
-        QMetaObject::invokeMethod(worker, [worker] { worker->init(); }, Qt::BlockingQueuedConnection);
+        worker->tasks().runBlocking([worker] { worker->init(); });
         d->workers.push_back(worker);
         d->workerThreads.push_back(std::move(thread));
     }
@@ -199,14 +203,14 @@ bool HttpServer::start(QString *error)
     bool listening = false;
     QString listenError;
     Acceptor *acceptor = d->acceptor;
-    QMetaObject::invokeMethod(acceptor, [&] {
+    acceptor->tasks().runBlocking([&] {
         acceptor->setListenBacklogSize(1024);
         listening = acceptor->listen(config.address, config.port);
         if (!listening)
             listenError = acceptor->errorString();
         else
             d->port = acceptor->serverPort();
-    }, Qt::BlockingQueuedConnection);
+    });
     d->started = true;
     if (!listening) {
         *error = QStringLiteral("server.listen: cannot listen on %1:%2: %3")
@@ -232,11 +236,11 @@ void HttpServer::beginDrain()
     d->shared.draining.store(true);
     if (d->accepting) {
         Acceptor *acceptor = d->acceptor;
-        QMetaObject::invokeMethod(acceptor, [acceptor] { acceptor->close(); }, Qt::BlockingQueuedConnection);
+        acceptor->tasks().runBlocking([acceptor] { acceptor->close(); });
         d->accepting = false;
     }
     for (HttpWorker *worker : d->workers)
-        QMetaObject::invokeMethod(worker, [worker] { worker->drain(); }, Qt::QueuedConnection);
+        worker->tasks().post([worker] { worker->drain(); });
 }
 
 void HttpServer::stop()
@@ -247,15 +251,17 @@ void HttpServer::stop()
     d->accepting = false;
     if (d->acceptor) {
         Acceptor *acceptor = d->acceptor;
-        QMetaObject::invokeMethod(acceptor, [acceptor] { acceptor->close(); delete acceptor; },
-                                  Qt::BlockingQueuedConnection);
-        d->acceptor = nullptr;
+        acceptor->tasks().runBlocking([acceptor] { acceptor->close(); });
     }
     d->acceptorThread.quit();
     d->acceptorThread.wait();
+    // Its thread has finished, so the acceptor (and the 503 sockets it still owns) can be
+    // deleted from here.
+    delete d->acceptor;
+    d->acceptor = nullptr;
     for (size_t i = 0; i < d->workers.size(); ++i) {
         HttpWorker *worker = d->workers[i];
-        QMetaObject::invokeMethod(worker, [worker] { worker->shutdown(); }, Qt::BlockingQueuedConnection);
+        worker->tasks().runBlocking([worker] { worker->shutdown(); });
         d->workerThreads[i]->quit();
         d->workerThreads[i]->wait();
     }

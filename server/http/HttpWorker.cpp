@@ -128,7 +128,7 @@ private:
     std::deque<QTcpSocket *> m_pending;
 };
 
-HttpWorker::HttpWorker(ListenerShared &shared) : m_shared(shared) {}
+HttpWorker::HttpWorker(ListenerShared &shared) : m_shared(shared), m_tasks(new ThreadTaskQueue(this)) {}
 
 HttpWorker::~HttpWorker() = default;
 

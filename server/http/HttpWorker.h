@@ -9,6 +9,7 @@
 #pragma once
 
 #include "ListenerShared.h"
+#include "ThreadTaskQueue.h"
 
 #include <QObject>
 #include <QSet>
@@ -30,7 +31,10 @@ public:
     ~HttpWorker() override;
     Q_DISABLE_COPY_MOVE(HttpWorker)
 
-    // All of these run in the worker's thread (queued from other threads).
+    // Runs functions in the worker's thread; the way other threads call the methods below.
+    ThreadTaskQueue &tasks() { return *m_tasks; }
+
+    // All of these run in the worker's thread.
     void init();
     void adopt(qintptr descriptor);
     void drain();
@@ -40,6 +44,7 @@ private:
     void sweep();
 
     ListenerShared &m_shared;
+    ThreadTaskQueue *m_tasks;
     WorkerHttpServer *m_http = nullptr;
     DispatchTcpServer *m_dispatch = nullptr;
     QTimer *m_sweep = nullptr;

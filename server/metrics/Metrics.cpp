@@ -98,7 +98,7 @@ std::vector<double> Histogram::defaultLatencyBuckets()
 Family<Counter> &MetricsRegistry::counter(const QByteArray &name, const QByteArray &help,
                                           const QList<QByteArray> &labels)
 {
-    QWriteLocker lock(&m_lock);
+    std::unique_lock lock(m_lock);
     m_counters.push_back(std::make_unique<Family<Counter>>(
         name, help, labels, [] { return std::make_unique<Counter>(); }));
     return *m_counters.back();
@@ -107,7 +107,7 @@ Family<Counter> &MetricsRegistry::counter(const QByteArray &name, const QByteArr
 Family<Gauge> &MetricsRegistry::gauge(const QByteArray &name, const QByteArray &help,
                                       const QList<QByteArray> &labels)
 {
-    QWriteLocker lock(&m_lock);
+    std::unique_lock lock(m_lock);
     m_gauges.push_back(std::make_unique<Family<Gauge>>(
         name, help, labels, [] { return std::make_unique<Gauge>(); }));
     return *m_gauges.back();
@@ -117,7 +117,7 @@ Family<Histogram> &MetricsRegistry::histogram(const QByteArray &name, const QByt
                                               const QList<QByteArray> &labels,
                                               std::vector<double> buckets)
 {
-    QWriteLocker lock(&m_lock);
+    std::unique_lock lock(m_lock);
     m_histograms.push_back(std::make_unique<Family<Histogram>>(
         name, help, labels, [buckets] { return std::make_unique<Histogram>(buckets); }));
     return *m_histograms.back();
@@ -125,7 +125,7 @@ Family<Histogram> &MetricsRegistry::histogram(const QByteArray &name, const QByt
 
 void MetricsRegistry::addCollector(std::function<void(QByteArray &)> collector)
 {
-    QWriteLocker lock(&m_lock);
+    std::unique_lock lock(m_lock);
     m_collectors.push_back(std::move(collector));
 }
 
@@ -209,7 +209,7 @@ QByteArray MetricsRegistry::exposition() const
 {
     QByteArray out;
     out.reserve(16 * 1024);
-    QReadLocker lock(&m_lock);
+    std::shared_lock lock(m_lock);
     for (const auto &family : m_counters) {
         header(out, *family, "counter");
         family->forEach([&](const QList<QByteArray> &values, const Counter &c) {

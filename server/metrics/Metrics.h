@@ -4,14 +4,16 @@
 // Counters, gauges and histogram buckets are lock-free atomics, so recording from many
 // HTTP worker threads costs a few atomic adds. Label sets live in a family: looking a child
 // up takes a shared (read) lock and a hash lookup; creating a child takes the write lock
-// once. Children are never removed, which is why label values must be bounded (route
+// once. The locks are std::shared_mutex (not QReadWriteLock) so ThreadSanitizer can see
+// them with Debian's uninstrumented Qt. Children are never removed, which is why label values must be bounded (route
 // patterns, not raw paths). Collectors add metrics computed at scrape time (process RSS,
 // CPU, open fds) without a background thread.
 #pragma once
 
 #include <QByteArray>
 #include <QList>
-#include <QReadWriteLock>
+#include <mutex>
+#include <shared_mutex>
 #include <QString>
 #include <atomic>
 #include <functional>
@@ -88,12 +90,12 @@ public:
     {
         const QByteArray key = values.join('\xff');
         {
-            QReadLocker lock(&m_lock);
+            std::shared_lock lock(m_lock);
             auto it = m_children.find(key);
             if (it != m_children.end())
                 return *it->second.metric;
         }
-        QWriteLocker lock(&m_lock);
+        std::unique_lock lock(m_lock);
         auto &slot = m_children[key];
         if (!slot.metric) {
             slot.values = values;
@@ -105,7 +107,7 @@ public:
     template <typename F>
     void forEach(F &&f) const
     {
-        QReadLocker lock(&m_lock);
+        std::shared_lock lock(m_lock);
         for (const auto &[key, child] : m_children)
             f(child.values, *child.metric);
     }
@@ -128,7 +130,7 @@ private:
     QByteArray m_help;
     QList<QByteArray> m_labelNames;
     std::function<std::unique_ptr<T>()> m_make;
-    mutable QReadWriteLock m_lock;
+    mutable std::shared_mutex m_lock;
     std::unordered_map<QByteArray, Child, KeyHash> m_children;
 };
 
@@ -155,7 +157,7 @@ public:
     static QByteArray formatNumber(double value);
 
 private:
-    mutable QReadWriteLock m_lock;
+    mutable std::shared_mutex m_lock;
     std::vector<std::unique_ptr<Family<Counter>>> m_counters;
     std::vector<std::unique_ptr<Family<Gauge>>> m_gauges;
     std::vector<std::unique_ptr<Family<Histogram>>> m_histograms;

@@ -14,7 +14,7 @@ TimeSeries::TimeSeries(QStringList seriesNames, int capacitySeconds)
 
 void TimeSeries::append(qint64 epochSeconds, const std::vector<double> &values)
 {
-    QMutexLocker lock(&m_mutex);
+    std::lock_guard lock(m_mutex);
     const size_t width = size_t(m_names.size());
     m_times[size_t(m_next)] = epochSeconds;
     for (size_t i = 0; i < width; ++i)
@@ -25,13 +25,13 @@ void TimeSeries::append(qint64 epochSeconds, const std::vector<double> &values)
 
 int TimeSeries::size() const
 {
-    QMutexLocker lock(&m_mutex);
+    std::lock_guard lock(m_mutex);
     return m_count;
 }
 
 QJsonObject TimeSeries::toJson(int seconds) const
 {
-    QMutexLocker lock(&m_mutex);
+    std::lock_guard lock(m_mutex);
     const int n = qBound(0, seconds, m_count);
     const size_t width = size_t(m_names.size());
     QJsonArray times;

@@ -6,7 +6,7 @@
 #pragma once
 
 #include <QJsonObject>
-#include <QMutex>
+#include <mutex>
 #include <QStringList>
 #include <vector>
 
@@ -29,7 +29,7 @@ public:
 private:
     QStringList m_names;
     int m_capacity;
-    mutable QMutex m_mutex;
+    mutable std::mutex m_mutex;
     std::vector<qint64> m_times;
     std::vector<double> m_values; // capacity x names, row per sample
     int m_next = 0;
