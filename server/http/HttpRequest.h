@@ -105,6 +105,10 @@ struct HttpRequest
         return *m_query;
     }
     bool isHead() const { return method == "HEAD"; }
+    double secondsSinceReceived() const
+    {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count();
+    }
 
 private:
     mutable std::optional<QUrlQuery> m_query;
