@@ -20,13 +20,16 @@ AdminTokenResult loadOrCreateAdminToken(const QString &configured, const QString
     QFile existing(result.file);
     if (existing.exists()) {
         if (!existing.open(QIODevice::ReadOnly)) {
-            result.error = QStringLiteral("cannot read %1: %2").arg(result.file, existing.errorString());
+            result.error =
+                QStringLiteral("cannot read %1: %2").arg(result.file, existing.errorString());
             return result;
         }
         result.token = existing.readAll().trimmed();
         if (result.token.size() < 32)
-            result.error = QStringLiteral("%1 holds fewer than 32 characters; delete it to generate a new token")
-                               .arg(result.file);
+            result.error =
+                QStringLiteral(
+                    "%1 holds fewer than 32 characters; delete it to generate a new token")
+                    .arg(result.file);
         return result;
     }
     quint32 words[8];
@@ -35,9 +38,9 @@ AdminTokenResult loadOrCreateAdminToken(const QString &configured, const QString
                        .toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
     QSaveFile file(result.file);
     // Permissions are set before the content is written, so the token is never readable by others.
-    if (!file.open(QIODevice::WriteOnly)
-        || !file.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner)
-        || file.write(result.token + '\n') < 0 || !file.commit()) {
+    if (!file.open(QIODevice::WriteOnly) ||
+        !file.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner) ||
+        file.write(result.token + '\n') < 0 || !file.commit()) {
         result.error = QStringLiteral("cannot write %1: %2").arg(result.file, file.errorString());
         return result;
     }

@@ -11,7 +11,7 @@ namespace bulwark {
 struct AdminTokenResult
 {
     QByteArray token;
-    QString file;        // empty when the token came from configuration
+    QString file; // empty when the token came from configuration
     bool generated = false;
     QString error;
 };

@@ -55,8 +55,10 @@ bool ServerApp::start(QString *error)
     m_adminTokenGenerated = token.generated;
 
     QString sinkError;
-    if (m_config.log.access != AccessLogMode::Off && !m_accessLog.open(m_config.log.accessFile, &sinkError)) {
-        *error = QStringLiteral("log.access_file: cannot open %1: %2").arg(m_config.log.accessFile, sinkError);
+    if (m_config.log.access != AccessLogMode::Off &&
+        !m_accessLog.open(m_config.log.accessFile, &sinkError)) {
+        *error = QStringLiteral("log.access_file: cannot open %1: %2")
+                     .arg(m_config.log.accessFile, sinkError);
         return false;
     }
 
@@ -68,13 +70,15 @@ bool ServerApp::start(QString *error)
         const bool ok = probe.open() && probe.write("ok", 2) == 2;
         return ComponentHealth{QStringLiteral("data_dir"),
                                ok ? ComponentHealth::State::Up : ComponentHealth::State::Down,
-                               ok ? QString() : QStringLiteral("%1 is not writable").arg(dataDir), true};
+                               ok ? QString() : QStringLiteral("%1 is not writable").arg(dataDir),
+                               true};
     });
     m_health.add([this] {
         const bool accepting = m_http && m_http->isAccepting();
-        return ComponentHealth{QStringLiteral("http"),
-                               accepting ? ComponentHealth::State::Up : ComponentHealth::State::Down,
-                               accepting ? QString() : QStringLiteral("not accepting connections"), true};
+        return ComponentHealth{
+            QStringLiteral("http"),
+            accepting ? ComponentHealth::State::Up : ComponentHealth::State::Down,
+            accepting ? QString() : QStringLiteral("not accepting connections"), true};
     });
 
     SystemController::Services services;
@@ -87,8 +91,8 @@ bool ServerApp::start(QString *error)
     m_system->registerRoutes(m_router);
     buildPipeline();
 
-    m_http = std::make_unique<HttpServer>(m_config.server, m_config.http.securityHeaders, m_pipeline,
-                                          m_httpMetrics);
+    m_http = std::make_unique<HttpServer>(m_config.server, m_config.http.securityHeaders,
+                                          m_pipeline, m_httpMetrics);
     if (!m_http->start(error))
         return false;
     m_sampler = std::make_unique<MetricsSampler>(m_httpMetrics, m_series);
@@ -108,10 +112,12 @@ void ServerApp::buildPipeline()
     if (f.securityHeaders)
         m_pipeline.append(std::make_shared<SecurityHeadersStage>(m_config.server.tls.enabled()));
     if (f.compression)
-        m_pipeline.append(std::make_shared<CompressionStage>(f.compressionMinSize, f.compressionLevel));
+        m_pipeline.append(
+            std::make_shared<CompressionStage>(f.compressionMinSize, f.compressionLevel));
     if (f.requestId)
         m_pipeline.append(std::make_shared<RequestIdStage>());
-    m_pipeline.append(std::make_shared<BearerAuthStage>(QStringLiteral("/admin/api/"), m_adminToken));
+    m_pipeline.append(
+        std::make_shared<BearerAuthStage>(QStringLiteral("/admin/api/"), m_adminToken));
 }
 
 quint16 ServerApp::port() const
@@ -138,7 +144,8 @@ void ServerApp::shutdown()
 {
     if (m_shuttingDown.exchange(true))
         return;
-    qInfo("shutting down: readiness off, no new connections, waiting up to %lld ms for in-flight requests",
+    qInfo("shutting down: readiness off, no new connections, waiting up to %lld ms for in-flight "
+          "requests",
           qlonglong(m_config.server.shutdownGrace.count()));
     m_http->beginDrain();
     m_graceTimer.start(int(m_config.server.shutdownGrace.count()));
@@ -165,7 +172,8 @@ void ServerApp::reopenLogs()
     if (m_config.log.access != AccessLogMode::Off) {
         QString error;
         if (!m_accessLog.open(m_config.log.accessFile, &error))
-            qWarning("cannot reopen the access log %s: %s", qPrintable(m_config.log.accessFile), qPrintable(error));
+            qWarning("cannot reopen the access log %s: %s", qPrintable(m_config.log.accessFile),
+                     qPrintable(error));
     }
     qInfo("logs reopened");
 }

@@ -68,25 +68,33 @@ int main(int argc, char *argv[])
         "configuration error."));
     parser.addHelpOption();
     parser.addVersionOption();
-    const QCommandLineOption serverOption(QStringLiteral("server"), QStringLiteral("Run the HTTP API server (headless)."));
-    const QCommandLineOption configOption(QStringLiteral("config"), QStringLiteral("Read configuration from <file>."),
+    const QCommandLineOption serverOption(QStringLiteral("server"),
+                                          QStringLiteral("Run the HTTP API server (headless)."));
+    const QCommandLineOption configOption(QStringLiteral("config"),
+                                          QStringLiteral("Read configuration from <file>."),
                                           QStringLiteral("file"));
-    const QCommandLineOption listenOption(QStringLiteral("listen"),
-                                          QStringLiteral("Listen on <addr:port> (default 127.0.0.1:8080; port 0 picks a free one)."),
-                                          QStringLiteral("addr:port"));
-    const QCommandLineOption dataDirOption(QStringLiteral("data-dir"),
-                                           QStringLiteral("Keep data in <dir> (default: the platform's app data location)."),
-                                           QStringLiteral("dir"));
-    const QCommandLineOption threadsOption(QStringLiteral("threads"),
-                                           QStringLiteral("Use <n> HTTP worker threads (default: one per core)."),
-                                           QStringLiteral("n"));
-    const QCommandLineOption checkOption(QStringLiteral("check-config"),
-                                         QStringLiteral("Validate <file> (with the environment and flags applied) and exit."),
-                                         QStringLiteral("file"));
-    parser.addOptions({serverOption, configOption, listenOption, dataDirOption, threadsOption, checkOption});
+    const QCommandLineOption listenOption(
+        QStringLiteral("listen"),
+        QStringLiteral("Listen on <addr:port> (default 127.0.0.1:8080; port 0 picks a free one)."),
+        QStringLiteral("addr:port"));
+    const QCommandLineOption dataDirOption(
+        QStringLiteral("data-dir"),
+        QStringLiteral("Keep data in <dir> (default: the platform's app data location)."),
+        QStringLiteral("dir"));
+    const QCommandLineOption threadsOption(
+        QStringLiteral("threads"),
+        QStringLiteral("Use <n> HTTP worker threads (default: one per core)."),
+        QStringLiteral("n"));
+    const QCommandLineOption checkOption(
+        QStringLiteral("check-config"),
+        QStringLiteral("Validate <file> (with the environment and flags applied) and exit."),
+        QStringLiteral("file"));
+    parser.addOptions(
+        {serverOption, configOption, listenOption, dataDirOption, threadsOption, checkOption});
 
     if (!parser.parse(QCoreApplication::arguments())) {
-        std::fprintf(stderr, "bulwark: %s\nTry 'bulwark --help'.\n", qPrintable(parser.errorText()));
+        std::fprintf(stderr, "bulwark: %s\nTry 'bulwark --help'.\n",
+                     qPrintable(parser.errorText()));
         return 2;
     }
     if (parser.isSet(QStringLiteral("help")))
@@ -103,7 +111,8 @@ int main(int argc, char *argv[])
     sources.environment = QProcessEnvironment::systemEnvironment();
     const bool checkOnly = parser.isSet(checkOption);
     if (checkOnly && parser.isSet(configOption)) {
-        std::fprintf(stderr, "bulwark: give the file either to --check-config or to --config, not both\n");
+        std::fprintf(stderr,
+                     "bulwark: give the file either to --check-config or to --config, not both\n");
         return 2;
     }
     sources.file = checkOnly ? parser.value(checkOption) : parser.value(configOption);
@@ -161,7 +170,8 @@ int main(int argc, char *argv[])
                        {QStringLiteral("version"), QStringLiteral(BULWARK_VERSION)}};
     if (!server.adminTokenFile().isEmpty())
         fields.insert(QStringLiteral("admin_token_file"), server.adminTokenFile());
-    const QByteArray line = Logger::format(QtInfoMsg, QStringLiteral("listening on %1").arg(server.baseUrl()), fields);
+    const QByteArray line =
+        Logger::format(QtInfoMsg, QStringLiteral("listening on %1").arg(server.baseUrl()), fields);
     std::fprintf(stderr, "%s\n", line.constData());
     std::fflush(stderr);
     return app.exec();

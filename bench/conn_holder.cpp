@@ -51,7 +51,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 volatile std::sig_atomic_t g_stop = 0;
-void onSignal(int) { g_stop = 1; }
+void onSignal(int)
+{
+    g_stop = 1;
+}
 
 struct Options
 {
@@ -69,13 +72,14 @@ struct Options
 
 void usage(const char *argv0)
 {
-    std::fprintf(stderr,
-                 "usage: %s --port P [--host 127.0.0.1] [--count N] [--seconds S] [--path /health/live]\n"
-                 "          [--concurrency C] [--attempt-timeout-ms MS] [--retries R] [--setup-timeout S]\n"
-                 "          [--connect-only]\n"
-                 "Opens N idle keep-alive HTTP connections to a loopback server and holds them S seconds.\n"
-                 "--connect-only skips the request: the connections are open but have never been used.\n",
-                 argv0);
+    std::fprintf(
+        stderr,
+        "usage: %s --port P [--host 127.0.0.1] [--count N] [--seconds S] [--path /health/live]\n"
+        "          [--concurrency C] [--attempt-timeout-ms MS] [--retries R] [--setup-timeout S]\n"
+        "          [--connect-only]\n"
+        "Opens N idle keep-alive HTTP connections to a loopback server and holds them S seconds.\n"
+        "--connect-only skips the request: the connections are open but have never been used.\n",
+        argv0);
 }
 
 bool parseLong(const char *text, long min, long max, long *out)
@@ -104,15 +108,25 @@ bool parseArgs(int argc, char **argv, Options *o)
         const char *v = argv[++i];
         long n = 0;
         bool ok = true;
-        if (a == "--host") o->host = v;
-        else if (a == "--path") o->path = v;
-        else if (a == "--port") { ok = parseLong(v, 1, 65535, &n); o->port = int(n); }
-        else if (a == "--count") ok = parseLong(v, 1, 60000, &o->count);
-        else if (a == "--seconds") ok = parseLong(v, 0, 3600, &o->seconds);
-        else if (a == "--concurrency") ok = parseLong(v, 1, 4096, &o->concurrency);
-        else if (a == "--attempt-timeout-ms") ok = parseLong(v, 10, 120000, &o->attemptTimeoutMs);
-        else if (a == "--retries") ok = parseLong(v, 0, 20, &o->retries);
-        else if (a == "--setup-timeout") ok = parseLong(v, 1, 3600, &o->setupTimeoutS);
+        if (a == "--host")
+            o->host = v;
+        else if (a == "--path")
+            o->path = v;
+        else if (a == "--port") {
+            ok = parseLong(v, 1, 65535, &n);
+            o->port = int(n);
+        } else if (a == "--count")
+            ok = parseLong(v, 1, 60000, &o->count);
+        else if (a == "--seconds")
+            ok = parseLong(v, 0, 3600, &o->seconds);
+        else if (a == "--concurrency")
+            ok = parseLong(v, 1, 4096, &o->concurrency);
+        else if (a == "--attempt-timeout-ms")
+            ok = parseLong(v, 10, 120000, &o->attemptTimeoutMs);
+        else if (a == "--retries")
+            ok = parseLong(v, 0, 20, &o->retries);
+        else if (a == "--setup-timeout")
+            ok = parseLong(v, 1, 3600, &o->setupTimeoutS);
         else {
             std::fprintf(stderr, "%s: unknown option %s\n", argv[0], argv[i - 1]);
             return false;
@@ -126,7 +140,8 @@ bool parseArgs(int argc, char **argv, Options *o)
         std::fprintf(stderr, "%s: --port is required\n", argv[0]);
         return false;
     }
-    if (o->path.empty() || o->path[0] != '/' || o->path.find_first_of("\r\n ") != std::string::npos) {
+    if (o->path.empty() || o->path[0] != '/' ||
+        o->path.find_first_of("\r\n ") != std::string::npos) {
         std::fprintf(stderr, "%s: --path must be an absolute path without spaces\n", argv[0]);
         return false;
     }
@@ -188,7 +203,16 @@ rlim_t raiseFileLimit()
     return limit.rlim_cur;
 }
 
-enum class State { Pending, Connecting, Sending, Reading, Idle, Failed, Closed };
+enum class State
+{
+    Pending,
+    Connecting,
+    Sending,
+    Reading,
+    Idle,
+    Failed,
+    Closed
+};
 
 struct Conn
 {
@@ -222,8 +246,8 @@ bool hasTokenCI(std::string_view haystack, std::string_view needle)
         return false;
     for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
         size_t j = 0;
-        while (j < needle.size()
-               && std::tolower(static_cast<unsigned char>(haystack[i + j])) == needle[j])
+        while (j < needle.size() &&
+               std::tolower(static_cast<unsigned char>(haystack[i + j])) == needle[j])
             ++j;
         if (j == needle.size())
             return true;
@@ -249,7 +273,8 @@ int checkResponse(const std::string &in, std::string *why)
         return -1;
     }
     const size_t sp = head.find(' ');
-    const int status = sp == std::string_view::npos ? 0 : std::atoi(std::string(head.substr(sp + 1, 3)).c_str());
+    const int status =
+        sp == std::string_view::npos ? 0 : std::atoi(std::string(head.substr(sp + 1, 3)).c_str());
     long contentLength = 0;
     bool close = false;
     size_t pos = head.find("\r\n") + 2;
@@ -291,8 +316,9 @@ class Holder
 public:
     Holder(const Options &o, const Target &t) : m_o(o), m_t(t), m_conns(size_t(o.count))
     {
-        m_request = "GET " + o.path + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port)
-                    + "\r\nUser-Agent: bulwark-conn-holder\r\nConnection: keep-alive\r\n\r\n";
+        m_request = "GET " + o.path + " HTTP/1.1\r\nHost: " + o.host + ":" +
+                    std::to_string(o.port) +
+                    "\r\nUser-Agent: bulwark-conn-holder\r\nConnection: keep-alive\r\n\r\n";
     }
 
     // Set-up phase: every connection ends Idle or Failed, or the deadline passes.
@@ -337,10 +363,12 @@ public:
                 Conn &c = m_conns[active[k]];
                 if (r > 0 && fds[k].revents != 0)
                     step(c, fds[k].revents);
-                if ((c.state == State::Connecting || c.state == State::Sending || c.state == State::Reading)
-                    && after >= c.deadline)
+                if ((c.state == State::Connecting || c.state == State::Sending ||
+                     c.state == State::Reading) &&
+                    after >= c.deadline)
                     retryOrFail(c, "attempt timed out");
-                if (c.state == State::Connecting || c.state == State::Sending || c.state == State::Reading)
+                if (c.state == State::Connecting || c.state == State::Sending ||
+                    c.state == State::Reading)
                     still.push_back(active[k]);
             }
             active.swap(still);
@@ -351,7 +379,8 @@ public:
                 c.state = State::Failed;
                 ++m_counters.failed;
             }
-        m_setupMs = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+        m_setupMs =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
     }
 
     long open() const { return m_open; }
@@ -386,8 +415,10 @@ public:
                     }
                 rebuild = false;
             }
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - now).count();
-            const int r = ::poll(fds.data(), nfds_t(fds.size()), int(std::min<long long>(left, 1000)));
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(end - now).count();
+            const int r =
+                ::poll(fds.data(), nfds_t(fds.size()), int(std::min<long long>(left, 1000)));
             if (r < 0 && errno != EINTR) {
                 std::perror("conn_holder: poll");
                 break;
@@ -426,7 +457,8 @@ public:
         }
         if (lostSinceReport > 0)
             std::printf("LOST n=%ld open=%ld\n", lostSinceReport, m_open);
-        m_heldMs = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+        m_heldMs =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
     }
 
     long closedByServer() const { return m_closedByServer; }
@@ -454,7 +486,8 @@ private:
         ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c.deadline = Clock::now() + std::chrono::milliseconds(m_o.attemptTimeoutMs);
         if (::connect(c.fd, reinterpret_cast<const sockaddr *>(&m_t.addr), m_t.len) == 0) {
-            c.state = State::Connecting; // poll reports it writable at once; step() goes on from there
+            c.state =
+                State::Connecting; // poll reports it writable at once; step() goes on from there
             return;
         }
         if (errno == EINPROGRESS) {
@@ -484,7 +517,8 @@ private:
         }
         if (c.state == State::Sending) {
             while (c.sent < m_request.size()) {
-                const ssize_t n = ::send(c.fd, m_request.data() + c.sent, m_request.size() - c.sent, MSG_NOSIGNAL);
+                const ssize_t n = ::send(c.fd, m_request.data() + c.sent, m_request.size() - c.sent,
+                                         MSG_NOSIGNAL);
                 if (n > 0) {
                     c.sent += size_t(n);
                     continue;
@@ -571,7 +605,9 @@ private:
 
 bool stdinIsWatchable()
 {
-    struct stat st{};
+    struct stat st
+    {
+    };
     if (::fstat(STDIN_FILENO, &st) != 0)
         return false;
     return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || ::isatty(STDIN_FILENO);
@@ -582,7 +618,8 @@ bool stdinIsWatchable()
 int main(int argc, char **argv)
 {
     Options o;
-    if (argc == 1 || (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0))) {
+    if (argc == 1 ||
+        (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0))) {
         usage(argv[0]);
         return argc == 1 ? 2 : 0;
     }
@@ -592,22 +629,26 @@ int main(int argc, char **argv)
     }
     Target target;
     if (!resolveLoopback(o.host, o.port, &target)) {
-        std::fprintf(stderr, "%s: --host must be a numeric loopback address (127.0.0.0/8 or ::1), not %s\n",
+        std::fprintf(stderr,
+                     "%s: --host must be a numeric loopback address (127.0.0.0/8 or ::1), not %s\n",
                      argv[0], o.host.c_str());
         return 2;
     }
     const rlim_t limit = raiseFileLimit();
     const rlim_t needed = rlim_t(o.count) + 32;
     if (limit < needed) {
-        std::fprintf(stderr,
-                     "%s: %ld connections need about %llu descriptors but the limit is %llu; raise the hard "
-                     "limit (ulimit -Hn) first\n",
-                     argv[0], o.count, static_cast<unsigned long long>(needed),
-                     static_cast<unsigned long long>(limit));
+        std::fprintf(
+            stderr,
+            "%s: %ld connections need about %llu descriptors but the limit is %llu; raise the hard "
+            "limit (ulimit -Hn) first\n",
+            argv[0], o.count, static_cast<unsigned long long>(needed),
+            static_cast<unsigned long long>(limit));
         return 2;
     }
 
-    struct sigaction sa{};
+    struct sigaction sa
+    {
+    };
     sa.sa_handler = onSignal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
@@ -617,14 +658,15 @@ int main(int argc, char **argv)
     Holder holder(o, target);
     holder.setup();
     const Counters &c = holder.counters();
-    std::printf("READY open=%ld requested=%ld failed=%ld retried=%ld bad_status=%ld conn_close=%ld setup_ms=%ld%s%s\n",
-                holder.open(), o.count, c.failed, c.retried, c.badStatus, c.closeHeader, holder.setupMs(),
-                c.lastError.empty() ? "" : " last_error=", c.lastError.c_str());
+    std::printf("READY open=%ld requested=%ld failed=%ld retried=%ld bad_status=%ld conn_close=%ld "
+                "setup_ms=%ld%s%s\n",
+                holder.open(), o.count, c.failed, c.retried, c.badStatus, c.closeHeader,
+                holder.setupMs(), c.lastError.empty() ? "" : " last_error=", c.lastError.c_str());
     std::fflush(stdout);
 
     holder.hold(o.seconds, stdinIsWatchable());
-    std::printf("END open=%ld closed_by_server=%ld held_ms=%ld\n", holder.open(), holder.closedByServer(),
-                holder.heldMs());
+    std::printf("END open=%ld closed_by_server=%ld held_ms=%ld\n", holder.open(),
+                holder.closedByServer(), holder.heldMs());
     std::fflush(stdout);
     const bool complete = holder.open() + holder.closedByServer() == o.count;
     holder.closeAll();

@@ -4,8 +4,9 @@
 // the same 1024-byte body of 'x' (text/plain) that Bulwark's GET /debug/bytes?n=1024
 // answers, so wrk sends both servers byte-identical requests and gets the same body back:
 // Qt 6.4's parser reads requests one byte per QIODevice::read call, so a longer request
-// line alone costs measurable time, and the comparison must not hide that in the paths. The (mimeType, data) constructor is used
-// so Qt does not sniff the MIME type of every body (see DESIGN.md).
+// line alone costs measurable time, and the comparison must not hide that in the paths. The
+// (mimeType, data) constructor is used so Qt does not sniff the MIME type of every body (see
+// DESIGN.md).
 //
 // QHttpServer is single-threaded: everything runs on the main thread's event loop.
 // Usage: bulwark_hello_qhttpserver [PORT]   (0 or nothing picks a free port)
@@ -39,7 +40,8 @@ int main(int argc, char *argv[])
     const QByteArray body(1024, 'x');
 
     QHttpServer server;
-    server.route(QStringLiteral("/debug/bytes"), [mimeType, body] { return QHttpServerResponse(mimeType, body); });
+    server.route(QStringLiteral("/debug/bytes"),
+                 [mimeType, body] { return QHttpServerResponse(mimeType, body); });
 
     const quint16 port = server.listen(QHostAddress::LocalHost, quint16(requested));
     if (port == 0) {

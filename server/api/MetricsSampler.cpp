@@ -16,11 +16,16 @@ MetricsSampler::MetricsSampler(HttpMetrics &http, TimeSeries &series, QObject *p
 
 QStringList MetricsSampler::seriesNames()
 {
-    return {QStringLiteral("requests_per_second"), QStringLiteral("server_errors_per_second"),
-            QStringLiteral("client_errors_per_second"), QStringLiteral("latency_p50_ms"),
-            QStringLiteral("latency_p95_ms"), QStringLiteral("latency_p99_ms"),
-            QStringLiteral("in_flight"), QStringLiteral("open_connections"),
-            QStringLiteral("rss_bytes"), QStringLiteral("cpu_percent")};
+    return {QStringLiteral("requests_per_second"),
+            QStringLiteral("server_errors_per_second"),
+            QStringLiteral("client_errors_per_second"),
+            QStringLiteral("latency_p50_ms"),
+            QStringLiteral("latency_p95_ms"),
+            QStringLiteral("latency_p99_ms"),
+            QStringLiteral("in_flight"),
+            QStringLiteral("open_connections"),
+            QStringLiteral("rss_bytes"),
+            QStringLiteral("cpu_percent")};
 }
 
 void MetricsSampler::start()
@@ -48,17 +53,17 @@ void MetricsSampler::sampleNow()
                                   ? 100.0 * (process.cpuSeconds - m_lastCpu) / elapsed
                                   : 0.0;
     m_series.append(nowMs / 1000, {
-        (requests - m_lastRequests) / elapsed,
-        (serverErrors - m_lastServerErrors) / elapsed,
-        (clientErrors - m_lastClientErrors) / elapsed,
-        window.quantile(0.50) * 1000.0,
-        window.quantile(0.95) * 1000.0,
-        window.quantile(0.99) * 1000.0,
-        m_http.inFlight.value(),
-        m_http.openConnections.value(),
-        double(qMax<qint64>(0, process.residentBytes)),
-        cpuPercent,
-    });
+                                      (requests - m_lastRequests) / elapsed,
+                                      (serverErrors - m_lastServerErrors) / elapsed,
+                                      (clientErrors - m_lastClientErrors) / elapsed,
+                                      window.quantile(0.50) * 1000.0,
+                                      window.quantile(0.95) * 1000.0,
+                                      window.quantile(0.99) * 1000.0,
+                                      m_http.inFlight.value(),
+                                      m_http.openConnections.value(),
+                                      double(qMax<qint64>(0, process.residentBytes)),
+                                      cpuPercent,
+                                  });
     m_lastLatency = latency;
     m_lastRequests = requests;
     m_lastServerErrors = serverErrors;

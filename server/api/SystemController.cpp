@@ -22,7 +22,8 @@ HttpResponse noStore(HttpResponse r)
 void SystemController::registerRoutes(Router &router) const
 {
     router.add("GET", QStringLiteral("/health/live"), [this](RequestContext &) { return live(); });
-    router.add("GET", QStringLiteral("/health/ready"), [this](RequestContext &) { return ready(); });
+    router.add("GET", QStringLiteral("/health/ready"),
+               [this](RequestContext &) { return ready(); });
     router.add("GET", QStringLiteral("/health"), [this](RequestContext &) { return summary(); });
     router.add("GET", QStringLiteral("/metrics"), [this](RequestContext &) {
         return noStore(HttpResponse::bytes(m_s.metrics->exposition(),
@@ -34,7 +35,8 @@ void SystemController::registerRoutes(Router &router) const
         const int seconds = raw.isEmpty() ? 300 : raw.toInt(&ok);
         if (!ok || seconds < 1 || seconds > m_s.series->capacity())
             return errorResponse(ErrorCode::BadRequest,
-                                 QStringLiteral("seconds must be an integer from 1 to %1").arg(m_s.series->capacity()),
+                                 QStringLiteral("seconds must be an integer from 1 to %1")
+                                     .arg(m_s.series->capacity()),
                                  ctx.requestId);
         return noStore(HttpResponse::json(m_s.series->toJson(seconds)));
     });
@@ -44,7 +46,8 @@ void SystemController::registerRoutes(Router &router) const
             const int ms = ctx.request.queryValue("ms").toInt(&ok);
             if (!ok || ms < 0 || ms > 600000)
                 return errorResponse(ErrorCode::BadRequest,
-                                     QStringLiteral("ms must be an integer from 0 to 600000"), ctx.requestId);
+                                     QStringLiteral("ms must be an integer from 0 to 600000"),
+                                     ctx.requestId);
             QThread::msleep(ulong(ms));
             return HttpResponse::json(QJsonObject{{QStringLiteral("slept_ms"), ms}});
         });
@@ -54,7 +57,8 @@ void SystemController::registerRoutes(Router &router) const
             const int n = ctx.request.queryValue("n").toInt(&ok);
             if (!ok || n < 0 || n > 16 * 1024 * 1024)
                 return errorResponse(ErrorCode::BadRequest,
-                                     QStringLiteral("n must be an integer from 0 to 16777216"), ctx.requestId);
+                                     QStringLiteral("n must be an integer from 0 to 16777216"),
+                                     ctx.requestId);
             // Cached per thread, like the prebuilt body of the bare-Qt benchmark server.
             thread_local QByteArray body;
             if (body.size() != n)
@@ -66,7 +70,8 @@ void SystemController::registerRoutes(Router &router) const
 
 HttpResponse SystemController::live() const
 {
-    return noStore(HttpResponse::json(QJsonObject{{QStringLiteral("status"), QStringLiteral("live")}}));
+    return noStore(
+        HttpResponse::json(QJsonObject{{QStringLiteral("status"), QStringLiteral("live")}}));
 }
 
 HttpResponse SystemController::ready() const
@@ -81,7 +86,8 @@ HttpResponse SystemController::ready() const
     const bool shuttingDown = m_s.shuttingDown && m_s.shuttingDown->load();
     if (shuttingDown)
         down.prepend(QStringLiteral("shutdown"));
-    QJsonObject body{{QStringLiteral("status"), down.isEmpty() ? QStringLiteral("ready") : QStringLiteral("not_ready")},
+    QJsonObject body{{QStringLiteral("status"),
+                      down.isEmpty() ? QStringLiteral("ready") : QStringLiteral("not_ready")},
                      {QStringLiteral("components"), components}};
     if (!down.isEmpty())
         body.insert(QStringLiteral("down"), QJsonArray::fromStringList(down));
@@ -109,8 +115,9 @@ HttpResponse SystemController::summary() const
     return noStore(HttpResponse::json(QJsonObject{
         {QStringLiteral("status"), overall},
         {QStringLiteral("version"), QStringLiteral(BULWARK_VERSION)},
-        {QStringLiteral("versions"), QJsonObject{{QStringLiteral("bulwark"), QStringLiteral(BULWARK_VERSION)},
-                                                 {QStringLiteral("qt"), QString::fromLatin1(qVersion())}}},
+        {QStringLiteral("versions"),
+         QJsonObject{{QStringLiteral("bulwark"), QStringLiteral(BULWARK_VERSION)},
+                     {QStringLiteral("qt"), QString::fromLatin1(qVersion())}}},
         {QStringLiteral("time"), QDateTime::currentDateTimeUtc().toString(Qt::ISODate)},
         {QStringLiteral("components"), components},
     }));

@@ -17,7 +17,10 @@ public:
 class SteadyClock final : public Clock
 {
 public:
-    std::chrono::steady_clock::time_point now() const override { return std::chrono::steady_clock::now(); }
+    std::chrono::steady_clock::time_point now() const override
+    {
+        return std::chrono::steady_clock::now();
+    }
 };
 
 } // namespace bulwark

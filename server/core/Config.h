@@ -50,7 +50,12 @@ struct HttpFeaturesConfig
     int compressionLevel = 6;
 };
 
-enum class AccessLogMode { Off, On, Sampled };
+enum class AccessLogMode
+{
+    Off,
+    On,
+    Sampled
+};
 
 struct LogConfig
 {

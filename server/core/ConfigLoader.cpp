@@ -23,7 +23,8 @@ QString kindName(Kind kind)
     case Kind::Integer: return QStringLiteral("an integer");
     case Kind::Real: return QStringLiteral("a number");
     case Kind::Size: return QStringLiteral("a size (bytes, or a string like \"10MiB\")");
-    case Kind::Duration: return QStringLiteral("a duration (seconds, or a string like \"10s\" or \"250ms\")");
+    case Kind::Duration:
+        return QStringLiteral("a duration (seconds, or a string like \"10s\" or \"250ms\")");
     case Kind::Enum: return QStringLiteral("one of the listed values");
     case Kind::Listen: return QStringLiteral("an ADDRESS:PORT string");
     }
@@ -131,9 +132,9 @@ QList<ConfigKey> buildKeys()
         "Access log: one JSON line per request (on), none (off), or a random sample (sampled).",
         [](Config &c, const QJsonValue &v) {
             const QString s = v.toString();
-            c.log.access = s == "off" ? AccessLogMode::Off
-                         : s == "sampled" ? AccessLogMode::Sampled
-                                          : AccessLogMode::On;
+            c.log.access = s == "off"       ? AccessLogMode::Off
+                           : s == "sampled" ? AccessLogMode::Sampled
+                                            : AccessLogMode::On;
         },
         {"on", "off", "sampled"});
     add("log.access_sample_rate", Kind::Real, 0.01, 0, 1,
@@ -170,8 +171,7 @@ QJsonValue fromRawString(const ConfigKey &key, const QString &raw)
         const double d = raw.trimmed().toDouble(&ok);
         return ok ? QJsonValue(d) : QJsonValue(raw);
     }
-    default:
-        return raw;
+    default: return raw;
     }
 }
 
@@ -214,8 +214,7 @@ std::optional<QJsonValue> normalise(const ConfigKey &key, const QJsonValue &v, Q
             if (!inBounds(v.toDouble())) // before the cast: 1e30 does not fit in 64 bits
                 return std::nullopt;
             bytes = qint64(v.toDouble());
-        }
-        else if (v.isString())
+        } else if (v.isString())
             bytes = ConfigLoader::parseSize(v.toString());
         if (!bytes)
             break;
@@ -322,12 +321,18 @@ std::optional<qint64> ConfigLoader::parseSize(const QString &text)
         return std::nullopt;
     const QString unit = m.captured(2);
     qint64 mul = 1;
-    if (unit == "KB") mul = 1000;
-    else if (unit == "KiB") mul = 1024;
-    else if (unit == "MB") mul = 1000 * 1000;
-    else if (unit == "MiB") mul = 1024 * 1024;
-    else if (unit == "GB") mul = 1000LL * 1000 * 1000;
-    else if (unit == "GiB") mul = 1024LL * 1024 * 1024;
+    if (unit == "KB")
+        mul = 1000;
+    else if (unit == "KiB")
+        mul = 1024;
+    else if (unit == "MB")
+        mul = 1000 * 1000;
+    else if (unit == "MiB")
+        mul = 1024 * 1024;
+    else if (unit == "GB")
+        mul = 1000LL * 1000 * 1000;
+    else if (unit == "GiB")
+        mul = 1024LL * 1024 * 1024;
     if (n > std::numeric_limits<qint64>::max() / mul)
         return std::nullopt;
     return n * mul;
@@ -343,9 +348,12 @@ std::optional<qint64> ConfigLoader::parseDurationMs(const QString &text)
     const double n = m.captured(1).toDouble();
     const QString unit = m.captured(2);
     double factor = 1000; // bare numbers are seconds, as in the JSON form
-    if (unit == "ms") factor = 1;
-    else if (unit == "m") factor = 60'000;
-    else if (unit == "h") factor = 3'600'000;
+    if (unit == "ms")
+        factor = 1;
+    else if (unit == "m")
+        factor = 60'000;
+    else if (unit == "h")
+        factor = 3'600'000;
     const double msec = n * factor;
     if (msec > 1e15)
         return std::nullopt;
@@ -395,7 +403,8 @@ QByteArray ConfigLoader::blankComments(const QByteArray &json)
                 out[i++] = ' ';
         } else if (c == '/' && i + 1 < out.size() && out[i + 1] == '*') {
             qsizetype j = i;
-            while (j < out.size() && !(out[j] == '*' && j + 1 < out.size() && out[j + 1] == '/' && j > i + 1))
+            while (j < out.size() &&
+                   !(out[j] == '*' && j + 1 < out.size() && out[j + 1] == '/' && j > i + 1))
                 ++j;
             const qsizetype end = qMin(j + 2, out.size());
             for (; i < end; ++i)
@@ -424,7 +433,8 @@ Result<Config, QStringList> ConfigLoader::load(const Sources &sources)
     if (!sources.file.isEmpty()) {
         QFile file(sources.file);
         if (!file.open(QIODevice::ReadOnly))
-            return QStringList{QStringLiteral("%1: cannot read: %2").arg(sources.file, file.errorString())};
+            return QStringList{
+                QStringLiteral("%1: cannot read: %2").arg(sources.file, file.errorString())};
         const QByteArray raw = file.readAll();
         QJsonParseError parseError;
         const QJsonDocument doc = QJsonDocument::fromJson(blankComments(raw), &parseError);
@@ -433,7 +443,8 @@ Result<Config, QStringList> ConfigLoader::load(const Sources &sources)
                                    .arg(sources.file, lineColumn(raw, parseError.offset),
                                         parseError.errorString())};
         if (!doc.isObject())
-            return QStringList{QStringLiteral("%1:1:1: the top level must be a JSON object").arg(sources.file)};
+            return QStringList{
+                QStringLiteral("%1:1:1: the top level must be a JSON object").arg(sources.file)};
         flatten(doc.object(), QString(), index, prefixes, &fromFile, &errors, sources.file);
     }
 
@@ -470,7 +481,8 @@ Result<Config, QStringList> ConfigLoader::load(const Sources &sources)
     if (!config.admin.token.isEmpty() && config.admin.token.size() < 32)
         errors.append(QStringLiteral("admin.token: must be at least 32 characters"));
     if (config.server.maxHeaderField > config.server.maxHeaderTotal)
-        errors.append(QStringLiteral("server.max_header_field: must not exceed server.max_headers_total"));
+        errors.append(
+            QStringLiteral("server.max_header_field: must not exceed server.max_headers_total"));
 
     if (!errors.isEmpty())
         return errors;

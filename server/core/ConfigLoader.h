@@ -25,11 +25,21 @@ namespace bulwark {
 
 struct ConfigKey
 {
-    enum class Kind { String, Bool, Integer, Real, Size, Duration, Enum, Listen };
-    QString path;    // "server.max_body"
+    enum class Kind
+    {
+        String,
+        Bool,
+        Integer,
+        Real,
+        Size,
+        Duration,
+        Enum,
+        Listen
+    };
+    QString path; // "server.max_body"
     Kind kind;
     QJsonValue defaultValue;
-    double min = 0;  // bounds for Integer/Real/Size (bytes)/Duration (milliseconds)
+    double min = 0; // bounds for Integer/Real/Size (bytes)/Duration (milliseconds)
     double max = 0;
     QStringList choices; // for Enum
     QString help;
@@ -50,11 +60,12 @@ public:
     static Result<Config, QStringList> load(const Sources &sources);
 
     static const QList<ConfigKey> &keys();
-    static QString environmentName(const QString &path); // server.max_body -> BULWARK_SERVER_MAX_BODY
+    static QString
+    environmentName(const QString &path); // server.max_body -> BULWARK_SERVER_MAX_BODY
 
     // Value grammar, exposed for tests and for other modules that take sizes and durations.
-    static std::optional<qint64> parseSize(const QString &text);             // "10MiB", "512KiB", "1024"
-    static std::optional<qint64> parseDurationMs(const QString &text);       // "10s", "250ms", "2m"
+    static std::optional<qint64> parseSize(const QString &text);       // "10MiB", "512KiB", "1024"
+    static std::optional<qint64> parseDurationMs(const QString &text); // "10s", "250ms", "2m"
     static std::optional<std::pair<QHostAddress, quint16>> parseListen(const QString &text);
     // Replaces comments outside strings with spaces; offsets and line breaks are kept.
     static QByteArray blankComments(const QByteArray &json);

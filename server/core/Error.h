@@ -12,7 +12,8 @@
 
 namespace bulwark {
 
-enum class ErrorCode {
+enum class ErrorCode
+{
     BadRequest,
     Unauthorized,
     Forbidden,
@@ -39,8 +40,7 @@ struct Error
 };
 
 // A value or an error. Small on purpose: C++20 has no std::expected yet.
-template <typename T, typename E = Error>
-class Result
+template <typename T, typename E = Error> class Result
 {
 public:
     Result(T value) : m_data(std::in_place_index<0>, std::move(value)) {}

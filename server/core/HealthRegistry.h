@@ -5,16 +5,21 @@
 #pragma once
 
 #include <QList>
-#include <mutex>
-#include <shared_mutex>
 #include <QString>
 #include <functional>
+#include <mutex>
+#include <shared_mutex>
 
 namespace bulwark {
 
 struct ComponentHealth
 {
-    enum class State { Up, Degraded, Down };
+    enum class State
+    {
+        Up,
+        Degraded,
+        Down
+    };
     QString name;
     State state = State::Up;
     QString detail;

@@ -80,8 +80,8 @@ void handler(QtMsgType type, const QMessageLogContext &context, const QString &m
     // Each worker's QAbstractHttpServer is bound to a QTcpServer that never listens itself
     // (the acceptor thread owns the listening socket and hands connections over); Qt 6.4
     // warns about that once per worker. It is expected, so it is not logged.
-    if (context.category && qstrcmp(context.category, "qt.httpserver") == 0
-        && message.contains(QLatin1String("is not listening")))
+    if (context.category && qstrcmp(context.category, "qt.httpserver") == 0 &&
+        message.contains(QLatin1String("is not listening")))
         return;
     QJsonObject fields;
     if (context.category && qstrcmp(context.category, "default") != 0)
@@ -100,9 +100,12 @@ namespace Logger {
 void install(const QString &level)
 {
     int min = 1;
-    if (level == QLatin1String("debug")) min = 0;
-    else if (level == QLatin1String("warning")) min = 2;
-    else if (level == QLatin1String("error")) min = 3;
+    if (level == QLatin1String("debug"))
+        min = 0;
+    else if (level == QLatin1String("warning"))
+        min = 2;
+    else if (level == QLatin1String("error"))
+        min = 3;
     g_minLevel.store(min);
     qInstallMessageHandler(handler);
 }

@@ -8,9 +8,9 @@
 
 #include <QFile>
 #include <QJsonObject>
-#include <mutex>
 #include <QString>
 #include <QtGlobal>
+#include <mutex>
 
 namespace bulwark {
 

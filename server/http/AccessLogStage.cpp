@@ -15,8 +15,8 @@ HttpResponse AccessLogStage::handle(RequestContext &ctx, const Next &next)
     HttpResponse response = next(ctx);
     if (m_mode == AccessLogMode::Off)
         return response;
-    if (m_mode == AccessLogMode::Sampled && response.status < 500
-        && std::uniform_real_distribution<double>(0, 1)(threadRandom()) >= m_sampleRate)
+    if (m_mode == AccessLogMode::Sampled && response.status < 500 &&
+        std::uniform_real_distribution<double>(0, 1)(threadRandom()) >= m_sampleRate)
         return response;
     const HttpRequest &r = ctx.request;
     QJsonObject line{

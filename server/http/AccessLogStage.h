@@ -14,7 +14,9 @@ class AccessLogStage final : public Stage
 {
 public:
     AccessLogStage(LineSink &sink, AccessLogMode mode, double sampleRate)
-        : m_sink(sink), m_mode(mode), m_sampleRate(sampleRate) {}
+        : m_sink(sink), m_mode(mode), m_sampleRate(sampleRate)
+    {
+    }
     HttpResponse handle(RequestContext &ctx, const Next &next) override;
 
 private:

@@ -11,7 +11,10 @@ namespace bulwark {
 class BearerAuthStage final : public Stage
 {
 public:
-    BearerAuthStage(QString prefix, QByteArray token) : m_prefix(std::move(prefix)), m_token(std::move(token)) {}
+    BearerAuthStage(QString prefix, QByteArray token)
+        : m_prefix(std::move(prefix)), m_token(std::move(token))
+    {
+    }
     HttpResponse handle(RequestContext &ctx, const Next &next) override;
     static bool constantTimeEquals(QByteArrayView a, QByteArrayView b);
 

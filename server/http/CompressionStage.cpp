@@ -38,9 +38,9 @@ bool CompressionStage::isCompressible(const QByteArray &contentType)
     auto endsWith = [&type](QByteArrayView v) {
         return type.size() >= v.size() && type.last(v.size()).compare(v, Qt::CaseInsensitive) == 0;
     };
-    return (type.size() > 5 && type.first(5).compare("text/", Qt::CaseInsensitive) == 0)
-        || is("application/json") || endsWith("+json") || is("application/javascript")
-        || is("application/xml") || endsWith("+xml") || is("application/x-ndjson");
+    return (type.size() > 5 && type.first(5).compare("text/", Qt::CaseInsensitive) == 0) ||
+           is("application/json") || endsWith("+json") || is("application/javascript") ||
+           is("application/xml") || endsWith("+xml") || is("application/x-ndjson");
 }
 
 QByteArray CompressionStage::gzip(const QByteArray &data, int level)
@@ -66,8 +66,8 @@ QByteArray CompressionStage::gzip(const QByteArray &data, int level)
 HttpResponse CompressionStage::handle(RequestContext &ctx, const Next &next)
 {
     HttpResponse response = next(ctx);
-    if (response.body.size() < m_minSize || !isCompressible(response.contentType)
-        || !response.header("Content-Encoding").isEmpty())
+    if (response.body.size() < m_minSize || !isCompressible(response.contentType) ||
+        !response.header("Content-Encoding").isEmpty())
         return response;
     response.addHeader(QByteArrayLiteral("Vary"), QByteArrayLiteral("Accept-Encoding"));
     const QByteArray acceptEncoding = ctx.request.header("accept-encoding");

@@ -66,8 +66,8 @@ HttpResponse errorResponse(ErrorCode code, const QString &message, const QByteAr
                       {QStringLiteral("message"), message}};
     if (!requestId.isEmpty())
         error.insert(QStringLiteral("request_id"), QString::fromLatin1(requestId));
-    HttpResponse response = HttpResponse::json(QJsonObject{{QStringLiteral("error"), error}},
-                                               httpStatusFor(code));
+    HttpResponse response =
+        HttpResponse::json(QJsonObject{{QStringLiteral("error"), error}}, httpStatusFor(code));
     response.setHeader(QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store"));
     return response;
 }

@@ -10,6 +10,7 @@ namespace bulwark {
 
 int httpStatusFor(ErrorCode code);
 QByteArray reasonPhrase(int status);
-HttpResponse errorResponse(ErrorCode code, const QString &message, const QByteArray &requestId = {});
+HttpResponse errorResponse(ErrorCode code, const QString &message,
+                           const QByteArray &requestId = {});
 
 } // namespace bulwark

@@ -19,12 +19,14 @@ namespace bulwark {
 namespace {
 constexpr qint64 kMaxPendingOutput = 4 * 1024 * 1024; // stop reading requests beyond this
 constexpr auto kLinger = std::chrono::seconds(2);
-auto now() { return std::chrono::steady_clock::now(); }
+auto now()
+{
+    return std::chrono::steady_clock::now();
+}
 } // namespace
 
 GuardedSocket::GuardedSocket(QTcpSocket *inner, ListenerShared &shared, bool tls)
-    : m_inner(inner), m_shared(shared), m_tls(tls),
-      m_framer(shared.limits)
+    : m_inner(inner), m_shared(shared), m_tls(tls), m_framer(shared.limits)
 {
     m_inner->setParent(this);
     // Bounded so that a client that pipelines faster than it reads is held back by TCP
@@ -46,7 +48,8 @@ GuardedSocket::GuardedSocket(QTcpSocket *inner, ListenerShared &shared, bool tls
             finish();
     });
     if (auto *ssl = qobject_cast<QSslSocket *>(m_inner)) {
-        connect(ssl, &QSslSocket::sslErrors, this, [this](const QList<QSslError> &) { m_inner->abort(); });
+        connect(ssl, &QSslSocket::sslErrors, this,
+                [this](const QList<QSslError> &) { m_inner->abort(); });
         // Handshake failures end in errorOccurred + disconnected, handled above.
     }
 }
@@ -273,7 +276,8 @@ void GuardedSocket::checkTimeouts(TimePoint t)
         // A request is arriving: the header timeout runs from its first byte, the body
         // timeout from the end of its headers.
         const bool body = m_framer.headersComplete();
-        const TimePoint since = body && m_headersDone.time_since_epoch().count() ? m_headersDone : m_requestStart;
+        const TimePoint since =
+            body && m_headersDone.time_since_epoch().count() ? m_headersDone : m_requestStart;
         const Milliseconds limit = body ? c.bodyTimeout : c.headerTimeout;
         if (t - since >= limit) {
             const QByteArray reason = body ? "body_timeout" : "header_timeout";

@@ -67,11 +67,11 @@ private:
     bool m_tls;
     RequestFramer m_framer;
     FramedRequest m_current;
-    QByteArray m_buffer;  // received, not yet handed over
-    QByteArray m_staged;  // one complete request, being read by Qt's parser
+    QByteArray m_buffer; // received, not yet handed over
+    QByteArray m_staged; // one complete request, being read by Qt's parser
     bool m_delivered = false;
     bool m_inHandler = false;
-    bool m_closing = false;   // no more requests; close once output is flushed
+    bool m_closing = false; // no more requests; close once output is flushed
     bool m_lingering = false;
     bool m_finished = false;
     bool m_pausedForOutput = false;

@@ -23,7 +23,7 @@ public:
     Gauge &inFlight;
     Gauge &openConnections;
     Counter &acceptedConnections;
-    Histogram &latencyAll;   // every request, fine buckets
+    Histogram &latencyAll; // every request, fine buckets
     Counter &requestsAll;
     Counter &serverErrorsAll; // status >= 500
     Counter &clientErrorsAll; // 400..499

@@ -23,17 +23,17 @@ struct HeaderSpan
 {
     qsizetype nameStart = 0;
     qsizetype nameLength = 0;
-    qsizetype valueStart = 0;  // trimmed value
+    qsizetype valueStart = 0; // trimmed value
     qsizetype valueLength = 0;
 };
 using HeaderSpans = QVarLengthArray<HeaderSpan, 16>;
 
 struct HttpRequest
 {
-    QByteArray method; // upper case as sent: GET, HEAD, POST, ...
-    QString path;      // percent-decoded path, e.g. "/api/v1/items"
+    QByteArray method;   // upper case as sent: GET, HEAD, POST, ...
+    QString path;        // percent-decoded path, e.g. "/api/v1/items"
     QByteArray rawQuery; // after '?', still encoded
-    QByteArray head;   // the bytes headerSpans point into
+    QByteArray head;     // the bytes headerSpans point into
     HeaderSpans headerSpans;
     QByteArray body;
     QHostAddress peer;
@@ -45,8 +45,9 @@ struct HttpRequest
     QByteArray header(QByteArrayView name) const
     {
         for (const HeaderSpan &s : headerSpans) {
-            if (s.nameLength == name.size()
-                && qstrnicmp(head.constData() + s.nameStart, s.nameLength, name.data(), name.size()) == 0)
+            if (s.nameLength == name.size() &&
+                qstrnicmp(head.constData() + s.nameStart, s.nameLength, name.data(), name.size()) ==
+                    0)
                 return head.mid(s.valueStart, s.valueLength);
         }
         return {};
@@ -54,11 +55,13 @@ struct HttpRequest
     qsizetype headerCount() const { return headerSpans.size(); }
     QByteArrayView headerName(qsizetype i) const
     {
-        return QByteArrayView(head.constData() + headerSpans[i].nameStart, headerSpans[i].nameLength);
+        return QByteArrayView(head.constData() + headerSpans[i].nameStart,
+                              headerSpans[i].nameLength);
     }
     QByteArrayView headerValue(qsizetype i) const
     {
-        return QByteArrayView(head.constData() + headerSpans[i].valueStart, headerSpans[i].valueLength);
+        return QByteArrayView(head.constData() + headerSpans[i].valueStart,
+                              headerSpans[i].valueLength);
     }
     // For requests built in code (tests, internal calls): replaces all headers.
     void setHeaders(const QList<std::pair<QByteArray, QByteArray>> &headers)
@@ -90,11 +93,13 @@ struct HttpRequest
             const qsizetype eq = pair.indexOf('=');
             const QByteArrayView key = eq < 0 ? pair : pair.first(eq);
             const QByteArrayView value = eq < 0 ? QByteArrayView("") : pair.sliced(eq + 1);
-            const bool match = key.contains('%') ? QByteArray::fromPercentEncoding(key.toByteArray()) == name
-                                                 : key == name;
+            const bool match = key.contains('%')
+                                   ? QByteArray::fromPercentEncoding(key.toByteArray()) == name
+                                   : key == name;
             if (match)
-                return value.contains('%') ? QString::fromUtf8(QByteArray::fromPercentEncoding(value.toByteArray()))
-                                           : QString::fromUtf8(value);
+                return value.contains('%')
+                           ? QString::fromUtf8(QByteArray::fromPercentEncoding(value.toByteArray()))
+                           : QString::fromUtf8(value);
         }
         return QString();
     }
@@ -118,8 +123,8 @@ private:
 struct RequestContext
 {
     HttpRequest request;
-    QByteArray requestId;  // set by the request-id stage (empty when it is off)
-    QString routePattern;  // set by the router; "unmatched" when nothing matched
+    QByteArray requestId; // set by the request-id stage (empty when it is off)
+    QString routePattern; // set by the router; "unmatched" when nothing matched
     QHash<QString, QString> pathParams;
 };
 

@@ -17,7 +17,8 @@ struct HttpResponse
 {
     int status = 200;
     QByteArray contentType; // empty: no Content-Type (e.g. 204)
-    QList<std::pair<QByteArray, QByteArray>> headers; // without Date, Server, Content-Length, Connection
+    QList<std::pair<QByteArray, QByteArray>>
+        headers; // without Date, Server, Content-Length, Connection
     QByteArray body;
 
     void setHeader(const QByteArray &name, const QByteArray &value)
@@ -30,7 +31,10 @@ struct HttpResponse
         }
         headers.append({name, value});
     }
-    void addHeader(const QByteArray &name, const QByteArray &value) { headers.append({name, value}); }
+    void addHeader(const QByteArray &name, const QByteArray &value)
+    {
+        headers.append({name, value});
+    }
     QByteArray header(QByteArrayView name) const
     {
         for (const auto &[n, v] : headers)
@@ -41,7 +45,10 @@ struct HttpResponse
 
     static HttpResponse json(const QJsonObject &object, int status = 200)
     {
-        return HttpResponse{status, QByteArrayLiteral("application/json"), {}, QJsonDocument(object).toJson(QJsonDocument::Compact)};
+        return HttpResponse{status,
+                            QByteArrayLiteral("application/json"),
+                            {},
+                            QJsonDocument(object).toJson(QJsonDocument::Compact)};
     }
     static HttpResponse bytes(QByteArray body, QByteArray contentType, int status = 200)
     {

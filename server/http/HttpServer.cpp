@@ -45,8 +45,8 @@ public:
     Acceptor(ListenerShared &shared, std::vector<HttpWorker *> workers)
         : m_shared(shared), m_workers(std::move(workers)), m_tasks(new ThreadTaskQueue(this))
     {
-        HttpResponse busy = errorResponse(ErrorCode::Unavailable,
-                                          QStringLiteral("too many open connections"));
+        HttpResponse busy =
+            errorResponse(ErrorCode::Unavailable, QStringLiteral("too many open connections"));
         busy.setHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
         if (shared.securityHeaders)
             SecurityHeadersStage::apply(busy, shared.tls);
@@ -59,7 +59,8 @@ public:
 protected:
     void incomingConnection(qintptr descriptor) override
     {
-        if (m_shared.openConnections.load(std::memory_order_relaxed) >= m_shared.config.maxConnections) {
+        if (m_shared.openConnections.load(std::memory_order_relaxed) >=
+            m_shared.config.maxConnections) {
             refuse(descriptor);
             return;
         }
@@ -95,7 +96,10 @@ private:
                 shutdownWrite(socket->socketDescriptor());
         });
         connect(socket, &QAbstractSocket::disconnected, socket, &QObject::deleteLater);
-        QTimer::singleShot(2000, socket, [socket] { socket->abort(); socket->deleteLater(); });
+        QTimer::singleShot(2000, socket, [socket] {
+            socket->abort();
+            socket->deleteLater();
+        });
         socket->write(ResponseWriter::serialize(m_busy, options));
     }
 
@@ -146,12 +150,14 @@ bool loadTls(const TlsConfig &tls, QSslConfiguration *out, QString *error)
     }
     const QList<QSslCertificate> chain = QSslCertificate::fromPath(tls.certFile, QSsl::Pem);
     if (chain.isEmpty()) {
-        *error = QStringLiteral("server.tls.cert: no PEM certificate could be read from %1").arg(tls.certFile);
+        *error = QStringLiteral("server.tls.cert: no PEM certificate could be read from %1")
+                     .arg(tls.certFile);
         return false;
     }
     QFile keyFile(tls.keyFile);
     if (!keyFile.open(QIODevice::ReadOnly)) {
-        *error = QStringLiteral("server.tls.key: cannot read %1: %2").arg(tls.keyFile, keyFile.errorString());
+        *error = QStringLiteral("server.tls.key: cannot read %1: %2")
+                     .arg(tls.keyFile, keyFile.errorString());
         return false;
     }
     const QByteArray pem = keyFile.readAll();
@@ -159,7 +165,9 @@ bool loadTls(const TlsConfig &tls, QSslConfiguration *out, QString *error)
     if (key.isNull())
         key = QSslKey(pem, QSsl::Ec, QSsl::Pem);
     if (key.isNull()) {
-        *error = QStringLiteral("server.tls.key: %1 is not an unencrypted PEM RSA or EC private key").arg(tls.keyFile);
+        *error =
+            QStringLiteral("server.tls.key: %1 is not an unencrypted PEM RSA or EC private key")
+                .arg(tls.keyFile);
         return false;
     }
     QSslConfiguration conf = QSslConfiguration::defaultConfiguration();
@@ -214,7 +222,9 @@ bool HttpServer::start(QString *error)
     d->started = true;
     if (!listening) {
         *error = QStringLiteral("server.listen: cannot listen on %1:%2: %3")
-                     .arg(config.address.toString()).arg(config.port).arg(listenError);
+                     .arg(config.address.toString())
+                     .arg(config.port)
+                     .arg(listenError);
         stop();
         return false;
     }
@@ -222,12 +232,30 @@ bool HttpServer::start(QString *error)
     return true;
 }
 
-quint16 HttpServer::port() const { return d->port; }
-QHostAddress HttpServer::address() const { return d->shared.config.address; }
-bool HttpServer::isTls() const { return d->shared.tls; }
-int HttpServer::threadCount() const { return int(d->workers.size()); }
-bool HttpServer::isAccepting() const { return d->accepting; }
-int HttpServer::openConnections() const { return d->shared.openConnections.load(); }
+quint16 HttpServer::port() const
+{
+    return d->port;
+}
+QHostAddress HttpServer::address() const
+{
+    return d->shared.config.address;
+}
+bool HttpServer::isTls() const
+{
+    return d->shared.tls;
+}
+int HttpServer::threadCount() const
+{
+    return int(d->workers.size());
+}
+bool HttpServer::isAccepting() const
+{
+    return d->accepting;
+}
+int HttpServer::openConnections() const
+{
+    return d->shared.openConnections.load();
+}
 
 void HttpServer::beginDrain()
 {

@@ -8,9 +8,9 @@
 
 #include <QAbstractHttpServer>
 #include <QHttpServerRequest>
+#include <QMetaMethod>
 #include <QSslSocket>
 #include <QTcpServer>
-#include <QMetaMethod>
 #include <QTimer>
 #include <deque>
 
@@ -39,8 +39,9 @@ void splitTarget(const QByteArray &target, QString *path, QByteArray *rawQuery)
     const QByteArrayView rawPath = question < 0 ? t : t.first(question);
     if (question >= 0)
         *rawQuery = t.sliced(question + 1).toByteArray();
-    *path = rawPath.contains('%') ? QString::fromUtf8(QByteArray::fromPercentEncoding(rawPath.toByteArray()))
-                                  : QString::fromLatin1(rawPath);
+    *path = rawPath.contains('%')
+                ? QString::fromUtf8(QByteArray::fromPercentEncoding(rawPath.toByteArray()))
+                : QString::fromLatin1(rawPath);
 }
 } // namespace
 
@@ -51,7 +52,9 @@ class WorkerHttpServer final : public QAbstractHttpServer
 {
 public:
     explicit WorkerHttpServer(ListenerShared &shared, QObject *parent)
-        : QAbstractHttpServer(parent), m_shared(shared) {}
+        : QAbstractHttpServer(parent), m_shared(shared)
+    {
+    }
 
 protected:
     bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override
@@ -79,7 +82,8 @@ protected:
             response = m_shared.pipeline->run(ctx);
         } catch (const std::exception &e) {
             qCritical("unhandled exception in handler for %s: %s", qPrintable(r.path), e.what());
-            response = errorResponse(ErrorCode::Internal, QStringLiteral("internal error"), ctx.requestId);
+            response =
+                errorResponse(ErrorCode::Internal, QStringLiteral("internal error"), ctx.requestId);
         }
         const bool close = connection->responseMustClose();
         WriteOptions options;
@@ -110,7 +114,8 @@ public:
 
     void hand(QTcpSocket *socket)
     {
-        static const QMetaMethod available = QMetaMethod::fromSignal(&QTcpServer::pendingConnectionAvailable);
+        static const QMetaMethod available =
+            QMetaMethod::fromSignal(&QTcpServer::pendingConnectionAvailable);
         m_pending.push_back(socket);
         available.invoke(this, Qt::DirectConnection);
     }
@@ -128,7 +133,10 @@ private:
     std::deque<QTcpSocket *> m_pending;
 };
 
-HttpWorker::HttpWorker(ListenerShared &shared) : m_shared(shared), m_tasks(new ThreadTaskQueue(this)) {}
+HttpWorker::HttpWorker(ListenerShared &shared)
+    : m_shared(shared), m_tasks(new ThreadTaskQueue(this))
+{
+}
 
 HttpWorker::~HttpWorker() = default;
 
@@ -138,8 +146,8 @@ void HttpWorker::init()
     m_dispatch = new DispatchTcpServer(m_http);
     m_http->bind(m_dispatch);
     m_sweep = new QTimer(this);
-    const auto shortest = std::min({m_shared.config.headerTimeout, m_shared.config.bodyTimeout,
-                                    m_shared.config.idleTimeout});
+    const auto shortest = std::min(
+        {m_shared.config.headerTimeout, m_shared.config.bodyTimeout, m_shared.config.idleTimeout});
     m_sweep->setInterval(std::clamp<int>(int(shortest.count() / 4), 20, 1000));
     connect(m_sweep, &QTimer::timeout, this, &HttpWorker::sweep);
     m_sweep->start();
@@ -172,7 +180,8 @@ void HttpWorker::adopt(qintptr descriptor)
     m_shared.metrics->openConnections.inc();
     auto *connection = new GuardedSocket(inner, m_shared, m_shared.tls);
     m_connections.insert(connection);
-    connect(connection, &QObject::destroyed, this, [this, connection] { m_connections.remove(connection); });
+    connect(connection, &QObject::destroyed, this,
+            [this, connection] { m_connections.remove(connection); });
     m_dispatch->hand(connection);
 }
 

@@ -15,17 +15,29 @@ bool isTchar(unsigned char c)
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
         return true;
     switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return true;
-    default:
-        return false;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return true;
+    default: return false;
     }
 }
 
 bool isKnownMethod(QByteArrayView m)
 {
-    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"};
+    static const char *const known[] = {"GET",    "HEAD",  "POST",    "PUT",
+                                        "DELETE", "PATCH", "OPTIONS", "TRACE"};
     for (const char *k : known)
         if (m == QByteArrayView(k))
             return true;
@@ -69,10 +81,8 @@ bool RequestFramer::takeContinueRequest()
 RequestFramer::Status RequestFramer::advance(const QByteArray &buffer)
 {
     switch (m_phase) {
-    case Phase::Failed:
-        return Status::Failed;
-    case Phase::Done:
-        return Status::Complete;
+    case Phase::Failed: return Status::Failed;
+    case Phase::Done: return Status::Complete;
     case Phase::Body:
         if (buffer.size() - m_request.headLength >= m_request.contentLength) {
             m_request.totalLength = m_request.headLength + m_request.contentLength;
@@ -80,16 +90,15 @@ RequestFramer::Status RequestFramer::advance(const QByteArray &buffer)
             return Status::Complete;
         }
         return Status::NeedMore;
-    case Phase::Chunked:
-        return advanceChunked(buffer);
-    case Phase::Head:
-        break;
+    case Phase::Chunked: return advanceChunked(buffer);
+    case Phase::Head: break;
     }
 
     const char *data = buffer.constData();
     const qsizetype size = buffer.size();
     while (m_pos < size) {
-        const char *nl = static_cast<const char *>(memchr(data + m_pos, '\n', size_t(size - m_pos)));
+        const char *nl =
+            static_cast<const char *>(memchr(data + m_pos, '\n', size_t(size - m_pos)));
         if (!nl) {
             m_pos = size;
             break;
@@ -111,14 +120,17 @@ RequestFramer::Status RequestFramer::advance(const QByteArray &buffer)
     if (partial > 0 && data[size - 1] == '\r')
         --partial; // the CR of a line whose LF is still on its way is not content
     if (m_lineIndex == 0 && partial > m_limits.maxRequestLine)
-        return fail(ErrorCode::UriTooLong,
-                    QStringLiteral("request line longer than %1 bytes").arg(m_limits.maxRequestLine));
+        return fail(
+            ErrorCode::UriTooLong,
+            QStringLiteral("request line longer than %1 bytes").arg(m_limits.maxRequestLine));
     if (m_lineIndex > 0 && partial > m_limits.maxHeaderField)
-        return fail(ErrorCode::HeadersTooLarge,
-                    QStringLiteral("header field longer than %1 bytes").arg(m_limits.maxHeaderField));
+        return fail(
+            ErrorCode::HeadersTooLarge,
+            QStringLiteral("header field longer than %1 bytes").arg(m_limits.maxHeaderField));
     if (m_lineIndex > 0 && m_headerBytes + partial > m_limits.maxHeaderTotal)
-        return fail(ErrorCode::HeadersTooLarge,
-                    QStringLiteral("header section larger than %1 bytes").arg(m_limits.maxHeaderTotal));
+        return fail(
+            ErrorCode::HeadersTooLarge,
+            QStringLiteral("header section larger than %1 bytes").arg(m_limits.maxHeaderTotal));
     return Status::NeedMore;
 }
 
@@ -129,12 +141,14 @@ std::optional<RequestFramer::Status> RequestFramer::headLine(const char *line, q
         if (length == 0) {
             // RFC 9112 2.2: ignore empty lines before the request line (a few, not forever).
             if (lineStart >= 8)
-                return fail(ErrorCode::BadRequest, QStringLiteral("empty lines before the request line"));
+                return fail(ErrorCode::BadRequest,
+                            QStringLiteral("empty lines before the request line"));
             return std::nullopt;
         }
         if (length > m_limits.maxRequestLine)
-            return fail(ErrorCode::UriTooLong,
-                        QStringLiteral("request line longer than %1 bytes").arg(m_limits.maxRequestLine));
+            return fail(
+                ErrorCode::UriTooLong,
+                QStringLiteral("request line longer than %1 bytes").arg(m_limits.maxRequestLine));
         const QByteArrayView view(line, length);
         const qsizetype sp1 = view.indexOf(' ');
         const qsizetype sp2 = sp1 < 0 ? -1 : view.indexOf(' ', sp1 + 1);
@@ -148,9 +162,10 @@ std::optional<RequestFramer::Status> RequestFramer::headLine(const char *line, q
                 return fail(ErrorCode::BadRequest, QStringLiteral("malformed method"));
         for (char c : target)
             if (uchar(c) <= 0x20 || uchar(c) >= 0x7f)
-                return fail(ErrorCode::BadRequest, QStringLiteral("invalid character in request target"));
-        if (version.size() != 8 || !version.startsWith("HTTP/") || !isdigit(uchar(version[5]))
-            || version[6] != '.' || !isdigit(uchar(version[7])))
+                return fail(ErrorCode::BadRequest,
+                            QStringLiteral("invalid character in request target"));
+        if (version.size() != 8 || !version.startsWith("HTTP/") || !isdigit(uchar(version[5])) ||
+            version[6] != '.' || !isdigit(uchar(version[7])))
             return fail(ErrorCode::BadRequest, QStringLiteral("malformed HTTP version"));
         if (version == "HTTP/1.1")
             m_request.version = 11;
@@ -158,7 +173,8 @@ std::optional<RequestFramer::Status> RequestFramer::headLine(const char *line, q
             m_request.version = 10;
         else
             return fail(ErrorCode::VersionNotSupported,
-                        QStringLiteral("HTTP version %1 is not supported").arg(QLatin1String(version.sliced(5))));
+                        QStringLiteral("HTTP version %1 is not supported")
+                            .arg(QLatin1String(version.sliced(5))));
         if (!isKnownMethod(method))
             return fail(ErrorCode::NotImplemented,
                         QStringLiteral("method %1 is not supported").arg(QLatin1String(method)));
@@ -178,12 +194,14 @@ std::optional<RequestFramer::Status> RequestFramer::headLine(const char *line, q
 
     ++m_lineIndex;
     if (length > m_limits.maxHeaderField)
-        return fail(ErrorCode::HeadersTooLarge,
-                    QStringLiteral("header field longer than %1 bytes").arg(m_limits.maxHeaderField));
+        return fail(
+            ErrorCode::HeadersTooLarge,
+            QStringLiteral("header field longer than %1 bytes").arg(m_limits.maxHeaderField));
     m_headerBytes += length + 2;
     if (m_headerBytes > m_limits.maxHeaderTotal)
-        return fail(ErrorCode::HeadersTooLarge,
-                    QStringLiteral("header section larger than %1 bytes").arg(m_limits.maxHeaderTotal));
+        return fail(
+            ErrorCode::HeadersTooLarge,
+            QStringLiteral("header section larger than %1 bytes").arg(m_limits.maxHeaderTotal));
     if (++m_headerCount > m_limits.maxHeaderCount)
         return fail(ErrorCode::HeadersTooLarge,
                     QStringLiteral("more than %1 header fields").arg(m_limits.maxHeaderCount));
@@ -210,7 +228,8 @@ std::optional<RequestFramer::Status> RequestFramer::headLine(const char *line, q
         ++valueStart;
     while (valueEnd > valueStart && (line[valueEnd - 1] == ' ' || line[valueEnd - 1] == '\t'))
         --valueEnd;
-    m_request.headers.append(HeaderSpan{lineStart, colon, lineStart + valueStart, valueEnd - valueStart});
+    m_request.headers.append(
+        HeaderSpan{lineStart, colon, lineStart + valueStart, valueEnd - valueStart});
 
     const QByteArray lname = name.toByteArray().toLower();
     if (lname == "content-length") {
@@ -251,7 +270,8 @@ std::optional<RequestFramer::Status> RequestFramer::finishHead(qsizetype headEnd
             return fail(ErrorCode::BadRequest,
                         QStringLiteral("Content-Length together with Transfer-Encoding"));
         if (r.version == 10)
-            return fail(ErrorCode::BadRequest, QStringLiteral("Transfer-Encoding in an HTTP/1.0 request"));
+            return fail(ErrorCode::BadRequest,
+                        QStringLiteral("Transfer-Encoding in an HTTP/1.0 request"));
         const QList<QByteArray> codings = m_transferEncoding.split(',');
         if (m_transferEncoding.trimmed().isEmpty())
             return fail(ErrorCode::BadRequest, QStringLiteral("empty Transfer-Encoding"));
@@ -268,20 +288,25 @@ std::optional<RequestFramer::Status> RequestFramer::finishHead(qsizetype headEnd
         const QByteArray &first = m_contentLengths.first();
         for (const QByteArray &v : m_contentLengths) {
             if (v != first)
-                return fail(ErrorCode::BadRequest, QStringLiteral("conflicting Content-Length values"));
+                return fail(ErrorCode::BadRequest,
+                            QStringLiteral("conflicting Content-Length values"));
         }
         if (first.isEmpty() || first.size() > 18)
-            return fail(ErrorCode::BadRequest, QStringLiteral("Content-Length is not a valid length"));
+            return fail(ErrorCode::BadRequest,
+                        QStringLiteral("Content-Length is not a valid length"));
         for (char c : first)
             if (c < '0' || c > '9')
-                return fail(ErrorCode::BadRequest, QStringLiteral("Content-Length is not a plain decimal"));
+                return fail(ErrorCode::BadRequest,
+                            QStringLiteral("Content-Length is not a plain decimal"));
         r.contentLength = first.toLongLong();
         if (r.contentLength > m_limits.maxBody)
             return fail(ErrorCode::PayloadTooLarge,
                         QStringLiteral("body of %1 bytes exceeds the limit of %2 bytes")
-                            .arg(r.contentLength).arg(m_limits.maxBody));
+                            .arg(r.contentLength)
+                            .arg(m_limits.maxBody));
     }
-    r.keepAlive = r.version == 11 ? !m_connectionClose : (m_connectionKeepAlive && !m_connectionClose);
+    r.keepAlive =
+        r.version == 11 ? !m_connectionClose : (m_connectionKeepAlive && !m_connectionClose);
     m_continuePending = r.expectContinue && r.version == 11 && (r.chunked || r.contentLength > 0);
     if (r.chunked) {
         m_phase = Phase::Chunked;
@@ -312,21 +337,25 @@ RequestFramer::Status RequestFramer::advanceChunked(const QByteArray &buffer)
             if (size - m_pos < 2)
                 return Status::NeedMore;
             if (data[m_pos] != '\r' || data[m_pos + 1] != '\n')
-                return fail(ErrorCode::BadRequest, QStringLiteral("chunk data not followed by CRLF"));
+                return fail(ErrorCode::BadRequest,
+                            QStringLiteral("chunk data not followed by CRLF"));
             m_pos += 2;
             m_lineStart = m_pos;
             m_chunkState = ChunkState::Size;
             break;
         case ChunkState::Size:
         case ChunkState::Trailer: {
-            const char *nl = static_cast<const char *>(memchr(data + m_pos, '\n', size_t(size - m_pos)));
+            const char *nl =
+                static_cast<const char *>(memchr(data + m_pos, '\n', size_t(size - m_pos)));
             if (!nl) {
                 m_pos = size;
                 const qsizetype partial = size - m_lineStart;
                 if (m_chunkState == ChunkState::Size && partial > kMaxChunkLine)
                     return fail(ErrorCode::BadRequest, QStringLiteral("chunk size line too long"));
-                if (m_chunkState == ChunkState::Trailer && m_headerBytes + partial > m_limits.maxHeaderTotal)
-                    return fail(ErrorCode::HeadersTooLarge, QStringLiteral("trailer section too large"));
+                if (m_chunkState == ChunkState::Trailer &&
+                    m_headerBytes + partial > m_limits.maxHeaderTotal)
+                    return fail(ErrorCode::HeadersTooLarge,
+                                QStringLiteral("trailer section too large"));
                 return Status::NeedMore;
             }
             const qsizetype nlPos = nl - data;
@@ -342,8 +371,10 @@ RequestFramer::Status RequestFramer::advanceChunked(const QByteArray &buffer)
                     return Status::Complete;
                 }
                 m_headerBytes += line.size() + 2;
-                if (m_headerBytes > m_limits.maxHeaderTotal || ++m_headerCount > m_limits.maxHeaderCount)
-                    return fail(ErrorCode::HeadersTooLarge, QStringLiteral("trailer section too large"));
+                if (m_headerBytes > m_limits.maxHeaderTotal ||
+                    ++m_headerCount > m_limits.maxHeaderCount)
+                    return fail(ErrorCode::HeadersTooLarge,
+                                QStringLiteral("trailer section too large"));
                 m_request.hiddenRanges.append({nlPos + 1 - (line.size() + 2), line.size() + 2});
                 break;
             }
@@ -353,9 +384,9 @@ RequestFramer::Status RequestFramer::advanceChunked(const QByteArray &buffer)
                 return fail(ErrorCode::BadRequest, QStringLiteral("invalid chunk size"));
             qint64 chunk = 0;
             for (char c : hex) {
-                const int d = (c >= '0' && c <= '9') ? c - '0'
-                            : ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') ? (c | 0x20) - 'a' + 10
-                                                                       : -1;
+                const int d = (c >= '0' && c <= '9')                     ? c - '0'
+                              : ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') ? (c | 0x20) - 'a' + 10
+                                                                         : -1;
                 if (d < 0)
                     return fail(ErrorCode::BadRequest, QStringLiteral("invalid chunk size"));
                 chunk = chunk * 16 + d;
@@ -363,7 +394,8 @@ RequestFramer::Status RequestFramer::advanceChunked(const QByteArray &buffer)
             m_bodyTotal += chunk;
             if (m_bodyTotal > m_limits.maxBody)
                 return fail(ErrorCode::PayloadTooLarge,
-                            QStringLiteral("chunked body exceeds the limit of %1 bytes").arg(m_limits.maxBody));
+                            QStringLiteral("chunked body exceeds the limit of %1 bytes")
+                                .arg(m_limits.maxBody));
             if (chunk == 0) {
                 m_chunkState = ChunkState::Trailer;
             } else {

@@ -49,15 +49,21 @@ struct FramedRequest
     QByteArray raw;            // the request's bytes; set by the connection, not the framer
     // Byte ranges (start, length) that Qt's parser must not see: Upgrade and
     // HTTP2-Settings lines (we never switch protocols, and Qt 6.4 drops the connection when
-    // it sees one), Expect (answered by the connection, not by Qt) and chunked trailer lines (Qt 6.4 answers a trailer as a second, empty
-    // request; RFC 9112 7.1.2 lets a server discard trailers).
+    // it sees one), Expect (answered by the connection, not by Qt) and chunked trailer lines
+    // (Qt 6.4 answers a trailer as a second, empty request; RFC 9112 7.1.2 lets a server discard
+    // trailers).
     QList<std::pair<qsizetype, qsizetype>> hiddenRanges;
 };
 
 class RequestFramer
 {
 public:
-    enum class Status { NeedMore, Complete, Failed };
+    enum class Status
+    {
+        NeedMore,
+        Complete,
+        Failed
+    };
     struct Failure
     {
         ErrorCode code;
@@ -78,13 +84,29 @@ public:
     void reset();
 
     bool started() const { return m_phase != Phase::Head || m_pos > 0; }
-    bool headersComplete() const { return m_phase == Phase::Body || m_phase == Phase::Chunked || m_phase == Phase::Done; }
+    bool headersComplete() const
+    {
+        return m_phase == Phase::Body || m_phase == Phase::Chunked || m_phase == Phase::Done;
+    }
     // True once, right after the head of a request with "Expect: 100-continue" and a body.
     bool takeContinueRequest();
 
 private:
-    enum class Phase { Head, Body, Chunked, Done, Failed };
-    enum class ChunkState { Size, Data, DataEnd, Trailer };
+    enum class Phase
+    {
+        Head,
+        Body,
+        Chunked,
+        Done,
+        Failed
+    };
+    enum class ChunkState
+    {
+        Size,
+        Data,
+        DataEnd,
+        Trailer
+    };
 
     Status fail(ErrorCode code, QString message);
     std::optional<Status> headLine(const char *line, qsizetype length, qsizetype lineStart);

@@ -6,8 +6,8 @@
 #include "Version.h"
 
 #include <charconv>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace bulwark {
@@ -51,14 +51,18 @@ QByteArray ResponseWriter::serialize(const HttpResponse &response, const WriteOp
     const bool bodyless = status == 204 || status == 304 || (status >= 100 && status < 200);
     const bool withBody = !options.headRequest && !bodyless;
     char statusDigits[8];
-    const auto statusEnd = std::to_chars(statusDigits, statusDigits + sizeof statusDigits, status).ptr;
+    const auto statusEnd =
+        std::to_chars(statusDigits, statusDigits + sizeof statusDigits, status).ptr;
     char lengthDigits[24];
-    const auto lengthEnd = std::to_chars(lengthDigits, lengthDigits + sizeof lengthDigits, response.body.size()).ptr;
+    const auto lengthEnd =
+        std::to_chars(lengthDigits, lengthDigits + sizeof lengthDigits, response.body.size()).ptr;
     const QByteArray reason = reasonPhrase(status);
     const QByteArray date = httpDate();
 
-    // One allocation: the size is computed first (the fixed texts and numbers below add up to < 130).
-    qsizetype size = 192 + reason.size() + date.size() + serverHeader().size() + response.contentType.size();
+    // One allocation: the size is computed first (the fixed texts and numbers below add up to <
+    // 130).
+    qsizetype size =
+        192 + reason.size() + date.size() + serverHeader().size() + response.contentType.size();
     for (const auto &[name, value] : response.headers)
         size += name.size() + value.size() + 4;
     if (withBody)

@@ -11,9 +11,9 @@ namespace bulwark {
 
 struct WriteOptions
 {
-    int version = 11;      // of the request
+    int version = 11; // of the request
     bool headRequest = false;
-    bool close = false;    // the server closes after this response
+    bool close = false;           // the server closes after this response
     bool keepAliveHeader = false; // HTTP/1.0 keep-alive must be confirmed explicitly
 };
 

@@ -107,19 +107,19 @@ HttpResponse Router::dispatch(RequestContext &ctx) const
             response.setHeader(QByteArrayLiteral("Allow"), m.allow);
             return response;
         }
-        HttpResponse response = errorResponse(
-            ErrorCode::MethodNotAllowed,
-            QStringLiteral("%1 is not allowed on %2").arg(QString::fromLatin1(ctx.request.method), m.pattern),
-            ctx.requestId);
+        HttpResponse response =
+            errorResponse(ErrorCode::MethodNotAllowed,
+                          QStringLiteral("%1 is not allowed on %2")
+                              .arg(QString::fromLatin1(ctx.request.method), m.pattern),
+                          ctx.requestId);
         response.setHeader(QByteArrayLiteral("Allow"), m.allow);
         return response;
     }
-    case Match::Kind::NotFound:
-        break;
+    case Match::Kind::NotFound: break;
     }
     ctx.routePattern = QStringLiteral("unmatched");
-    return errorResponse(ErrorCode::NotFound, QStringLiteral("no route for %1").arg(ctx.request.path),
-                         ctx.requestId);
+    return errorResponse(ErrorCode::NotFound,
+                         QStringLiteral("no route for %1").arg(ctx.request.path), ctx.requestId);
 }
 
 } // namespace bulwark

@@ -26,7 +26,12 @@ public:
 
     struct Match
     {
-        enum class Kind { Found, NotFound, MethodNotAllowed };
+        enum class Kind
+        {
+            Found,
+            NotFound,
+            MethodNotAllowed
+        };
         Kind kind = Kind::NotFound;
         const Handler *handler = nullptr;
         QString pattern;
@@ -42,7 +47,7 @@ private:
     struct Route
     {
         QString pattern;
-        QStringList segments; // for patterns with parameters
+        QStringList segments;                   // for patterns with parameters
         std::map<QByteArray, Handler> handlers; // method -> handler
     };
     const Route *find(const QString &path, QHash<QString, QString> *params) const;

@@ -17,9 +17,11 @@ void SecurityHeadersStage::apply(HttpResponse &response, bool tls)
     response.setHeader(QByteArrayLiteral("X-Frame-Options"), QByteArrayLiteral("DENY"));
     response.setHeader(QByteArrayLiteral("Referrer-Policy"), QByteArrayLiteral("no-referrer"));
     if (response.header("Content-Security-Policy").isEmpty())
-        response.setHeader(QByteArrayLiteral("Content-Security-Policy"), QByteArrayLiteral("default-src 'none'; frame-ancestors 'none'"));
+        response.setHeader(QByteArrayLiteral("Content-Security-Policy"),
+                           QByteArrayLiteral("default-src 'none'; frame-ancestors 'none'"));
     if (tls)
-        response.setHeader(QByteArrayLiteral("Strict-Transport-Security"), QByteArrayLiteral("max-age=31536000; includeSubDomains"));
+        response.setHeader(QByteArrayLiteral("Strict-Transport-Security"),
+                           QByteArrayLiteral("max-age=31536000; includeSubDomains"));
 }
 
 } // namespace bulwark

@@ -27,7 +27,8 @@ Histogram::Histogram(std::vector<double> upperBounds)
 void Histogram::observe(double value)
 {
     // Buckets are few (tens), so a binary search beats anything cleverer.
-    const size_t i = size_t(std::lower_bound(m_bounds.begin(), m_bounds.end(), value) - m_bounds.begin());
+    const size_t i =
+        size_t(std::lower_bound(m_bounds.begin(), m_bounds.end(), value) - m_bounds.begin());
     m_counts[i].fetch_add(1, std::memory_order_relaxed);
     m_sum.fetch_add(value, std::memory_order_relaxed);
 }
@@ -108,8 +109,8 @@ Family<Gauge> &MetricsRegistry::gauge(const QByteArray &name, const QByteArray &
                                       const QList<QByteArray> &labels)
 {
     std::unique_lock lock(m_lock);
-    m_gauges.push_back(std::make_unique<Family<Gauge>>(
-        name, help, labels, [] { return std::make_unique<Gauge>(); }));
+    m_gauges.push_back(std::make_unique<Family<Gauge>>(name, help, labels,
+                                                       [] { return std::make_unique<Gauge>(); }));
     return *m_gauges.back();
 }
 
@@ -185,7 +186,10 @@ QByteArray labelSet(const QList<QByteArray> &names, const QList<QByteArray> &val
         if (!first)
             out.append(',');
         first = false;
-        out.append(names[i]).append("=\"").append(MetricsRegistry::escapeLabelValue(values[i])).append('"');
+        out.append(names[i])
+            .append("=\"")
+            .append(MetricsRegistry::escapeLabelValue(values[i]))
+            .append('"');
     }
     if (!extraName.isEmpty()) {
         if (!first)
@@ -196,10 +200,13 @@ QByteArray labelSet(const QList<QByteArray> &names, const QList<QByteArray> &val
     return out;
 }
 
-template <typename F>
-void header(QByteArray &out, const F &family, const char *type)
+template <typename F> void header(QByteArray &out, const F &family, const char *type)
 {
-    out.append("# HELP ").append(family.name()).append(' ').append(MetricsRegistry::escapeHelp(family.help())).append('\n');
+    out.append("# HELP ")
+        .append(family.name())
+        .append(' ')
+        .append(MetricsRegistry::escapeHelp(family.help()))
+        .append('\n');
     out.append("# TYPE ").append(family.name()).append(' ').append(type).append('\n');
 }
 
@@ -213,15 +220,21 @@ QByteArray MetricsRegistry::exposition() const
     for (const auto &family : m_counters) {
         header(out, *family, "counter");
         family->forEach([&](const QList<QByteArray> &values, const Counter &c) {
-            out.append(family->name()).append(labelSet(family->labelNames(), values)).append(' ')
-                .append(formatNumber(c.value())).append('\n');
+            out.append(family->name())
+                .append(labelSet(family->labelNames(), values))
+                .append(' ')
+                .append(formatNumber(c.value()))
+                .append('\n');
         });
     }
     for (const auto &family : m_gauges) {
         header(out, *family, "gauge");
         family->forEach([&](const QList<QByteArray> &values, const Gauge &g) {
-            out.append(family->name()).append(labelSet(family->labelNames(), values)).append(' ')
-                .append(formatNumber(g.value())).append('\n');
+            out.append(family->name())
+                .append(labelSet(family->labelNames(), values))
+                .append(' ')
+                .append(formatNumber(g.value()))
+                .append('\n');
         });
     }
     for (const auto &family : m_histograms) {
@@ -231,16 +244,28 @@ QByteArray MetricsRegistry::exposition() const
             quint64 cumulative = 0;
             for (size_t i = 0; i < s.counts.size(); ++i) {
                 cumulative += s.counts[i];
-                const QByteArray le = i < s.upperBounds.size() ? formatNumber(s.upperBounds[i]) : QByteArray("+Inf");
-                out.append(family->name()).append("_bucket")
-                    .append(labelSet(family->labelNames(), values, "le", le)).append(' ')
-                    .append(QByteArray::number(cumulative)).append('\n');
+                const QByteArray le =
+                    i < s.upperBounds.size() ? formatNumber(s.upperBounds[i]) : QByteArray("+Inf");
+                out.append(family->name())
+                    .append("_bucket")
+                    .append(labelSet(family->labelNames(), values, "le", le))
+                    .append(' ')
+                    .append(QByteArray::number(cumulative))
+                    .append('\n');
             }
             const QByteArray labels = labelSet(family->labelNames(), values);
-            out.append(family->name()).append("_sum").append(labels).append(' ')
-                .append(formatNumber(s.sum)).append('\n');
-            out.append(family->name()).append("_count").append(labels).append(' ')
-                .append(QByteArray::number(s.count)).append('\n');
+            out.append(family->name())
+                .append("_sum")
+                .append(labels)
+                .append(' ')
+                .append(formatNumber(s.sum))
+                .append('\n');
+            out.append(family->name())
+                .append("_count")
+                .append(labels)
+                .append(' ')
+                .append(QByteArray::number(s.count))
+                .append('\n');
         });
     }
     for (const auto &collector : m_collectors)
@@ -258,13 +283,15 @@ ProcessStats ProcessStats::read()
         if (parts.size() > 1)
             s.residentBytes = parts[1].toLongLong() * sysconf(_SC_PAGESIZE);
     }
-    s.openFds = int(QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::Files | QDir::System | QDir::NoDotAndDotDot).size());
+    s.openFds = int(QDir(QStringLiteral("/proc/self/fd"))
+                        .entryList(QDir::Files | QDir::System | QDir::NoDotAndDotDot)
+                        .size());
 #endif
 #ifdef Q_OS_UNIX
     rusage usage{};
     if (getrusage(RUSAGE_SELF, &usage) == 0)
-        s.cpuSeconds = double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-                     + double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+        s.cpuSeconds = double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                       double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 #endif
     return s;
 }
@@ -275,18 +302,24 @@ void addProcessCollector(MetricsRegistry &registry)
     registry.addCollector([startMs](QByteArray &out) {
         const ProcessStats s = ProcessStats::read();
         auto one = [&out](const char *name, const char *type, const char *help, double v) {
-            out.append("# HELP ").append(name).append(' ').append(MetricsRegistry::escapeHelp(help)).append('\n');
+            out.append("# HELP ")
+                .append(name)
+                .append(' ')
+                .append(MetricsRegistry::escapeHelp(help))
+                .append('\n');
             out.append("# TYPE ").append(name).append(' ').append(type).append('\n');
             out.append(name).append(' ').append(MetricsRegistry::formatNumber(v)).append('\n');
         };
         if (s.residentBytes >= 0)
-            one("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", double(s.residentBytes));
+            one("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                double(s.residentBytes));
         if (s.cpuSeconds >= 0)
-            one("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", s.cpuSeconds);
+            one("process_cpu_seconds_total", "counter",
+                "Total user and system CPU time spent in seconds.", s.cpuSeconds);
         if (s.openFds >= 0)
             one("process_open_fds", "gauge", "Number of open file descriptors.", s.openFds);
-        one("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
-            double(startMs) / 1000.0);
+        one("process_start_time_seconds", "gauge",
+            "Start time of the process since unix epoch in seconds.", double(startMs) / 1000.0);
         one("bulwark_uptime_seconds", "gauge", "Seconds since the process started.",
             double(QDateTime::currentMSecsSinceEpoch() - startMs) / 1000.0);
     });

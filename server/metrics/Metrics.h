@@ -5,19 +5,19 @@
 // HTTP worker threads costs a few atomic adds. Label sets live in a family: looking a child
 // up takes a shared (read) lock and a hash lookup; creating a child takes the write lock
 // once. The locks are std::shared_mutex (not QReadWriteLock) so ThreadSanitizer can see
-// them with Debian's uninstrumented Qt. Children are never removed, which is why label values must be bounded (route
-// patterns, not raw paths). Collectors add metrics computed at scrape time (process RSS,
-// CPU, open fds) without a background thread.
+// them with Debian's uninstrumented Qt. Children are never removed, which is why label values must
+// be bounded (route patterns, not raw paths). Collectors add metrics computed at scrape time
+// (process RSS, CPU, open fds) without a background thread.
 #pragma once
 
 #include <QByteArray>
 #include <QList>
-#include <mutex>
-#include <shared_mutex>
 #include <QString>
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -53,8 +53,8 @@ public:
 
     struct Snapshot
     {
-        std::vector<double> upperBounds;   // without +Inf
-        std::vector<quint64> counts;       // per bucket, not cumulative; last is +Inf
+        std::vector<double> upperBounds; // without +Inf
+        std::vector<quint64> counts;     // per bucket, not cumulative; last is +Inf
         double sum = 0;
         quint64 count = 0;
         // Estimated quantile (0..1) by linear interpolation inside the bucket.
@@ -74,8 +74,7 @@ private:
 };
 
 // A metric with labels. T is Counter, Gauge or Histogram.
-template <typename T>
-class Family
+template <typename T> class Family
 {
 public:
     Family(QByteArray name, QByteArray help, QList<QByteArray> labelNames,
@@ -104,8 +103,7 @@ public:
         return *slot.metric;
     }
 
-    template <typename F>
-    void forEach(F &&f) const
+    template <typename F> void forEach(F &&f) const
     {
         std::shared_lock lock(m_lock);
         for (const auto &[key, child] : m_children)

@@ -6,8 +6,8 @@
 #pragma once
 
 #include <QJsonObject>
-#include <mutex>
 #include <QStringList>
+#include <mutex>
 #include <vector>
 
 namespace bulwark {

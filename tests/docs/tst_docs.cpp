@@ -109,13 +109,15 @@ private:
 void TestDocs::initTestCase()
 {
     QVERIFY2(QFile::exists(sourceDir() + QStringLiteral("/CMakeLists.txt")),
-             qPrintable(QStringLiteral("BULWARK_SOURCE_DIR does not point at the source tree: ") + sourceDir()));
+             qPrintable(QStringLiteral("BULWARK_SOURCE_DIR does not point at the source tree: ") +
+                        sourceDir()));
     m_configurationDoc = readSource(QStringLiteral("docs/configuration.md"));
     QVERIFY2(!m_configurationDoc.isEmpty(), "docs/configuration.md is missing or empty");
     m_sampleRaw = readSource(QStringLiteral("resources/bulwark.sample.json"));
     QVERIFY2(!m_sampleRaw.isEmpty(), "resources/bulwark.sample.json is missing or empty");
     QJsonParseError error;
-    const QJsonDocument doc = QJsonDocument::fromJson(ConfigLoader::blankComments(m_sampleRaw), &error);
+    const QJsonDocument doc =
+        QJsonDocument::fromJson(ConfigLoader::blankComments(m_sampleRaw), &error);
     QVERIFY2(error.error == QJsonParseError::NoError, qPrintable(error.errorString()));
     QVERIFY(doc.isObject());
     m_sample = doc.object();
@@ -147,7 +149,9 @@ void TestDocs::keyDocumented()
     bool found = false;
     for (const QByteArray &line : m_configurationDoc.split('\n'))
         found = found || line.trimmed().startsWith(row);
-    QVERIFY2(found, qPrintable(QStringLiteral("docs/configuration.md has no table row for %1").arg(key.path)));
+    QVERIFY2(
+        found,
+        qPrintable(QStringLiteral("docs/configuration.md has no table row for %1").arg(key.path)));
 }
 
 void TestDocs::noStaleKeysInDocs()
@@ -155,13 +159,15 @@ void TestDocs::noStaleKeysInDocs()
     QSet<QString> known;
     for (const ConfigKey &key : ConfigLoader::keys())
         known.insert(key.path);
-    static const QRegularExpression row(QStringLiteral("^\\|\\s*`([a-z_]+(?:\\.[a-z_]+)+)`\\s*\\|"));
+    static const QRegularExpression row(
+        QStringLiteral("^\\|\\s*`([a-z_]+(?:\\.[a-z_]+)+)`\\s*\\|"));
     for (const QByteArray &line : m_configurationDoc.split('\n')) {
         const auto m = row.match(QString::fromUtf8(line).trimmed());
         if (m.hasMatch())
-            QVERIFY2(known.contains(m.captured(1)),
-                     qPrintable(QStringLiteral("docs/configuration.md documents %1, which is not a key")
-                                    .arg(m.captured(1))));
+            QVERIFY2(
+                known.contains(m.captured(1)),
+                qPrintable(QStringLiteral("docs/configuration.md documents %1, which is not a key")
+                               .arg(m.captured(1))));
     }
 }
 
@@ -176,8 +182,9 @@ void TestDocs::keyInSample()
     QFETCH(int, index);
     const ConfigKey &key = ConfigLoader::keys().at(index);
     const QJsonValue v = valueAt(m_sample, key.path);
-    QVERIFY2(!v.isUndefined(),
-             qPrintable(QStringLiteral("resources/bulwark.sample.json does not set %1").arg(key.path)));
+    QVERIFY2(
+        !v.isUndefined(),
+        qPrintable(QStringLiteral("resources/bulwark.sample.json does not set %1").arg(key.path)));
     switch (key.kind) {
     case ConfigKey::Kind::Size:
     case ConfigKey::Kind::Duration:
@@ -192,9 +199,7 @@ void TestDocs::keyInSample()
         QVERIFY(v.isBool());
         QCOMPARE(v.toBool(), key.defaultValue.toBool());
         break;
-    default:
-        QVERIFY(v.isString());
-        QCOMPARE(v.toString(), key.defaultValue.toString());
+    default: QVERIFY(v.isString()); QCOMPARE(v.toString(), key.defaultValue.toString());
     }
 }
 
@@ -222,9 +227,11 @@ void TestDocs::readmeStartsWithTheTwoCommands()
         if (line.startsWith("./dev.sh"))
             ++seen;
         else
-            QVERIFY2(!line.startsWith("## "), "README.md has a section before the two ./dev.sh commands");
+            QVERIFY2(!line.startsWith("## "),
+                     "README.md has a section before the two ./dev.sh commands");
     }
-    QVERIFY2(seen == 2 && i <= 20, "the two ./dev.sh commands are not in the first 20 lines of README.md");
+    QVERIFY2(seen == 2 && i <= 20,
+             "the two ./dev.sh commands are not in the first 20 lines of README.md");
 }
 
 void TestDocs::ciRunsTheReadmeTestCommand()

@@ -22,10 +22,11 @@ QtMessageHandler g_previousHandler = nullptr;
 // acceptor owns the listening socket); Qt 6.4 warns about that once per worker. The
 // product's Logger drops exactly this message; the tests do the same and pass the rest
 // on to Qt Test's handler.
-void filterExpectedWarnings(QtMsgType type, const QMessageLogContext &context, const QString &message)
+void filterExpectedWarnings(QtMsgType type, const QMessageLogContext &context,
+                            const QString &message)
 {
-    if (context.category && qstrcmp(context.category, "qt.httpserver") == 0
-        && message.contains(QLatin1String("is not listening")))
+    if (context.category && qstrcmp(context.category, "qt.httpserver") == 0 &&
+        message.contains(QLatin1String("is not listening")))
         return;
     if (g_previousHandler)
         g_previousHandler(type, context, message);
@@ -122,7 +123,9 @@ bool RawHttpClient::connectTo(quint16 port, int timeoutMs)
     m_socket = std::make_unique<QTcpSocket>();
     m_socket->connectToHost(QHostAddress::LocalHost, port);
     if (!m_socket->waitForConnected(timeoutMs)) {
-        m_error = QStringLiteral("connect to 127.0.0.1:%1 failed: %2").arg(port).arg(m_socket->errorString());
+        m_error = QStringLiteral("connect to 127.0.0.1:%1 failed: %2")
+                      .arg(port)
+                      .arg(m_socket->errorString());
         return false;
     }
     return true;
@@ -138,7 +141,9 @@ bool RawHttpClient::connectEncrypted(quint16 port, int timeoutMs)
     ssl->connectToHostEncrypted(QStringLiteral("127.0.0.1"), port);
     const bool ok = ssl->waitForEncrypted(timeoutMs);
     if (!ok) {
-        m_error = QStringLiteral("TLS connect to 127.0.0.1:%1 failed: %2").arg(port).arg(ssl->errorString());
+        m_error = QStringLiteral("TLS connect to 127.0.0.1:%1 failed: %2")
+                      .arg(port)
+                      .arg(ssl->errorString());
         m_socket = std::move(ssl);
         return false;
     }
@@ -170,7 +175,10 @@ bool RawHttpClient::send(const QByteArray &bytes, int timeoutMs)
     }
     if (m_socket->bytesToWrite() > 0) {
         m_error = QStringLiteral("could not write %1 bytes within %2 ms (%3 left; %4)")
-                      .arg(bytes.size()).arg(timeoutMs).arg(m_socket->bytesToWrite()).arg(m_socket->errorString());
+                      .arg(bytes.size())
+                      .arg(timeoutMs)
+                      .arg(m_socket->bytesToWrite())
+                      .arg(m_socket->errorString());
         return false;
     }
     return true;
@@ -243,7 +251,8 @@ RawHttpClient::Parse RawHttpClient::tryParse(RawResponse *out, bool head, bool a
     lines.removeLast(); // empty: after the last \n
     for (QByteArray &line : lines) {
         if (!line.endsWith('\r')) {
-            m_error = QStringLiteral("response line not terminated by CRLF: %1").arg(QString::fromLatin1(line.left(200)));
+            m_error = QStringLiteral("response line not terminated by CRLF: %1")
+                          .arg(QString::fromLatin1(line.left(200)));
             return Parse::Bad;
         }
         line.chop(1);
@@ -253,7 +262,8 @@ RawHttpClient::Parse RawHttpClient::tryParse(RawResponse *out, bool head, bool a
     static const QRegularExpression statusRe(QStringLiteral("^(HTTP/\\d\\.\\d) (\\d{3}) (.*)$"));
     const auto m = statusRe.match(QString::fromLatin1(r.statusLine));
     if (!m.hasMatch()) {
-        m_error = QStringLiteral("bad status line: %1").arg(QString::fromLatin1(r.statusLine.left(200)));
+        m_error =
+            QStringLiteral("bad status line: %1").arg(QString::fromLatin1(r.statusLine.left(200)));
         return Parse::Bad;
     }
     r.version = m.captured(1).toLatin1();
@@ -263,7 +273,8 @@ RawHttpClient::Parse RawHttpClient::tryParse(RawResponse *out, bool head, bool a
         const QByteArray &line = lines[i];
         const qsizetype colon = line.indexOf(':');
         if (colon <= 0) {
-            m_error = QStringLiteral("malformed header line: %1").arg(QString::fromLatin1(line.left(200)));
+            m_error = QStringLiteral("malformed header line: %1")
+                          .arg(QString::fromLatin1(line.left(200)));
             return Parse::Bad;
         }
         r.headers.append({line.first(colon), line.sliced(colon + 1).trimmed()});
@@ -271,7 +282,8 @@ RawHttpClient::Parse RawHttpClient::tryParse(RawResponse *out, bool head, bool a
     const qsizetype bodyStart = headEnd + 4;
     qsizetype length = 0;
     bool untilClose = false;
-    const bool bodyless = head || r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200);
+    const bool bodyless =
+        head || r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200);
     if (!bodyless) {
         if (r.hasHeader("Transfer-Encoding")) {
             m_error = QStringLiteral("unexpected Transfer-Encoding in a response");
@@ -312,12 +324,9 @@ bool RawHttpClient::readResponse(RawResponse *out, int timeoutMs, bool head)
     timer.start();
     for (int i = 0; i < kMaxIterations; ++i) {
         switch (tryParse(out, head, m_eof)) {
-        case Parse::Done:
-            return true;
-        case Parse::Bad:
-            return false;
-        case Parse::NeedMore:
-            break;
+        case Parse::Done: return true;
+        case Parse::Bad: return false;
+        case Parse::NeedMore: break;
         }
         if (m_eof) {
             m_error = m_buffer.isEmpty()
@@ -329,7 +338,9 @@ bool RawHttpClient::readResponse(RawResponse *out, int timeoutMs, bool head)
         const qint64 left = timeoutMs - timer.elapsed();
         if (left <= 0) {
             m_error = QStringLiteral("no complete response within %1 ms (have %2 bytes: %3)")
-                          .arg(timeoutMs).arg(m_buffer.size()).arg(QString::fromLatin1(m_buffer.left(300)));
+                          .arg(timeoutMs)
+                          .arg(m_buffer.size())
+                          .arg(QString::fromLatin1(m_buffer.left(300)));
             return false;
         }
         fill(int(qMin<qint64>(left, 100)));
@@ -347,7 +358,8 @@ bool RawHttpClient::waitForClose(int timeoutMs)
             return true;
         const qint64 left = timeoutMs - timer.elapsed();
         if (left <= 0) {
-            m_error = QStringLiteral("the server kept the connection open for %1 ms").arg(timeoutMs);
+            m_error =
+                QStringLiteral("the server kept the connection open for %1 ms").arg(timeoutMs);
             return false;
         }
         fill(int(qMin<qint64>(left, 100)));
@@ -355,10 +367,12 @@ bool RawHttpClient::waitForClose(int timeoutMs)
     return m_eof;
 }
 
-QByteArray request(const QByteArray &method, const QByteArray &target, const QByteArray &extraHeaders,
-                   const QByteArray &body, const QByteArray &version)
+QByteArray request(const QByteArray &method, const QByteArray &target,
+                   const QByteArray &extraHeaders, const QByteArray &body,
+                   const QByteArray &version)
 {
-    QByteArray out = method + ' ' + target + ' ' + version + "\r\nHost: 127.0.0.1\r\n" + extraHeaders;
+    QByteArray out =
+        method + ' ' + target + ' ' + version + "\r\nHost: 127.0.0.1\r\n" + extraHeaders;
     if (!body.isEmpty())
         out += "Content-Length: " + QByteArray::number(body.size()) + "\r\n";
     out += "\r\n";
@@ -378,7 +392,8 @@ void fetch(quint16 port, const QByteArray &target, RawResponse *out, const QByte
 void verifyJsonError(const RawResponse &r, int status, const QString &code)
 {
     QCOMPARE(r.status, status);
-    QVERIFY2(r.header("Content-Type").startsWith("application/json"), r.header("Content-Type").constData());
+    QVERIFY2(r.header("Content-Type").startsWith("application/json"),
+             r.header("Content-Type").constData());
     QJsonParseError parseError;
     const QJsonDocument doc = QJsonDocument::fromJson(r.body, &parseError);
     QVERIFY2(parseError.error == QJsonParseError::NoError && doc.isObject(), r.body.constData());
@@ -386,8 +401,8 @@ void verifyJsonError(const RawResponse &r, int status, const QString &code)
     QVERIFY2(root.value(QStringLiteral("error")).isObject(), r.body.constData());
     const QJsonObject error = root.value(QStringLiteral("error")).toObject();
     QCOMPARE(error.value(QStringLiteral("code")).toString(), code);
-    QVERIFY2(error.value(QStringLiteral("message")).isString()
-                 && !error.value(QStringLiteral("message")).toString().isEmpty(),
+    QVERIFY2(error.value(QStringLiteral("message")).isString() &&
+                 !error.value(QStringLiteral("message")).toString().isEmpty(),
              r.body.constData());
 }
 
@@ -404,7 +419,9 @@ void verifyCommonHeaders(const RawResponse &r)
     parsed.setTimeZone(QTimeZone::utc());
     QVERIFY2(parsed.isValid(), date.constData());
     const qint64 skew = qAbs(parsed.secsTo(QDateTime::currentDateTimeUtc()));
-    QVERIFY2(skew <= 5, qPrintable(QStringLiteral("Date %1 is %2 s off").arg(QString::fromLatin1(date)).arg(skew)));
+    QVERIFY2(
+        skew <= 5,
+        qPrintable(QStringLiteral("Date %1 is %2 s off").arg(QString::fromLatin1(date)).arg(skew)));
     QVERIFY2(r.header("Server").startsWith("Bulwark/"), r.header("Server").constData());
     QCOMPARE(r.headerCount("Date"), 1);
     QCOMPARE(r.headerCount("Server"), 1);

@@ -11,8 +11,8 @@
 #include <QElapsedTimer>
 #include <QJsonObject>
 #include <QList>
-#include <QTemporaryDir>
 #include <QTcpSocket>
+#include <QTemporaryDir>
 #include <QtTest>
 #include <memory>
 
@@ -20,11 +20,11 @@ namespace bulwark::test {
 
 // Runs `call` (a void helper that uses QVERIFY/QCOMPARE) and returns from the calling test
 // function when it failed.
-#define BULWARK_CHECK(call)                   \
-    do {                                      \
-        call;                                 \
-        if (QTest::currentTestFailed())       \
-            return;                           \
+#define BULWARK_CHECK(call)                                                                        \
+    do {                                                                                           \
+        call;                                                                                      \
+        if (QTest::currentTestFailed())                                                            \
+            return;                                                                                \
     } while (false)
 
 // A Config for tests: loopback, port 0, two worker threads, access log off, debug
@@ -102,7 +102,12 @@ public:
 
 private:
     bool fill(int waitMs);
-    enum class Parse { NeedMore, Done, Bad };
+    enum class Parse
+    {
+        NeedMore,
+        Done,
+        Bad
+    };
     Parse tryParse(RawResponse *out, bool head, bool atEof);
 
     std::unique_ptr<QTcpSocket> m_socket;
@@ -112,11 +117,13 @@ private:
 };
 
 // "GET <target> HTTP/1.1\r\nHost: 127.0.0.1\r\n<extra>\r\n"; extra lines end in \r\n.
-QByteArray request(const QByteArray &method, const QByteArray &target, const QByteArray &extraHeaders = {},
-                   const QByteArray &body = {}, const QByteArray &version = "HTTP/1.1");
+QByteArray request(const QByteArray &method, const QByteArray &target,
+                   const QByteArray &extraHeaders = {}, const QByteArray &body = {},
+                   const QByteArray &version = "HTTP/1.1");
 
 // One GET on a fresh connection; asserts a complete response arrived.
-void fetch(quint16 port, const QByteArray &target, RawResponse *out, const QByteArray &extraHeaders = {});
+void fetch(quint16 port, const QByteArray &target, RawResponse *out,
+           const QByteArray &extraHeaders = {});
 
 // Asserts the response is `status` with the JSON error shape {"error":{"code","message"}}.
 void verifyJsonError(const RawResponse &r, int status, const QString &code);

@@ -64,7 +64,9 @@ void TestConnectionCap::openFull(std::vector<std::unique_ptr<RawHttpClient>> *cl
         QVERIFY2(client->connectTo(m_server->port()), qPrintable(client->errorString()));
         QVERIFY2(client->send(request("GET", "/health/live")), qPrintable(client->errorString()));
         RawResponse r;
-        QVERIFY2(client->readResponse(&r), qPrintable(QStringLiteral("connection %1: %2").arg(i + 1).arg(client->errorString())));
+        QVERIFY2(
+            client->readResponse(&r),
+            qPrintable(QStringLiteral("connection %1: %2").arg(i + 1).arg(client->errorString())));
         QCOMPARE(r.status, 200);
         QVERIFY(!r.hasHeader("Connection"));
         clients->push_back(std::move(client));
@@ -102,7 +104,9 @@ void TestConnectionCap::waitForOpenConnections(RawHttpClient &via, int expected)
             return;
         via.waitForBytes(20); // nothing is expected: a short pause between polls
     }
-    QFAIL(qPrintable(QStringLiteral("bulwark_http_open_connections stayed at %1, expected %2").arg(seen).arg(expected)));
+    QFAIL(qPrintable(QStringLiteral("bulwark_http_open_connections stayed at %1, expected %2")
+                         .arg(seen)
+                         .arg(expected)));
 }
 
 void TestConnectionCap::sixthConnectionGets503()
@@ -124,10 +128,12 @@ void TestConnectionCap::sixthConnectionGets503()
     }
 
     RawResponse metrics;
-    QVERIFY2(clients.front()->send(request("GET", "/metrics")), qPrintable(clients.front()->errorString()));
+    QVERIFY2(clients.front()->send(request("GET", "/metrics")),
+             qPrintable(clients.front()->errorString()));
     QVERIFY2(clients.front()->readResponse(&metrics), qPrintable(clients.front()->errorString()));
     static const QRegularExpression rejected(
-        QStringLiteral("^bulwark_http_connections_rejected_total\\{reason=\"max_connections\"\\} 1$"),
+        QStringLiteral(
+            "^bulwark_http_connections_rejected_total\\{reason=\"max_connections\"\\} 1$"),
         QRegularExpression::MultilineOption);
     QVERIFY2(rejected.match(QString::fromUtf8(metrics.body)).hasMatch(), metrics.body.constData());
 }

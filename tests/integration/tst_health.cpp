@@ -77,7 +77,8 @@ void TestHealth::summary()
     const QJsonObject versions = o.value(QStringLiteral("versions")).toObject();
     QCOMPARE(versions.value(QStringLiteral("bulwark")).toString(), QStringLiteral(BULWARK_VERSION));
     QCOMPARE(versions.value(QStringLiteral("qt")).toString(), QString::fromLatin1(qVersion()));
-    const QDateTime time = QDateTime::fromString(o.value(QStringLiteral("time")).toString(), Qt::ISODate);
+    const QDateTime time =
+        QDateTime::fromString(o.value(QStringLiteral("time")).toString(), Qt::ISODate);
     QVERIFY2(time.isValid(), r.body.constData());
     QVERIFY(qAbs(time.secsTo(QDateTime::currentDateTimeUtc())) <= 5);
     const QJsonArray components = o.value(QStringLiteral("components")).toArray();
@@ -97,7 +98,8 @@ void TestHealth::headOnHealth()
 {
     RawHttpClient client;
     QVERIFY2(client.connectTo(m_server->port()), qPrintable(client.errorString()));
-    for (const QByteArray &target : {QByteArray("/health/live"), QByteArray("/health/ready"), QByteArray("/health")}) {
+    for (const QByteArray &target :
+         {QByteArray("/health/live"), QByteArray("/health/ready"), QByteArray("/health")}) {
         QVERIFY2(client.send(request("HEAD", target)), qPrintable(client.errorString()));
         RawResponse r;
         QVERIFY2(client.readResponse(&r, 5000, true), qPrintable(client.errorString()));
@@ -122,10 +124,14 @@ void TestHealth::dataDirGoneMakesNotReady()
     QJsonObject o = r.json();
     QCOMPARE(o.value(QStringLiteral("status")).toString(), QStringLiteral("not_ready"));
     QCOMPARE(o.value(QStringLiteral("down")).toArray(), QJsonArray({QStringLiteral("data_dir")}));
-    QCOMPARE(o.value(QStringLiteral("components")).toObject().value(QStringLiteral("data_dir")).toString(),
+    QCOMPARE(o.value(QStringLiteral("components"))
+                 .toObject()
+                 .value(QStringLiteral("data_dir"))
+                 .toString(),
              QStringLiteral("down"));
-    QCOMPARE(o.value(QStringLiteral("components")).toObject().value(QStringLiteral("http")).toString(),
-             QStringLiteral("up"));
+    QCOMPARE(
+        o.value(QStringLiteral("components")).toObject().value(QStringLiteral("http")).toString(),
+        QStringLiteral("up"));
 
     BULWARK_CHECK(fetch(m_server->port(), "/health", &r));
     QCOMPARE(r.status, 200);
@@ -136,7 +142,9 @@ void TestHealth::dataDirGoneMakesNotReady()
         const QJsonObject c = v.toObject();
         if (c.value(QStringLiteral("name")).toString() == QLatin1String("data_dir")) {
             QCOMPARE(c.value(QStringLiteral("state")).toString(), QStringLiteral("down"));
-            QVERIFY(c.value(QStringLiteral("detail")).toString().contains(QStringLiteral("not writable")));
+            QVERIFY(c.value(QStringLiteral("detail"))
+                        .toString()
+                        .contains(QStringLiteral("not writable")));
             sawDetail = true;
         }
     }

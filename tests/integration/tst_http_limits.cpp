@@ -67,27 +67,31 @@ void TestHttpLimits::rejected_data()
     const QByteArray longTarget = "/" + QByteArray(9 * 1024, 'a');
 
     QTest::newRow("request line > 8 KiB")
-        << QByteArray("GET " + longTarget + " HTTP/1.1\r\n" + host + "\r\n") << 414 << "uri_too_long";
+        << QByteArray("GET " + longTarget + " HTTP/1.1\r\n" + host + "\r\n") << 414
+        << "uri_too_long";
     QTest::newRow("request line > 8 KiB, still unterminated")
         << QByteArray("GET " + longTarget) << 414 << "uri_too_long";
     QTest::newRow("header field > 8 KiB")
-        << QByteArray("GET /health/live HTTP/1.1\r\n" + host + "X-Long: " + QByteArray(9 * 1024, 'b') + "\r\n\r\n")
+        << QByteArray("GET /health/live HTTP/1.1\r\n" + host +
+                      "X-Long: " + QByteArray(9 * 1024, 'b') + "\r\n\r\n")
         << 431 << "headers_too_large";
     QTest::newRow("header field > 8 KiB, still unterminated")
-        << QByteArray("GET /health/live HTTP/1.1\r\n" + host + "X-Long: " + QByteArray(9 * 1024, 'b'))
+        << QByteArray("GET /health/live HTTP/1.1\r\n" + host +
+                      "X-Long: " + QByteArray(9 * 1024, 'b'))
         << 431 << "headers_too_large";
-    QTest::newRow("headers > 64 KiB total")
-        << QByteArray("GET /health/live HTTP/1.1\r\n" + host + headerLines(20, 4000, "X-Fill-") + "\r\n")
-        << 431 << "headers_too_large";
+    QTest::newRow("headers > 64 KiB total") << QByteArray("GET /health/live HTTP/1.1\r\n" + host +
+                                                          headerLines(20, 4000, "X-Fill-") + "\r\n")
+                                            << 431 << "headers_too_large";
     QTest::newRow("more than 100 headers")
         << QByteArray("GET /health/live HTTP/1.1\r\n" + host + headerLines(100, 4, "X-H-") + "\r\n")
         << 431 << "headers_too_large";
     QTest::newRow("body > max_body (headers only)")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host
-                      + "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+        << QByteArray("POST /health/live HTTP/1.1\r\n" + host +
+                      "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
         << 413 << "payload_too_large";
     QTest::newRow("chunked body > max_body (size line only)")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n800\r\n")
+        << QByteArray("POST /health/live HTTP/1.1\r\n" + host +
+                      "Transfer-Encoding: chunked\r\n\r\n800\r\n")
         << 413 << "payload_too_large";
     QTest::newRow("malformed request line: one word")
         << QByteArray("GARBAGE\r\n\r\n") << 400 << "bad_request";
@@ -102,7 +106,8 @@ void TestHttpLimits::rejected_data()
     QTest::newRow("HTTP/1.1 without Host")
         << QByteArray("GET /health/live HTTP/1.1\r\n\r\n") << 400 << "bad_request";
     QTest::newRow("obs-fold header")
-        << QByteArray("GET /health/live HTTP/1.1\r\n" + host + "X-A: 1\r\n  folded\r\n\r\n") << 400 << "bad_request";
+        << QByteArray("GET /health/live HTTP/1.1\r\n" + host + "X-A: 1\r\n  folded\r\n\r\n") << 400
+        << "bad_request";
     QTest::newRow("Content-Length with plus sign")
         << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Content-Length: +5\r\n\r\nhello")
         << 400 << "bad_request";
@@ -110,47 +115,53 @@ void TestHttpLimits::rejected_data()
         << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Content-Length: 0x5\r\n\r\nhello")
         << 400 << "bad_request";
     QTest::newRow("Content-Length negative")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Content-Length: -1\r\n\r\n")
-        << 400 << "bad_request";
+        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Content-Length: -1\r\n\r\n") << 400
+        << "bad_request";
     QTest::newRow("Content-Length empty")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Content-Length: \r\n\r\n")
-        << 400 << "bad_request";
+        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Content-Length: \r\n\r\n") << 400
+        << "bad_request";
     QTest::newRow("Content-Length 2^63 (would wrap negative)")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Content-Length: 9223372036854775808\r\n\r\n")
+        << QByteArray("POST /health/live HTTP/1.1\r\n" + host +
+                      "Content-Length: 9223372036854775808\r\n\r\n")
         << 400 << "bad_request";
     QTest::newRow("Content-Length above 2^64")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Content-Length: 18446744073709551621\r\n\r\n")
+        << QByteArray("POST /health/live HTTP/1.1\r\n" + host +
+                      "Content-Length: 18446744073709551621\r\n\r\n")
         << 400 << "bad_request";
     QTest::newRow("two different Content-Length headers")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host
-                      + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!")
+        << QByteArray("POST /health/live HTTP/1.1\r\n" + host +
+                      "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!")
         << 400 << "bad_request";
     QTest::newRow("Content-Length list with different values")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Content-Length: 5, 6\r\n\r\nhello!")
+        << QByteArray("POST /health/live HTTP/1.1\r\n" + host +
+                      "Content-Length: 5, 6\r\n\r\nhello!")
         << 400 << "bad_request";
     QTest::newRow("Content-Length with Transfer-Encoding")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host
-                      + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        << QByteArray(
+               "POST /health/live HTTP/1.1\r\n" + host +
+               "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
         << 400 << "bad_request";
     QTest::newRow("Transfer-Encoding with Content-Length (other order)")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host
-                      + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        << QByteArray(
+               "POST /health/live HTTP/1.1\r\n" + host +
+               "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
         << 400 << "bad_request";
     QTest::newRow("chunked in HTTP/1.0")
         << QByteArray("POST /health/live HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         << 400 << "bad_request";
-    QTest::newRow("bad chunk size")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\nzz\r\n")
-        << 400 << "bad_request";
+    QTest::newRow("bad chunk size") << QByteArray("POST /health/live HTTP/1.1\r\n" + host +
+                                                  "Transfer-Encoding: chunked\r\n\r\nzz\r\n")
+                                    << 400 << "bad_request";
     QTest::newRow("HTTP/2.0") << QByteArray("GET /health/live HTTP/2.0\r\n" + host + "\r\n") << 505
                               << "http_version_not_supported";
-    QTest::newRow("HTTP/0.9 style version") << QByteArray("GET /health/live HTTP/0.9\r\n" + host + "\r\n")
-                                            << 505 << "http_version_not_supported";
-    QTest::newRow("unknown method") << QByteArray("BREW /health/live HTTP/1.1\r\n" + host + "\r\n") << 501
-                                    << "not_implemented";
+    QTest::newRow("HTTP/0.9 style version")
+        << QByteArray("GET /health/live HTTP/0.9\r\n" + host + "\r\n") << 505
+        << "http_version_not_supported";
+    QTest::newRow("unknown method")
+        << QByteArray("BREW /health/live HTTP/1.1\r\n" + host + "\r\n") << 501 << "not_implemented";
     QTest::newRow("unknown transfer coding")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\n\r\n") << 501
-        << "not_implemented";
+        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\n\r\n")
+        << 501 << "not_implemented";
 }
 
 void TestHttpLimits::rejected()
@@ -194,14 +205,15 @@ void TestHttpLimits::limitsJustBelowAreAccepted_data()
         << QByteArray("GET " + target + " HTTP/1.1\r\n" + host + "\r\n") << 200;
     // Header line of exactly 8192 bytes: "X-Long: " is 8 bytes.
     QTest::newRow("header field of exactly 8 KiB")
-        << QByteArray("GET /health/live HTTP/1.1\r\n" + host + "X-Long: " + QByteArray(8 * 1024 - 8, 'b')
-                      + "\r\n\r\n")
+        << QByteArray("GET /health/live HTTP/1.1\r\n" + host +
+                      "X-Long: " + QByteArray(8 * 1024 - 8, 'b') + "\r\n\r\n")
         << 200;
-    QTest::newRow("100 headers")
-        << QByteArray("GET /health/live HTTP/1.1\r\n" + host + headerLines(99, 4, "X-H-") + "\r\n") << 200;
+    QTest::newRow("100 headers") << QByteArray("GET /health/live HTTP/1.1\r\n" + host +
+                                               headerLines(99, 4, "X-H-") + "\r\n")
+                                 << 200;
     QTest::newRow("body of exactly max_body")
-        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Content-Length: 1024\r\n\r\n"
-                      + QByteArray(1024, 'z'))
+        << QByteArray("POST /health/live HTTP/1.1\r\n" + host + "Content-Length: 1024\r\n\r\n" +
+                      QByteArray(1024, 'z'))
         << 405;
 }
 

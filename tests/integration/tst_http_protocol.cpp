@@ -115,11 +115,12 @@ void TestHttpProtocol::pipelining()
     RawHttpClient client;
     QVERIFY2(client.connectTo(port()), qPrintable(client.errorString()));
     // The slow one first: answers must still come back in request order.
-    const QByteArray three = request("GET", "/debug/sleep?ms=200", "X-Request-Id: pipe-1\r\n")
-                           + request("GET", "/nope", "X-Request-Id: pipe-2\r\n")
-                           + request("GET", "/health/live", "X-Request-Id: pipe-3\r\n");
+    const QByteArray three = request("GET", "/debug/sleep?ms=200", "X-Request-Id: pipe-1\r\n") +
+                             request("GET", "/nope", "X-Request-Id: pipe-2\r\n") +
+                             request("GET", "/health/live", "X-Request-Id: pipe-3\r\n");
     QVERIFY2(client.send(three), qPrintable(client.errorString()));
-    const QList<std::pair<QByteArray, int>> expected{{"pipe-1", 200}, {"pipe-2", 404}, {"pipe-3", 200}};
+    const QList<std::pair<QByteArray, int>> expected{
+        {"pipe-1", 200}, {"pipe-2", 404}, {"pipe-3", 200}};
     for (const auto &[id, status] : expected) {
         RawResponse r;
         QVERIFY2(client.readResponse(&r), qPrintable(client.errorString()));
@@ -172,9 +173,10 @@ void TestHttpProtocol::connectionCloseHonoured()
     RawHttpClient client;
     QVERIFY2(client.connectTo(port()), qPrintable(client.errorString()));
     // A request pipelined after "Connection: close" must not be answered.
-    QVERIFY2(client.send(request("GET", "/health/live", "Connection: close\r\nX-Request-Id: last\r\n")
-                         + request("GET", "/health/live", "X-Request-Id: ignored\r\n")),
-             qPrintable(client.errorString()));
+    QVERIFY2(
+        client.send(request("GET", "/health/live", "Connection: close\r\nX-Request-Id: last\r\n") +
+                    request("GET", "/health/live", "X-Request-Id: ignored\r\n")),
+        qPrintable(client.errorString()));
     RawResponse r;
     QVERIFY2(client.readResponse(&r), qPrintable(client.errorString()));
     QCOMPARE(r.statusLine, QByteArray("HTTP/1.1 200 OK"));
@@ -204,7 +206,8 @@ void TestHttpProtocol::headHasGetHeadersWithoutBody()
 
     // HEAD and a GET pipelined right behind it in one write: if HEAD carried a body, the
     // next status line would not start where the HEAD's head ends.
-    QVERIFY2(client.send(request("HEAD", target) + request("GET", "/health/live", "X-Request-Id: after-head\r\n")),
+    QVERIFY2(client.send(request("HEAD", target) +
+                         request("GET", "/health/live", "X-Request-Id: after-head\r\n")),
              qPrintable(client.errorString()));
     RawResponse head;
     QVERIFY2(client.readResponse(&head, 5000, true), qPrintable(client.errorString()));
@@ -225,13 +228,14 @@ void TestHttpProtocol::methodNotAllowed_data()
     QTest::addColumn<QByteArray>("method");
     QTest::addColumn<QByteArray>("target");
     QTest::addColumn<QByteArray>("allow");
-    QTest::newRow("POST /health/live") << QByteArray("POST") << QByteArray("/health/live")
-                                       << QByteArray("GET, HEAD, OPTIONS");
-    QTest::newRow("PUT /metrics") << QByteArray("PUT") << QByteArray("/metrics") << QByteArray("GET, HEAD, OPTIONS");
-    QTest::newRow("DELETE /health") << QByteArray("DELETE") << QByteArray("/health")
-                                    << QByteArray("GET, HEAD, OPTIONS");
-    QTest::newRow("PATCH /health/ready") << QByteArray("PATCH") << QByteArray("/health/ready")
-                                         << QByteArray("GET, HEAD, OPTIONS");
+    QTest::newRow("POST /health/live")
+        << QByteArray("POST") << QByteArray("/health/live") << QByteArray("GET, HEAD, OPTIONS");
+    QTest::newRow("PUT /metrics") << QByteArray("PUT") << QByteArray("/metrics")
+                                  << QByteArray("GET, HEAD, OPTIONS");
+    QTest::newRow("DELETE /health")
+        << QByteArray("DELETE") << QByteArray("/health") << QByteArray("GET, HEAD, OPTIONS");
+    QTest::newRow("PATCH /health/ready")
+        << QByteArray("PATCH") << QByteArray("/health/ready") << QByteArray("GET, HEAD, OPTIONS");
 }
 
 void TestHttpProtocol::methodNotAllowed()
@@ -247,7 +251,11 @@ void TestHttpProtocol::methodNotAllowed()
     QVERIFY2(client.readResponse(&r), qPrintable(client.errorString()));
     BULWARK_CHECK(verifyJsonError(r, 405, QStringLiteral("method_not_allowed")));
     QCOMPARE(r.header("Allow"), allow);
-    QCOMPARE(r.json().value(QStringLiteral("error")).toObject().value(QStringLiteral("request_id")).toString(),
+    QCOMPARE(r.json()
+                 .value(QStringLiteral("error"))
+                 .toObject()
+                 .value(QStringLiteral("request_id"))
+                 .toString(),
              QStringLiteral("m405"));
     QVERIFY(!r.hasHeader("Connection"));
 }
@@ -256,14 +264,16 @@ void TestHttpProtocol::optionsListsAllow()
 {
     RawHttpClient client;
     QVERIFY2(client.connectTo(port()), qPrintable(client.errorString()));
-    QVERIFY2(client.send(request("OPTIONS", "/health/live") + request("GET", "/health/live", "X-Request-Id: after-options\r\n")),
+    QVERIFY2(client.send(request("OPTIONS", "/health/live") +
+                         request("GET", "/health/live", "X-Request-Id: after-options\r\n")),
              qPrintable(client.errorString()));
     RawResponse r;
     QVERIFY2(client.readResponse(&r), qPrintable(client.errorString()));
     QCOMPARE(r.statusLine, QByteArray("HTTP/1.1 204 No Content"));
     QCOMPARE(r.header("Allow"), QByteArray("GET, HEAD, OPTIONS"));
     QVERIFY(r.body.isEmpty());
-    QVERIFY2(!r.hasHeader("Content-Length") || r.header("Content-Length") == "0", r.header("Content-Length").constData());
+    QVERIFY2(!r.hasHeader("Content-Length") || r.header("Content-Length") == "0",
+             r.header("Content-Length").constData());
     RawResponse next;
     QVERIFY2(client.readResponse(&next), qPrintable(client.errorString()));
     QCOMPARE(next.status, 200);
@@ -284,7 +294,8 @@ void TestHttpProtocol::notFoundJsonError()
 
 void TestHttpProtocol::dateAndServerHeaders()
 {
-    for (const QByteArray &target : {QByteArray("/health/live"), QByteArray("/nope"), QByteArray("/metrics")}) {
+    for (const QByteArray &target :
+         {QByteArray("/health/live"), QByteArray("/nope"), QByteArray("/metrics")}) {
         RawResponse r;
         BULWARK_CHECK(fetch(port(), target, &r));
         BULWARK_CHECK(verifyCommonHeaders(r));
@@ -357,7 +368,8 @@ void TestHttpProtocol::requestId()
     QFETCH(QByteArray, sent);
     QFETCH(bool, echoed);
     RawResponse r;
-    BULWARK_CHECK(fetch(port(), "/health/live", &r, sent.isNull() ? QByteArray() : "X-Request-Id: " + sent + "\r\n"));
+    BULWARK_CHECK(fetch(port(), "/health/live", &r,
+                        sent.isNull() ? QByteArray() : "X-Request-Id: " + sent + "\r\n"));
     QCOMPARE(r.status, 200);
     QCOMPARE(r.headerCount("X-Request-Id"), 1);
     const QByteArray id = r.header("X-Request-Id");
@@ -379,7 +391,11 @@ void TestHttpProtocol::generatedRequestIdsDiffer()
         const QByteArray id = r.header("X-Request-Id");
         QVERIFY2(isHex32(id), id.constData());
         // The error body names the same id.
-        QCOMPARE(r.json().value(QStringLiteral("error")).toObject().value(QStringLiteral("request_id")).toString(),
+        QCOMPARE(r.json()
+                     .value(QStringLiteral("error"))
+                     .toObject()
+                     .value(QStringLiteral("request_id"))
+                     .toString(),
                  QString::fromLatin1(id));
         ids.insert(id);
     }
@@ -403,7 +419,8 @@ void TestHttpProtocol::securityHeaders()
     QCOMPARE(r.header("X-Content-Type-Options"), QByteArray("nosniff"));
     QCOMPARE(r.header("X-Frame-Options"), QByteArray("DENY"));
     QCOMPARE(r.header("Referrer-Policy"), QByteArray("no-referrer"));
-    QCOMPARE(r.header("Content-Security-Policy"), QByteArray("default-src 'none'; frame-ancestors 'none'"));
+    QCOMPARE(r.header("Content-Security-Policy"),
+             QByteArray("default-src 'none'; frame-ancestors 'none'"));
     QVERIFY2(!r.hasHeader("Strict-Transport-Security"), "HSTS must only be sent over TLS");
 }
 
@@ -426,8 +443,9 @@ void TestHttpProtocol::adminApiNeedsToken()
     QFETCH(QByteArray, authorization);
     QFETCH(int, status);
     RawResponse r;
-    BULWARK_CHECK(fetch(port(), "/admin/api/metrics/series?seconds=5", &r,
-                        authorization.isNull() ? QByteArray() : "Authorization: " + authorization + "\r\n"));
+    BULWARK_CHECK(
+        fetch(port(), "/admin/api/metrics/series?seconds=5", &r,
+              authorization.isNull() ? QByteArray() : "Authorization: " + authorization + "\r\n"));
     if (status == 401) {
         BULWARK_CHECK(verifyJsonError(r, 401, QStringLiteral("unauthorized")));
         QCOMPARE(r.header("WWW-Authenticate"), QByteArray("Bearer realm=\"bulwark-admin\""));
@@ -447,7 +465,8 @@ void TestHttpProtocol::expectContinue()
 {
     RawHttpClient client;
     QVERIFY2(client.connectTo(port()), qPrintable(client.errorString()));
-    QVERIFY2(client.send(request("POST", "/health/live", "Content-Length: 5\r\nExpect: 100-continue\r\n")),
+    QVERIFY2(client.send(
+                 request("POST", "/health/live", "Content-Length: 5\r\nExpect: 100-continue\r\n")),
              qPrintable(client.errorString()));
     RawResponse interim;
     QVERIFY2(client.readResponse(&interim, 3000), qPrintable(client.errorString()));
@@ -468,7 +487,8 @@ void TestHttpProtocol::noContinueWithoutBody()
 {
     RawHttpClient client;
     QVERIFY2(client.connectTo(port()), qPrintable(client.errorString()));
-    QVERIFY2(client.send(request("GET", "/health/live", "Expect: 100-continue\r\n")), qPrintable(client.errorString()));
+    QVERIFY2(client.send(request("GET", "/health/live", "Expect: 100-continue\r\n")),
+             qPrintable(client.errorString()));
     RawResponse r;
     QVERIFY2(client.readResponse(&r, 3000), qPrintable(client.errorString()));
     QCOMPARE(r.statusLine, QByteArray("HTTP/1.1 200 OK"));
@@ -478,13 +498,15 @@ void TestHttpProtocol::chunkedBodyIsFramed()
 {
     RawHttpClient client;
     QVERIFY2(client.connectTo(port()), qPrintable(client.errorString()));
-    const QByteArray chunked = "POST /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
-                               "X-Request-Id: chunked\r\n\r\n"
-                               "5\r\nhello\r\n"
-                               "6;ext=1\r\n world\r\n"
-                               "0\r\n\r\n";
-    QVERIFY2(client.send(chunked + request("GET", "/health/live", "X-Request-Id: after-chunked\r\n")),
-             qPrintable(client.errorString()));
+    const QByteArray chunked =
+        "POST /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        "X-Request-Id: chunked\r\n\r\n"
+        "5\r\nhello\r\n"
+        "6;ext=1\r\n world\r\n"
+        "0\r\n\r\n";
+    QVERIFY2(
+        client.send(chunked + request("GET", "/health/live", "X-Request-Id: after-chunked\r\n")),
+        qPrintable(client.errorString()));
     RawResponse first;
     QVERIFY2(client.readResponse(&first), qPrintable(client.errorString()));
     BULWARK_CHECK(verifyJsonError(first, 405, QStringLiteral("method_not_allowed")));
@@ -511,10 +533,11 @@ void TestHttpProtocol::chunkedBodyWithTrailerIsFramed()
     QFETCH(bool, pipelined);
     RawHttpClient client;
     QVERIFY2(client.connectTo(port()), qPrintable(client.errorString()));
-    const QByteArray chunked = "POST /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
-                               "X-Request-Id: trailer\r\n\r\n"
-                               "5\r\nhello\r\n"
-                               "0\r\nX-Trailer: t\r\n\r\n";
+    const QByteArray chunked =
+        "POST /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        "X-Request-Id: trailer\r\n\r\n"
+        "5\r\nhello\r\n"
+        "0\r\nX-Trailer: t\r\n\r\n";
     const QByteArray next = request("GET", "/health/live", "X-Request-Id: after-trailer\r\n");
     QVERIFY2(client.send(pipelined ? chunked + next : chunked), qPrintable(client.errorString()));
     RawResponse first;
@@ -536,7 +559,8 @@ void TestHttpProtocol::upgradeHeaderIsIgnored()
     RawHttpClient client;
     QVERIFY2(client.connectTo(port()), qPrintable(client.errorString()));
     QVERIFY2(client.send(request("GET", "/health/live",
-                                 "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n")),
+                                 "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: "
+                                 "h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n")),
              qPrintable(client.errorString()));
     RawResponse r;
     QVERIFY2(client.readResponse(&r, 3000), qPrintable(client.errorString()));

@@ -67,7 +67,8 @@ void TestHttpTimeouts::partialHeaders_data()
     QTest::addColumn<QByteArray>("bytes");
     QTest::newRow("request line only") << QByteArray("GET /health/live HTTP/1.1\r\n");
     QTest::newRow("half a request line") << QByteArray("GET /heal");
-    QTest::newRow("one header, no blank line") << QByteArray("GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    QTest::newRow("one header, no blank line")
+        << QByteArray("GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n");
 }
 
 void TestHttpTimeouts::partialHeaders()
@@ -81,7 +82,8 @@ void TestHttpTimeouts::partialHeaders()
     RawResponse r;
     QVERIFY2(client.readResponse(&r, kUpperBound), qPrintable(client.errorString()));
     const qint64 elapsed = timer.elapsed();
-    QVERIFY2(elapsed >= kHeaderTimeout - kSlack, qPrintable(QStringLiteral("408 after %1 ms").arg(elapsed)));
+    QVERIFY2(elapsed >= kHeaderTimeout - kSlack,
+             qPrintable(QStringLiteral("408 after %1 ms").arg(elapsed)));
     BULWARK_CHECK(verifyJsonError(r, 408, QStringLiteral("request_timeout")));
     QCOMPARE(r.header("Connection"), QByteArray("close"));
     QVERIFY2(client.waitForClose(kUpperBound), qPrintable(client.errorString()));
@@ -92,9 +94,11 @@ void TestHttpTimeouts::missingBody_data()
 {
     QTest::addColumn<QByteArray>("bytes");
     QTest::newRow("no body at all") << request("POST", "/health/live", "Content-Length: 10\r\n");
-    QTest::newRow("half a body") << QByteArray(request("POST", "/health/live", "Content-Length: 10\r\n") + "12345");
+    QTest::newRow("half a body") << QByteArray(
+        request("POST", "/health/live", "Content-Length: 10\r\n") + "12345");
     QTest::newRow("chunked, unfinished")
-        << QByteArray("POST /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+        << QByteArray("POST /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: "
+                      "chunked\r\n\r\n5\r\nhel");
 }
 
 void TestHttpTimeouts::missingBody()
@@ -108,7 +112,8 @@ void TestHttpTimeouts::missingBody()
     RawResponse r;
     QVERIFY2(client.readResponse(&r, kUpperBound), qPrintable(client.errorString()));
     const qint64 elapsed = timer.elapsed();
-    QVERIFY2(elapsed >= kBodyTimeout - kSlack, qPrintable(QStringLiteral("408 after %1 ms").arg(elapsed)));
+    QVERIFY2(elapsed >= kBodyTimeout - kSlack,
+             qPrintable(QStringLiteral("408 after %1 ms").arg(elapsed)));
     BULWARK_CHECK(verifyJsonError(r, 408, QStringLiteral("request_timeout")));
     QCOMPARE(r.header("Connection"), QByteArray("close"));
     QVERIFY2(client.waitForClose(kUpperBound), qPrintable(client.errorString()));
@@ -130,7 +135,8 @@ void TestHttpTimeouts::idleKeepAliveClosed()
     QVERIFY(!r.hasHeader("Connection"));
     QVERIFY2(client.waitForClose(kUpperBound), qPrintable(client.errorString()));
     const qint64 elapsed = timer.elapsed();
-    QVERIFY2(elapsed >= kIdleTimeout - kSlack, qPrintable(QStringLiteral("closed after %1 ms").arg(elapsed)));
+    QVERIFY2(elapsed >= kIdleTimeout - kSlack,
+             qPrintable(QStringLiteral("closed after %1 ms").arg(elapsed)));
     // An idle close says nothing: no 408 on a connection with no request in progress.
     QVERIFY2(client.pending().isEmpty(), client.pending().left(200).constData());
 }
@@ -143,7 +149,8 @@ void TestHttpTimeouts::idleFreshConnectionClosed()
     QVERIFY2(client.connectTo(m_server->port()), qPrintable(client.errorString()));
     QVERIFY2(client.waitForClose(kUpperBound), qPrintable(client.errorString()));
     const qint64 elapsed = timer.elapsed();
-    QVERIFY2(elapsed >= kIdleTimeout - kSlack, qPrintable(QStringLiteral("closed after %1 ms").arg(elapsed)));
+    QVERIFY2(elapsed >= kIdleTimeout - kSlack,
+             qPrintable(QStringLiteral("closed after %1 ms").arg(elapsed)));
     QVERIFY2(client.pending().isEmpty(), client.pending().left(200).constData());
 }
 
@@ -157,7 +164,8 @@ void TestHttpTimeouts::activeConnectionNotClosedEarly()
     for (int i = 0; i < 10; ++i) {
         QVERIFY2(client.send(request("GET", "/health/live")), qPrintable(client.errorString()));
         RawResponse r;
-        QVERIFY2(client.readResponse(&r), qPrintable(QStringLiteral("request %1: %2").arg(i).arg(client.errorString())));
+        QVERIFY2(client.readResponse(&r),
+                 qPrintable(QStringLiteral("request %1: %2").arg(i).arg(client.errorString())));
         QCOMPARE(r.status, 200);
         QVERIFY(!r.hasHeader("Connection"));
         // This test is about time: pause less than the idle timeout between requests.
@@ -211,7 +219,8 @@ void TestHttpTimeouts::headerTimeoutCountsFromFirstByte()
     QVERIFY2(answered, "no 408 while the client kept trickling headers");
     QVERIFY2(client.readResponse(&r, kUpperBound), qPrintable(client.errorString()));
     const qint64 elapsed = timer.elapsed();
-    QVERIFY2(elapsed >= kHeaderTimeout - kSlack, qPrintable(QStringLiteral("408 after %1 ms").arg(elapsed)));
+    QVERIFY2(elapsed >= kHeaderTimeout - kSlack,
+             qPrintable(QStringLiteral("408 after %1 ms").arg(elapsed)));
     BULWARK_CHECK(verifyJsonError(r, 408, QStringLiteral("request_timeout")));
     QVERIFY2(client.waitForClose(kUpperBound), qPrintable(client.errorString()));
 }
@@ -224,7 +233,8 @@ void TestHttpTimeouts::clientThatNeverReadsIsDropped()
         RawResponse metrics;
         fetch(m_server->port(), "/metrics", &metrics);
         for (const QByteArray &line : metrics.body.split('\n'))
-            if (line.startsWith("bulwark_http_connections_rejected_total{reason=\"write_stalled\"}"))
+            if (line.startsWith(
+                    "bulwark_http_connections_rejected_total{reason=\"write_stalled\"}"))
                 return line.split(' ').last().toInt();
         return 0;
     };

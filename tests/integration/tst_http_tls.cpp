@@ -46,13 +46,15 @@ void TestHttpTls::initTestCase()
     m_key = m_certDir.filePath(QStringLiteral("key.pem"));
     QProcess proc;
     proc.setProcessChannelMode(QProcess::MergedChannels);
-    proc.start(openssl, {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
-                         QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-subj"),
-                         QStringLiteral("/CN=localhost"), QStringLiteral("-days"), QStringLiteral("2"),
-                         QStringLiteral("-keyout"), m_key, QStringLiteral("-out"), m_cert});
+    proc.start(openssl,
+               {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
+                QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-subj"),
+                QStringLiteral("/CN=localhost"), QStringLiteral("-days"), QStringLiteral("2"),
+                QStringLiteral("-keyout"), m_key, QStringLiteral("-out"), m_cert});
     QVERIFY2(proc.waitForStarted(10000), qPrintable(proc.errorString()));
     QVERIFY2(proc.waitForFinished(60000), "openssl req did not finish within 60 s");
-    QVERIFY2(proc.exitStatus() == QProcess::NormalExit && proc.exitCode() == 0, proc.readAll().constData());
+    QVERIFY2(proc.exitStatus() == QProcess::NormalExit && proc.exitCode() == 0,
+             proc.readAll().constData());
     QVERIFY(QFileInfo::exists(m_cert));
     QVERIFY(QFileInfo::exists(m_key));
 
@@ -74,14 +76,16 @@ void TestHttpTls::getOverTls()
     QVERIFY2(client.connectEncrypted(m_server->port()), qPrintable(client.errorString()));
     auto *ssl = qobject_cast<QSslSocket *>(client.socket());
     QVERIFY(ssl && ssl->isEncrypted());
-    QCOMPARE(ssl->peerCertificate().subjectInfo(QSslCertificate::CommonName), QStringList{QStringLiteral("localhost")});
+    QCOMPARE(ssl->peerCertificate().subjectInfo(QSslCertificate::CommonName),
+             QStringList{QStringLiteral("localhost")});
     QVERIFY2(ssl->sessionProtocol() == QSsl::TlsV1_2 || ssl->sessionProtocol() == QSsl::TlsV1_3,
              "TLS 1.2 or later expected");
     QVERIFY2(client.send(request("GET", "/health/live")), qPrintable(client.errorString()));
     RawResponse r;
     QVERIFY2(client.readResponse(&r), qPrintable(client.errorString()));
     QCOMPARE(r.statusLine, QByteArray("HTTP/1.1 200 OK"));
-    QCOMPARE(r.header("Strict-Transport-Security"), QByteArray("max-age=31536000; includeSubDomains"));
+    QCOMPARE(r.header("Strict-Transport-Security"),
+             QByteArray("max-age=31536000; includeSubDomains"));
     QCOMPARE(r.header("X-Content-Type-Options"), QByteArray("nosniff"));
     QCOMPARE(r.json().value(QStringLiteral("status")).toString(), QStringLiteral("live"));
     BULWARK_CHECK(verifyCommonHeaders(r));
@@ -91,10 +95,11 @@ void TestHttpTls::keepAliveAndPipeliningOverTls()
 {
     RawHttpClient client;
     QVERIFY2(client.connectEncrypted(m_server->port()), qPrintable(client.errorString()));
-    QVERIFY2(client.send(request("GET", "/health/live", "X-Request-Id: t1\r\n")
-                         + request("GET", "/nope", "X-Request-Id: t2\r\n")
-                         + request("GET", "/health/live", "X-Request-Id: t3\r\nConnection: close\r\n")),
-             qPrintable(client.errorString()));
+    QVERIFY2(
+        client.send(request("GET", "/health/live", "X-Request-Id: t1\r\n") +
+                    request("GET", "/nope", "X-Request-Id: t2\r\n") +
+                    request("GET", "/health/live", "X-Request-Id: t3\r\nConnection: close\r\n")),
+        qPrintable(client.errorString()));
     const QList<std::pair<QByteArray, int>> expected{{"t1", 200}, {"t2", 404}, {"t3", 200}};
     for (const auto &[id, status] : expected) {
         RawResponse r;
@@ -111,8 +116,9 @@ void TestHttpTls::limitsApplyOverTls()
 {
     RawHttpClient client;
     QVERIFY2(client.connectEncrypted(m_server->port()), qPrintable(client.errorString()));
-    QVERIFY2(client.send("GET /" + QByteArray(9 * 1024, 'a') + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
-             qPrintable(client.errorString()));
+    QVERIFY2(
+        client.send("GET /" + QByteArray(9 * 1024, 'a') + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        qPrintable(client.errorString()));
     RawResponse r;
     QVERIFY2(client.readResponse(&r, 3000), qPrintable(client.errorString()));
     BULWARK_CHECK(verifyJsonError(r, 414, QStringLiteral("uri_too_long")));
@@ -128,7 +134,8 @@ void TestHttpTls::plainTextOnTlsPortIsNotServed()
     // The TLS handshake fails on an HTTP request line; the server drops the connection.
     QVERIFY2(client.waitForClose(5000), qPrintable(client.errorString()));
     const QByteArray got = client.pending();
-    QVERIFY2(!got.startsWith("HTTP/1.1 200") && !got.contains("\"live\""), got.left(200).constData());
+    QVERIFY2(!got.startsWith("HTTP/1.1 200") && !got.contains("\"live\""),
+             got.left(200).constData());
 
     // The server is still fine for TLS clients afterwards.
     RawHttpClient good;
@@ -145,8 +152,10 @@ void TestHttpTls::missingCertificateFailsStart()
     server.config.server.tls.certFile = m_certDir.filePath(QStringLiteral("does-not-exist.pem"));
     server.config.server.tls.keyFile = m_key;
     QVERIFY(!server.start());
-    QVERIFY2(server.errorString().contains(QStringLiteral("server.tls.cert")), qPrintable(server.errorString()));
-    QVERIFY2(server.errorString().contains(QStringLiteral("does-not-exist.pem")), qPrintable(server.errorString()));
+    QVERIFY2(server.errorString().contains(QStringLiteral("server.tls.cert")),
+             qPrintable(server.errorString()));
+    QVERIFY2(server.errorString().contains(QStringLiteral("does-not-exist.pem")),
+             qPrintable(server.errorString()));
 }
 
 void TestHttpTls::missingKeyFailsStart()
@@ -155,7 +164,8 @@ void TestHttpTls::missingKeyFailsStart()
     server.config.server.tls.certFile = m_cert;
     server.config.server.tls.keyFile = m_certDir.filePath(QStringLiteral("no-key.pem"));
     QVERIFY(!server.start());
-    QVERIFY2(server.errorString().contains(QStringLiteral("server.tls.key")), qPrintable(server.errorString()));
+    QVERIFY2(server.errorString().contains(QStringLiteral("server.tls.key")),
+             qPrintable(server.errorString()));
 }
 
 void TestHttpTls::garbageCertificateFailsStart()
@@ -169,7 +179,8 @@ void TestHttpTls::garbageCertificateFailsStart()
     server.config.server.tls.certFile = garbage;
     server.config.server.tls.keyFile = m_key;
     QVERIFY(!server.start());
-    QVERIFY2(server.errorString().contains(QStringLiteral("server.tls.cert")), qPrintable(server.errorString()));
+    QVERIFY2(server.errorString().contains(QStringLiteral("server.tls.cert")),
+             qPrintable(server.errorString()));
 }
 
 QTEST_GUILESS_MAIN(TestHttpTls)

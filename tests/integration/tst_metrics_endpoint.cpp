@@ -2,8 +2,8 @@
 // GET /metrics from a running server: content type, the expected families with bounded
 // route labels (patterns, never raw paths), rejection counters, process metrics, and the
 // whole text accepted by `promtool check metrics`; plus the admin time-series API.
-#include "TestSupport.h"
 #include "MetricsSampler.h"
+#include "TestSupport.h"
 
 #include <QProcess>
 #include <QRegularExpression>
@@ -51,7 +51,8 @@ double sample(const QByteArray &text, const QByteArray &name, const QList<QByteA
 
 bool hasType(const QByteArray &text, const QByteArray &name, const QByteArray &type)
 {
-    return text.contains("\n# TYPE " + name + ' ' + type + '\n') || text.startsWith("# TYPE " + name + ' ' + type + '\n');
+    return text.contains("\n# TYPE " + name + ' ' + type + '\n') ||
+           text.startsWith("# TYPE " + name + ' ' + type + '\n');
 }
 
 } // namespace
@@ -93,7 +94,8 @@ void TestMetricsEndpoint::initTestCase()
     QCOMPARE(r.status, 200);
     RawHttpClient client;
     QVERIFY2(client.connectTo(m_server->port()), qPrintable(client.errorString()));
-    QVERIFY2(client.send(request("POST", "/health", "Content-Length: 0\r\n")), qPrintable(client.errorString()));
+    QVERIFY2(client.send(request("POST", "/health", "Content-Length: 0\r\n")),
+             qPrintable(client.errorString()));
     QVERIFY2(client.readResponse(&r), qPrintable(client.errorString()));
     QCOMPARE(r.status, 405);
     RawHttpClient slow;
@@ -115,7 +117,8 @@ QByteArray TestMetricsEndpoint::scrape(quint16 port)
     if (QTest::currentTestFailed())
         return {};
     if (r.status != 200) {
-        QTest::qFail(qPrintable(QStringLiteral("GET /metrics: %1").arg(r.status)), __FILE__, __LINE__);
+        QTest::qFail(qPrintable(QStringLiteral("GET /metrics: %1").arg(r.status)), __FILE__,
+                     __LINE__);
         return {};
     }
     return r.body;
@@ -126,24 +129,32 @@ void TestMetricsEndpoint::exposition()
     RawResponse r;
     BULWARK_CHECK(fetch(m_server->port(), "/metrics", &r));
     QCOMPARE(r.status, 200);
-    QVERIFY2(r.header("Content-Type").startsWith("text/plain; version=0.0.4"), r.header("Content-Type").constData());
+    QVERIFY2(r.header("Content-Type").startsWith("text/plain; version=0.0.4"),
+             r.header("Content-Type").constData());
     QCOMPARE(r.header("Cache-Control"), QByteArray("no-store"));
     const QByteArray text = r.body;
     QVERIFY(text.endsWith('\n'));
 
     QVERIFY2(hasType(text, "http_requests_total", "counter"), text.constData());
-    QVERIFY(sample(text, "http_requests_total", {"method=\"GET\"", "route=\"/health/live\"", "status=\"200\""}) >= 3);
-    QVERIFY(sample(text, "http_requests_total", {"method=\"GET\"", "route=\"/health/ready\"", "status=\"200\""}) >= 1);
-    QVERIFY(sample(text, "http_requests_total", {"method=\"POST\"", "route=\"/health\"", "status=\"405\""}) >= 1);
+    QVERIFY(sample(text, "http_requests_total",
+                   {"method=\"GET\"", "route=\"/health/live\"", "status=\"200\""}) >= 3);
+    QVERIFY(sample(text, "http_requests_total",
+                   {"method=\"GET\"", "route=\"/health/ready\"", "status=\"200\""}) >= 1);
+    QVERIFY(sample(text, "http_requests_total",
+                   {"method=\"POST\"", "route=\"/health\"", "status=\"405\""}) >= 1);
     // Bounded label values: the unmatched path is not a label.
-    QCOMPARE(sample(text, "http_requests_total", {"method=\"GET\"", "route=\"unmatched\"", "status=\"404\""}), 1.0);
+    QCOMPARE(sample(text, "http_requests_total",
+                    {"method=\"GET\"", "route=\"unmatched\"", "status=\"404\""}),
+             1.0);
     QVERIFY2(!text.contains("/nope"), "a raw request path leaked into a label");
 
     QVERIFY(hasType(text, "http_request_duration_seconds", "histogram"));
     QVERIFY(sample(text, "http_request_duration_seconds_bucket",
                    {"method=\"GET\"", "route=\"/health/live\"", "le=\"+Inf\""}) >= 3);
-    QVERIFY(sample(text, "http_request_duration_seconds_count", {"method=\"GET\"", "route=\"/health/live\""}) >= 3);
-    QVERIFY(sample(text, "http_request_duration_seconds_sum", {"method=\"GET\"", "route=\"/health/live\""}) >= 0);
+    QVERIFY(sample(text, "http_request_duration_seconds_count",
+                   {"method=\"GET\"", "route=\"/health/live\""}) >= 3);
+    QVERIFY(sample(text, "http_request_duration_seconds_sum",
+                   {"method=\"GET\"", "route=\"/health/live\""}) >= 0);
 
     QVERIFY(hasType(text, "http_requests_in_flight", "gauge"));
     // This very request is in flight while the text is produced.
@@ -151,7 +162,8 @@ void TestMetricsEndpoint::exposition()
     QVERIFY(hasType(text, "bulwark_http_open_connections", "gauge"));
     QVERIFY(sample(text, "bulwark_http_open_connections") >= 1);
     QVERIFY(hasType(text, "bulwark_http_connections_rejected_total", "counter"));
-    QCOMPARE(sample(text, "bulwark_http_connections_rejected_total", {"reason=\"header_timeout\""}), 1.0);
+    QCOMPARE(sample(text, "bulwark_http_connections_rejected_total", {"reason=\"header_timeout\""}),
+             1.0);
 
     QVERIFY(hasType(text, "process_resident_memory_bytes", "gauge"));
     QVERIFY(sample(text, "process_resident_memory_bytes") > 1024 * 1024);
@@ -183,7 +195,9 @@ void TestMetricsEndpoint::rejectedConnectionsCounted()
     QVERIFY2(held.send(request("GET", "/metrics")), qPrintable(held.errorString()));
     QVERIFY2(held.readResponse(&r), qPrintable(held.errorString()));
     QCOMPARE(r.status, 200);
-    QCOMPARE(sample(r.body, "bulwark_http_connections_rejected_total", {"reason=\"max_connections\""}), 1.0);
+    QCOMPARE(
+        sample(r.body, "bulwark_http_connections_rejected_total", {"reason=\"max_connections\""}),
+        1.0);
     QCOMPARE(sample(r.body, "bulwark_http_open_connections"), 1.0);
 }
 
@@ -191,7 +205,8 @@ void TestMetricsEndpoint::promtoolAcceptsOutput()
 {
     const QString promtool = QStandardPaths::findExecutable(QStringLiteral("promtool"));
     if (promtool.isEmpty())
-        QFAIL("promtool is missing; install the Debian package `prometheus` (it ships /usr/bin/promtool)");
+        QFAIL("promtool is missing; install the Debian package `prometheus` (it ships "
+              "/usr/bin/promtool)");
     const QByteArray text = scrape(m_server->port());
     if (QTest::currentTestFailed())
         return;
@@ -206,7 +221,8 @@ void TestMetricsEndpoint::promtoolAcceptsOutput()
     const QByteArray output = proc.readAll();
     QVERIFY2(proc.exitStatus() == QProcess::NormalExit && proc.exitCode() == 0,
              qPrintable(QStringLiteral("promtool check metrics failed (exit %1):\n%2")
-                            .arg(proc.exitCode()).arg(QString::fromUtf8(output))));
+                            .arg(proc.exitCode())
+                            .arg(QString::fromUtf8(output))));
     QVERIFY2(output.trimmed().isEmpty(), output.constData());
 }
 
@@ -217,7 +233,8 @@ void TestMetricsEndpoint::seriesApi()
     // The sampler ticks every second on this (the main) thread; QTRY spins the event loop.
     auto sampled = [&]() {
         RawHttpClient client;
-        if (!client.connectTo(m_server->port()) || !client.send(request("GET", "/admin/api/metrics/series?seconds=60", auth)))
+        if (!client.connectTo(m_server->port()) ||
+            !client.send(request("GET", "/admin/api/metrics/series?seconds=60", auth)))
             return false;
         RawResponse r;
         if (!client.readResponse(&r) || r.status != 200)

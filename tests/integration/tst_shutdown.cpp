@@ -32,8 +32,9 @@ QProcessEnvironment serverEnvironment()
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     // Only the variables the test means to set may configure the child.
     for (const QString &name : env.keys())
-        if (name.startsWith(QStringLiteral("BULWARK_")) && name != QStringLiteral("BULWARK_BINARY")
-            && name != QStringLiteral("BULWARK_SOURCE_DIR"))
+        if (name.startsWith(QStringLiteral("BULWARK_")) &&
+            name != QStringLiteral("BULWARK_BINARY") &&
+            name != QStringLiteral("BULWARK_SOURCE_DIR"))
             env.remove(name);
     env.insert(QStringLiteral("BULWARK_SERVER_DEBUG_ENDPOINTS"), QStringLiteral("true"));
     env.insert(QStringLiteral("BULWARK_LOG_ACCESS"), QStringLiteral("off"));
@@ -55,8 +56,9 @@ public:
     void start(const QString &dataDir)
     {
         m_proc.setProgram(binary());
-        m_proc.setArguments({QStringLiteral("--server"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
-                             QStringLiteral("--data-dir"), dataDir, QStringLiteral("--threads"), QStringLiteral("2")});
+        m_proc.setArguments({QStringLiteral("--server"), QStringLiteral("--listen"),
+                             QStringLiteral("127.0.0.1:0"), QStringLiteral("--data-dir"), dataDir,
+                             QStringLiteral("--threads"), QStringLiteral("2")});
         m_proc.setProcessEnvironment(serverEnvironment());
         m_proc.setStandardOutputFile(QProcess::nullDevice());
         m_proc.setReadChannel(QProcess::StandardError);
@@ -164,7 +166,6 @@ bool connectionsRefused(quint16 port, int timeoutMs)
             return true;
         s.abort();
         QThread::msleep(20); // a short pause between bounded attempts
-
     }
     return false;
 }
@@ -213,12 +214,14 @@ void TestShutdown::gracefulShutdownOnSigterm()
     QElapsedTimer sinceSignal;
     sinceSignal.start();
     server.signal(SIGTERM);
-    QVERIFY2(!server.waitForLog(QStringLiteral("shutting down")).isEmpty(), server.stderrText().constData());
+    QVERIFY2(!server.waitForLog(QStringLiteral("shutting down")).isEmpty(),
+             server.stderrText().constData());
     QVERIFY2(connectionsRefused(port, 2000), "new connections are still accepted after SIGTERM");
 
     RawResponse r;
     QVERIFY2(client.readResponse(&r, 5000), qPrintable(client.errorString()));
-    QVERIFY2(sinceRequest.elapsed() >= 1500 - 5, qPrintable(QString::number(sinceRequest.elapsed())));
+    QVERIFY2(sinceRequest.elapsed() >= 1500 - 5,
+             qPrintable(QString::number(sinceRequest.elapsed())));
     QCOMPARE(r.status, 200);
     QCOMPARE(r.header("Connection"), QByteArray("close"));
     QCOMPARE(r.json().value(QStringLiteral("slept_ms")).toInt(), 1500);
@@ -242,14 +245,16 @@ void TestShutdown::secondSigtermExitsAtOnce()
 
     RawHttpClient client;
     QVERIFY2(client.connectTo(port), qPrintable(client.errorString()));
-    QVERIFY2(client.send(request("GET", "/debug/sleep?ms=10000")), qPrintable(client.errorString()));
+    QVERIFY2(client.send(request("GET", "/debug/sleep?ms=10000")),
+             qPrintable(client.errorString()));
     QVERIFY(!client.waitForBytes(300)); // about time: the handler is asleep now
     QElapsedTimer sinceSignal;
     sinceSignal.start();
     server.signal(SIGTERM);
     // The first signal must have been taken before the second is sent, or the kernel
     // merges the two into one pending signal.
-    QVERIFY2(!server.waitForLog(QStringLiteral("shutting down")).isEmpty(), server.stderrText().constData());
+    QVERIFY2(!server.waitForLog(QStringLiteral("shutting down")).isEmpty(),
+             server.stderrText().constData());
     server.signal(SIGTERM);
     QVERIFY2(server.waitForExit(3000), "a second SIGTERM did not end the process");
     QVERIFY2(sinceSignal.elapsed() < 3000, qPrintable(QString::number(sinceSignal.elapsed())));
@@ -272,18 +277,21 @@ void TestShutdown::adminTokenFileAndFirstStartNotice()
         const QJsonObject listening = first.waitForLog(QStringLiteral("listening on"));
         QVERIFY2(!listening.isEmpty(), first.stderrText().constData());
         QCOMPARE(listening.value(QStringLiteral("admin_token_file")).toString(), tokenFile);
-        QVERIFY2(first.stderrText().contains("generated the admin token"), first.stderrText().constData());
+        QVERIFY2(first.stderrText().contains("generated the admin token"),
+                 first.stderrText().constData());
 
         const QFileInfo info(tokenFile);
         QVERIFY(info.exists());
-        const QFileDevice::Permissions others = QFileDevice::ReadGroup | QFileDevice::WriteGroup
-                                              | QFileDevice::ExeGroup | QFileDevice::ReadOther
-                                              | QFileDevice::WriteOther | QFileDevice::ExeOther;
+        const QFileDevice::Permissions others = QFileDevice::ReadGroup | QFileDevice::WriteGroup |
+                                                QFileDevice::ExeGroup | QFileDevice::ReadOther |
+                                                QFileDevice::WriteOther | QFileDevice::ExeOther;
         QCOMPARE(info.permissions() & others, QFileDevice::Permissions());
         QVERIFY(info.permissions().testFlag(QFileDevice::ReadOwner));
         QVERIFY(info.permissions().testFlag(QFileDevice::WriteOwner));
         QVERIFY(!info.permissions().testFlag(QFileDevice::ExeOwner));
-        struct stat st{};
+        struct stat st
+        {
+        };
         QCOMPARE(::stat(QFile::encodeName(tokenFile).constData(), &st), 0);
         QCOMPARE(st.st_mode & 07777, mode_t(0600));
 
@@ -303,11 +311,13 @@ void TestShutdown::adminTokenFileAndFirstStartNotice()
         BULWARK_CHECK(second.start(dir.path()));
         const quint16 port = second.waitForListening();
         QVERIFY2(port != 0, second.stderrText().constData());
-        QVERIFY2(!second.stderrText().contains("generated the admin token"), second.stderrText().constData());
+        QVERIFY2(!second.stderrText().contains("generated the admin token"),
+                 second.stderrText().constData());
         QVERIFY2(!second.stderrText().contains(token), "the token must not be printed again");
         // The same token still opens the admin API.
         RawResponse r;
-        BULWARK_CHECK(fetch(port, "/admin/api/metrics/series?seconds=1", &r, "Authorization: Bearer " + token + "\r\n"));
+        BULWARK_CHECK(fetch(port, "/admin/api/metrics/series?seconds=1", &r,
+                            "Authorization: Bearer " + token + "\r\n"));
         QCOMPARE(r.status, 200);
         second.signal(SIGTERM);
         QVERIFY2(second.waitForExit(5000), second.stderrText().constData());
@@ -323,8 +333,8 @@ void TestShutdown::checkConfig_data()
     QTest::addColumn<QByteArray>("content");
     QTest::addColumn<int>("exitCode");
     QTest::addColumn<QString>("pattern"); // regex on stdout+stderr; %1 is the file path
-    QTest::newRow("valid") << QByteArray("{\n  // comment\n  \"server\": {\"threads\": 2}\n}\n") << 0
-                           << QStringLiteral("^%1: OK$");
+    QTest::newRow("valid") << QByteArray("{\n  // comment\n  \"server\": {\"threads\": 2}\n}\n")
+                           << 0 << QStringLiteral("^%1: OK$");
     QTest::newRow("trailing comma")
         << QByteArray("{\n  \"server\": {\n    \"threads\": 2,\n  }\n}\n") << 2
         << QStringLiteral("^bulwark: %1:4:\\d+: .+$");
@@ -352,7 +362,9 @@ void TestShutdown::checkConfig()
     QVERIFY(r.finished);
     QCOMPARE(r.exitStatus, QProcess::NormalExit);
     QCOMPARE(r.exitCode, exitCode);
-    const QString expanded = pattern.contains(QStringLiteral("%1")) ? pattern.arg(QRegularExpression::escape(path)) : pattern;
+    const QString expanded = pattern.contains(QStringLiteral("%1"))
+                                 ? pattern.arg(QRegularExpression::escape(path))
+                                 : pattern;
     const QRegularExpression re(expanded, QRegularExpression::MultilineOption);
     const QString all = QString::fromUtf8(r.out + r.err);
     QVERIFY2(re.match(all).hasMatch(), qPrintable(all));
@@ -381,8 +393,11 @@ void TestShutdown::helpListsOptions()
     QVERIFY(r.finished);
     QCOMPARE(r.exitStatus, QProcess::NormalExit);
     QCOMPARE(r.exitCode, 0);
-    for (const char *option : {"--server", "--config", "--listen", "--data-dir", "--threads", "--check-config"})
-        QVERIFY2(r.out.contains(option), qPrintable(QStringLiteral("%1 missing from:\n%2").arg(QLatin1String(option), QString::fromUtf8(r.out))));
+    for (const char *option :
+         {"--server", "--config", "--listen", "--data-dir", "--threads", "--check-config"})
+        QVERIFY2(r.out.contains(option),
+                 qPrintable(QStringLiteral("%1 missing from:\n%2")
+                                .arg(QLatin1String(option), QString::fromUtf8(r.out))));
 }
 
 void TestShutdown::listenAddressInUse()
@@ -393,7 +408,8 @@ void TestShutdown::listenAddressInUse()
     QVERIFY(dir.isValid());
     const QString listen = QStringLiteral("127.0.0.1:%1").arg(occupier.serverPort());
     const RunResult r = run({QStringLiteral("--server"), QStringLiteral("--listen"), listen,
-                             QStringLiteral("--data-dir"), dir.path(), QStringLiteral("--threads"), QStringLiteral("1")});
+                             QStringLiteral("--data-dir"), dir.path(), QStringLiteral("--threads"),
+                             QStringLiteral("1")});
     QVERIFY2(r.finished, "bulwark kept running on an address in use");
     QCOMPARE(r.exitStatus, QProcess::NormalExit);
     QCOMPARE(r.exitCode, 1);

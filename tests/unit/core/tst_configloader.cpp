@@ -99,13 +99,16 @@ private Q_SLOTS:
             "    \"idle_timeout\": 2,            /* bare numbers are seconds */\n"
             "    \"shutdown_grace\": 0.5,\n"
             "    \"max_connections\": 50,\n"
-            "    \"tls\": { \"cert\": \"/etc/bulwark/cert.pem\", \"key\": \"/etc/bulwark/key.pem\" },\n"
+            "    \"tls\": { \"cert\": \"/etc/bulwark/cert.pem\", \"key\": \"/etc/bulwark/key.pem\" "
+            "},\n"
             "    \"debug_endpoints\": true\n"
             "  },\n"
             "  /* block\n"
             "     comment */\n"
-            "  \"http\": { \"compression\": false, \"compression_level\": 9, \"compression_min_size\": \"2KiB\" },\n"
-            "  \"log\": { \"level\": \"debug\", \"access\": \"sampled\", \"access_sample_rate\": 0.5 },\n"
+            "  \"http\": { \"compression\": false, \"compression_level\": 9, "
+            "\"compression_min_size\": \"2KiB\" },\n"
+            "  \"log\": { \"level\": \"debug\", \"access\": \"sampled\", \"access_sample_rate\": "
+            "0.5 },\n"
             "  \"admin\": { \"token\": \"0123456789abcdef0123456789abcdef\" }\n"
             "}\n";
         const QString path = writeFile(json);
@@ -147,15 +150,20 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("json");
         QTest::addColumn<QString>("where"); // "line:column: message"
 
-        QTest::newRow("missing colon") << QByteArray("{\n  \"server\": {\n    \"threads\" 4\n  }\n}\n")
-                                       << "3:16: missing name separator";
-        QTest::newRow("trailing comma") << QByteArray("{\n  \"server\": {\n    \"threads\": 4,\n  }\n}\n")
-                                        << "4:4: object is missing after a comma";
-        QTest::newRow("unterminated object") << QByteArray("{\n  \"server\": {\n    \"threads\": 4\n  }\n")
-                                             << "5:1: unterminated object";
-        QTest::newRow("bare word") << QByteArray("{\n  \"server\": {\n    \"debug_endpoints\": yes\n  }\n}\n")
-                                   << "3:24: illegal number";
-        QTest::newRow("one line") << QByteArray(R"({"server": {"threads": @}})") << "1:24: illegal number";
+        QTest::newRow("missing colon")
+            << QByteArray("{\n  \"server\": {\n    \"threads\" 4\n  }\n}\n")
+            << "3:16: missing name separator";
+        QTest::newRow("trailing comma")
+            << QByteArray("{\n  \"server\": {\n    \"threads\": 4,\n  }\n}\n")
+            << "4:4: object is missing after a comma";
+        QTest::newRow("unterminated object")
+            << QByteArray("{\n  \"server\": {\n    \"threads\": 4\n  }\n")
+            << "5:1: unterminated object";
+        QTest::newRow("bare word")
+            << QByteArray("{\n  \"server\": {\n    \"debug_endpoints\": yes\n  }\n}\n")
+            << "3:24: illegal number";
+        QTest::newRow("one line") << QByteArray(R"({"server": {"threads": @}})")
+                                  << "1:24: illegal number";
         QTest::newRow("after line and block comments")
             << QByteArray("// Bulwark configuration\n"
                           "/* a block comment\n"
@@ -195,7 +203,8 @@ private Q_SLOTS:
         const QString path = writeFile("[1, 2]\n");
         const auto result = ConfigLoader::load(sources(path));
         QVERIFY(!result.ok());
-        QCOMPARE(result.error(), QStringList{path + QStringLiteral(":1:1: the top level must be a JSON object")});
+        QCOMPARE(result.error(),
+                 QStringList{path + QStringLiteral(":1:1: the top level must be a JSON object")});
     }
 
     void unreadableFile()
@@ -217,10 +226,12 @@ private Q_SLOTS:
         // unknown keys and misplaced objects
         QTest::newRow("typo") << QByteArray(R"({"server": {"listne": "127.0.0.1:80"}})")
                               << "server.listne: unknown key";
-        QTest::newRow("unknown section") << QByteArray(R"({"sever": {"threads": 2}})") << "sever: unknown key";
-        QTest::newRow("unknown nested") << QByteArray(R"({"server": {"tls": {"crt": "a"}}})")
-                                        << "server.tls.crt: unknown key";
-        QTest::newRow("section not an object") << QByteArray(R"({"server": 5})") << "server: must be an object";
+        QTest::newRow("unknown section")
+            << QByteArray(R"({"sever": {"threads": 2}})") << "sever: unknown key";
+        QTest::newRow("unknown nested")
+            << QByteArray(R"({"server": {"tls": {"crt": "a"}}})") << "server.tls.crt: unknown key";
+        QTest::newRow("section not an object")
+            << QByteArray(R"({"server": 5})") << "server: must be an object";
         // wrong types
         QTest::newRow("integer as string") << QByteArray(R"({"server": {"threads": "four"}})")
                                            << "server.threads: must be an integer";
@@ -228,16 +239,19 @@ private Q_SLOTS:
                                                << "server.threads: must be an integer";
         QTest::newRow("bool as string") << QByteArray(R"({"http": {"compression": "yes"}})")
                                         << "http.compression: must be true or false";
-        QTest::newRow("string as number") << QByteArray(R"({"server": {"data_dir": 5}})")
-                                          << "server.data_dir: must be a string";
+        QTest::newRow("string as number")
+            << QByteArray(R"({"server": {"data_dir": 5}})") << "server.data_dir: must be a string";
         QTest::newRow("listen as number") << QByteArray(R"({"server": {"listen": 8080}})")
                                           << "server.listen: must be an ADDRESS:PORT string";
-        QTest::newRow("size with unknown unit") << QByteArray(R"({"server": {"max_body": "10 parsecs"}})")
-                                                << R"(server.max_body: must be a size (bytes, or a string like "10MiB"))";
-        QTest::newRow("negative size") << QByteArray(R"({"server": {"max_body": -1}})")
-                                       << R"(server.max_body: must be a size (bytes, or a string like "10MiB"))";
-        QTest::newRow("duration word") << QByteArray(R"({"server": {"idle_timeout": "soon"}})")
-                                       << R"(server.idle_timeout: must be a duration (seconds, or a string like "10s" or "250ms"))";
+        QTest::newRow("size with unknown unit")
+            << QByteArray(R"({"server": {"max_body": "10 parsecs"}})")
+            << R"(server.max_body: must be a size (bytes, or a string like "10MiB"))";
+        QTest::newRow("negative size")
+            << QByteArray(R"({"server": {"max_body": -1}})")
+            << R"(server.max_body: must be a size (bytes, or a string like "10MiB"))";
+        QTest::newRow("duration word")
+            << QByteArray(R"({"server": {"idle_timeout": "soon"}})")
+            << R"(server.idle_timeout: must be a duration (seconds, or a string like "10s" or "250ms"))";
         QTest::newRow("real as string") << QByteArray(R"({"log": {"access_sample_rate": "half"}})")
                                         << "log.access_sample_rate: must be a number";
         QTest::newRow("enum as number") << QByteArray(R"({"log": {"level": 3}})")
@@ -249,12 +263,15 @@ private Q_SLOTS:
                                           << "server.threads: must be between 0 and 256";
         QTest::newRow("level 0") << QByteArray(R"({"http": {"compression_level": 0}})")
                                  << "http.compression_level: must be between 1 and 9";
-        QTest::newRow("body over 4GiB") << QByteArray(R"({"server": {"max_body": "5GiB"}})")
-                                        << "server.max_body: must be between 0 bytes and 4294967296 bytes";
-        QTest::newRow("size beyond 64 bits") << QByteArray(R"({"server": {"max_body": 1e30}})")
-                                             << "server.max_body: must be between 0 bytes and 4294967296 bytes";
-        QTest::newRow("request line under 64") << QByteArray(R"({"server": {"max_request_line": 10}})")
-                                               << "server.max_request_line: must be between 64 bytes and 1048576 bytes";
+        QTest::newRow("body over 4GiB")
+            << QByteArray(R"({"server": {"max_body": "5GiB"}})")
+            << "server.max_body: must be between 0 bytes and 4294967296 bytes";
+        QTest::newRow("size beyond 64 bits")
+            << QByteArray(R"({"server": {"max_body": 1e30}})")
+            << "server.max_body: must be between 0 bytes and 4294967296 bytes";
+        QTest::newRow("request line under 64")
+            << QByteArray(R"({"server": {"max_request_line": 10}})")
+            << "server.max_request_line: must be between 64 bytes and 1048576 bytes";
         QTest::newRow("timeout 5ms") << QByteArray(R"({"server": {"header_timeout": "5ms"}})")
                                      << "server.header_timeout: must be between 10ms and 3600000ms";
         QTest::newRow("timeout 2h") << QByteArray(R"({"server": {"body_timeout": "2h"}})")
@@ -264,14 +281,18 @@ private Q_SLOTS:
         QTest::newRow("connections 0") << QByteArray(R"({"server": {"max_connections": 0}})")
                                        << "server.max_connections: must be between 1 and 1000000";
         // enums and listen values
-        QTest::newRow("level verbose") << QByteArray(R"({"log": {"level": "verbose"}})")
-                                       << R"(log.level: must be one of debug, info, warning, error, not "verbose")";
-        QTest::newRow("access always") << QByteArray(R"({"log": {"access": "always"}})")
-                                       << R"(log.access: must be one of on, off, sampled, not "always")";
-        QTest::newRow("enum is case-sensitive") << QByteArray(R"({"log": {"level": "DEBUG"}})")
-                                                << R"(log.level: must be one of debug, info, warning, error, not "DEBUG")";
-        QTest::newRow("listen without port") << QByteArray(R"({"server": {"listen": "127.0.0.1"}})")
-                                             << R"(server.listen: "127.0.0.1" is not ADDRESS:PORT (for example 127.0.0.1:8080 or [::1]:8080))";
+        QTest::newRow("level verbose")
+            << QByteArray(R"({"log": {"level": "verbose"}})")
+            << R"(log.level: must be one of debug, info, warning, error, not "verbose")";
+        QTest::newRow("access always")
+            << QByteArray(R"({"log": {"access": "always"}})")
+            << R"(log.access: must be one of on, off, sampled, not "always")";
+        QTest::newRow("enum is case-sensitive")
+            << QByteArray(R"({"log": {"level": "DEBUG"}})")
+            << R"(log.level: must be one of debug, info, warning, error, not "DEBUG")";
+        QTest::newRow("listen without port")
+            << QByteArray(R"({"server": {"listen": "127.0.0.1"}})")
+            << R"(server.listen: "127.0.0.1" is not ADDRESS:PORT (for example 127.0.0.1:8080 or [::1]:8080))";
     }
     void keyErrors()
     {
@@ -285,14 +306,18 @@ private Q_SLOTS:
 
     void allErrorsReported()
     {
-        const QString path = writeFile(R"({"server": {"threads": 999, "listne": "x"}, "log": {"level": "loud"}})");
+        const QString path =
+            writeFile(R"({"server": {"threads": 999, "listne": "x"}, "log": {"level": "loud"}})");
         const auto result = ConfigLoader::load(sources(path));
         QVERIFY(!result.ok());
         const QStringList errors = result.error();
         QCOMPARE(errors.size(), 3);
         QVERIFY(errors.contains(path + QStringLiteral(": server.listne: unknown key")));
-        QVERIFY(errors.contains(path + QStringLiteral(": server.threads: must be between 0 and 256")));
-        QVERIFY(errors.contains(path + QStringLiteral(R"(: log.level: must be one of debug, info, warning, error, not "loud")")));
+        QVERIFY(
+            errors.contains(path + QStringLiteral(": server.threads: must be between 0 and 256")));
+        QVERIFY(errors.contains(
+            path + QStringLiteral(
+                       R"(: log.level: must be one of debug, info, warning, error, not "loud")")));
     }
 
     void enumValues_data()
@@ -307,7 +332,10 @@ private Q_SLOTS:
     {
         QFETCH(QString, access);
         QFETCH(AccessLogMode, mode);
-        const QString path = writeFile(QStringLiteral(R"({"log": {"access": "%1", "level": "warning"}})").arg(access).toUtf8());
+        const QString path =
+            writeFile(QStringLiteral(R"({"log": {"access": "%1", "level": "warning"}})")
+                          .arg(access)
+                          .toUtf8());
         const auto result = ConfigLoader::load(sources(path));
         QVERIFY(result.ok());
         QCOMPARE(result.value().log.access, mode);
@@ -324,14 +352,21 @@ private Q_SLOTS:
         QTest::addColumn<QString>("level");
         QTest::addColumn<int>("threads");
 
-        QTest::newRow("defaults") << false << false << false << qint64(10 * 1024 * 1024) << "info" << 0;
+        QTest::newRow("defaults") << false << false << false << qint64(10 * 1024 * 1024) << "info"
+                                  << 0;
         QTest::newRow("file") << true << false << false << qint64(1 * 1024 * 1024) << "debug" << 1;
-        QTest::newRow("env over default") << false << true << false << qint64(2 * 1024 * 1024) << "warning" << 2;
-        QTest::newRow("env over file") << true << true << false << qint64(2 * 1024 * 1024) << "warning" << 2;
-        QTest::newRow("flag over default") << false << false << true << qint64(3 * 1024 * 1024) << "error" << 3;
-        QTest::newRow("flag over file") << true << false << true << qint64(3 * 1024 * 1024) << "error" << 3;
-        QTest::newRow("flag over env") << false << true << true << qint64(3 * 1024 * 1024) << "error" << 3;
-        QTest::newRow("flag over env over file") << true << true << true << qint64(3 * 1024 * 1024) << "error" << 3;
+        QTest::newRow("env over default")
+            << false << true << false << qint64(2 * 1024 * 1024) << "warning" << 2;
+        QTest::newRow("env over file")
+            << true << true << false << qint64(2 * 1024 * 1024) << "warning" << 2;
+        QTest::newRow("flag over default")
+            << false << false << true << qint64(3 * 1024 * 1024) << "error" << 3;
+        QTest::newRow("flag over file")
+            << true << false << true << qint64(3 * 1024 * 1024) << "error" << 3;
+        QTest::newRow("flag over env")
+            << false << true << true << qint64(3 * 1024 * 1024) << "error" << 3;
+        QTest::newRow("flag over env over file")
+            << true << true << true << qint64(3 * 1024 * 1024) << "error" << 3;
     }
     void layering()
     {
@@ -344,7 +379,8 @@ private Q_SLOTS:
 
         ConfigLoader::Sources s;
         if (file)
-            s.file = writeFile(R"({"server": {"max_body": "1MiB", "threads": 1}, "log": {"level": "debug"}})");
+            s.file = writeFile(
+                R"({"server": {"max_body": "1MiB", "threads": 1}, "log": {"level": "debug"}})");
         if (env) {
             s.environment.insert(QStringLiteral("BULWARK_SERVER_MAX_BODY"), QStringLiteral("2MiB"));
             s.environment.insert(QStringLiteral("BULWARK_LOG_LEVEL"), QStringLiteral("warning"));
@@ -373,27 +409,38 @@ private Q_SLOTS:
         QTest::addColumn<bool>("asFlag");
         QTest::addColumn<QString>("error"); // empty: accepted
 
-        QTest::newRow("bool yes") << "server.debug_endpoints" << "yes" << false << "";
-        QTest::newRow("bool ON") << "http.compression" << " ON " << true << "";
+        QTest::newRow("bool yes") << "server.debug_endpoints"
+                                  << "yes" << false << "";
+        QTest::newRow("bool ON") << "http.compression"
+                                 << " ON " << true << "";
         QTest::newRow("bool maybe env")
-            << "http.compression" << "maybe" << false
+            << "http.compression"
+            << "maybe" << false
             << "environment BULWARK_HTTP_COMPRESSION: http.compression: must be true or false";
         QTest::newRow("integer word env")
-            << "server.threads" << "many" << false
+            << "server.threads"
+            << "many" << false
             << "environment BULWARK_SERVER_THREADS: server.threads: must be an integer";
         QTest::newRow("integer out of range flag")
-            << "server.threads" << "257" << true << "command line: server.threads: must be between 0 and 256";
-        QTest::newRow("duration flag") << "server.idle_timeout" << "90s" << true << "";
+            << "server.threads"
+            << "257" << true << "command line: server.threads: must be between 0 and 256";
+        QTest::newRow("duration flag") << "server.idle_timeout"
+                                       << "90s" << true << "";
         QTest::newRow("duration bad flag")
-            << "server.idle_timeout" << "later" << true
+            << "server.idle_timeout"
+            << "later" << true
             << R"(command line: server.idle_timeout: must be a duration (seconds, or a string like "10s" or "250ms"))";
-        QTest::newRow("listen env") << "server.listen" << "0.0.0.0:80" << false << "";
+        QTest::newRow("listen env") << "server.listen"
+                                    << "0.0.0.0:80" << false << "";
         QTest::newRow("listen bad env")
-            << "server.listen" << "0.0.0.0:99999" << false
+            << "server.listen"
+            << "0.0.0.0:99999" << false
             << R"(environment BULWARK_SERVER_LISTEN: server.listen: "0.0.0.0:99999" is not ADDRESS:PORT (for example 127.0.0.1:8080 or [::1]:8080))";
-        QTest::newRow("size env") << "server.max_body" << "512KiB" << false << "";
+        QTest::newRow("size env") << "server.max_body"
+                                  << "512KiB" << false << "";
         QTest::newRow("enum bad flag")
-            << "log.access" << "sometimes" << true
+            << "log.access"
+            << "sometimes" << true
             << R"(command line: log.access: must be one of on, off, sampled, not "sometimes")";
     }
     void rawValues()
@@ -419,8 +466,10 @@ private Q_SLOTS:
     void rawValuesApplied()
     {
         ConfigLoader::Sources s;
-        s.environment.insert(QStringLiteral("BULWARK_SERVER_DEBUG_ENDPOINTS"), QStringLiteral("yes"));
-        s.environment.insert(QStringLiteral("BULWARK_SERVER_LISTEN"), QStringLiteral("localhost:81"));
+        s.environment.insert(QStringLiteral("BULWARK_SERVER_DEBUG_ENDPOINTS"),
+                             QStringLiteral("yes"));
+        s.environment.insert(QStringLiteral("BULWARK_SERVER_LISTEN"),
+                             QStringLiteral("localhost:81"));
         s.environment.insert(QStringLiteral("BULWARK_SERVER_IDLE_TIMEOUT"), QStringLiteral("5"));
         s.environment.insert(QStringLiteral("BULWARK_SERVER_TLS_CERT"), QStringLiteral("/c.pem"));
         s.environment.insert(QStringLiteral("BULWARK_SERVER_TLS_KEY"), QStringLiteral("/k.pem"));
@@ -445,9 +494,12 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("path");
         QTest::addColumn<QString>("name");
-        QTest::newRow("max_body") << "server.max_body" << "BULWARK_SERVER_MAX_BODY";
-        QTest::newRow("tls.cert") << "server.tls.cert" << "BULWARK_SERVER_TLS_CERT";
-        QTest::newRow("log.level") << "log.level" << "BULWARK_LOG_LEVEL";
+        QTest::newRow("max_body") << "server.max_body"
+                                  << "BULWARK_SERVER_MAX_BODY";
+        QTest::newRow("tls.cert") << "server.tls.cert"
+                                  << "BULWARK_SERVER_TLS_CERT";
+        QTest::newRow("log.level") << "log.level"
+                                   << "BULWARK_LOG_LEVEL";
     }
     void environmentName()
     {
@@ -476,19 +528,25 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("json");
         QTest::addColumn<QStringList>("errors");
 
-        QTest::newRow("cert without key") << QByteArray(R"({"server": {"tls": {"cert": "/c.pem"}}})")
-                                          << QStringList{"server.tls: cert and key must be given together"};
-        QTest::newRow("key without cert") << QByteArray(R"({"server": {"tls": {"key": "/k.pem"}}})")
-                                          << QStringList{"server.tls: cert and key must be given together"};
-        QTest::newRow("cert and key") << QByteArray(R"({"server": {"tls": {"cert": "/c.pem", "key": "/k.pem"}}})")
-                                      << QStringList{};
-        QTest::newRow("short token") << QByteArray(R"({"admin": {"token": "0123456789abcdef0123456789abcde"}})")
-                                     << QStringList{"admin.token: must be at least 32 characters"};
-        QTest::newRow("token of 32") << QByteArray(R"({"admin": {"token": "0123456789abcdef0123456789abcdef"}})")
-                                     << QStringList{};
+        QTest::newRow("cert without key")
+            << QByteArray(R"({"server": {"tls": {"cert": "/c.pem"}}})")
+            << QStringList{"server.tls: cert and key must be given together"};
+        QTest::newRow("key without cert")
+            << QByteArray(R"({"server": {"tls": {"key": "/k.pem"}}})")
+            << QStringList{"server.tls: cert and key must be given together"};
+        QTest::newRow("cert and key")
+            << QByteArray(R"({"server": {"tls": {"cert": "/c.pem", "key": "/k.pem"}}})")
+            << QStringList{};
+        QTest::newRow("short token")
+            << QByteArray(R"({"admin": {"token": "0123456789abcdef0123456789abcde"}})")
+            << QStringList{"admin.token: must be at least 32 characters"};
+        QTest::newRow("token of 32")
+            << QByteArray(R"({"admin": {"token": "0123456789abcdef0123456789abcdef"}})")
+            << QStringList{};
         QTest::newRow("empty token") << QByteArray(R"({"admin": {"token": ""}})") << QStringList{};
         QTest::newRow("field over total")
-            << QByteArray(R"({"server": {"max_header_field": "8KiB", "max_headers_total": "4KiB"}})")
+            << QByteArray(
+                   R"({"server": {"max_header_field": "8KiB", "max_headers_total": "4KiB"}})")
             << QStringList{"server.max_header_field: must not exceed server.max_headers_total"};
         QTest::newRow("two rules")
             << QByteArray(R"({"server": {"tls": {"key": "/k.pem"}}, "admin": {"token": "short"}})")
@@ -614,13 +672,17 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("input");
         QTest::addColumn<QByteArray>("output");
         QTest::newRow("no comments") << QByteArray(R"({"a": 1})") << QByteArray(R"({"a": 1})");
-        QTest::newRow("line comment") << QByteArray("{\"a\": 1} // note\n") << QByteArray("{\"a\": 1}        \n");
-        QTest::newRow("line comment at end of file") << QByteArray("{} //x") << QByteArray("{}    ");
-        QTest::newRow("block comment") << QByteArray("{/* x */\"a\": 1}") << QByteArray("{       \"a\": 1}");
+        QTest::newRow("line comment")
+            << QByteArray("{\"a\": 1} // note\n") << QByteArray("{\"a\": 1}        \n");
+        QTest::newRow("line comment at end of file")
+            << QByteArray("{} //x") << QByteArray("{}    ");
+        QTest::newRow("block comment")
+            << QByteArray("{/* x */\"a\": 1}") << QByteArray("{       \"a\": 1}");
         QTest::newRow("block comment keeps line breaks")
             << QByteArray("/* a\r\nb\n */{}") << QByteArray("     \n \n   {}");
         QTest::newRow("empty block comment") << QByteArray("/**/{}") << QByteArray("    {}");
-        QTest::newRow("slash star slash is not closed") << QByteArray("/*/ x */{}") << QByteArray("        {}");
+        QTest::newRow("slash star slash is not closed")
+            << QByteArray("/*/ x */{}") << QByteArray("        {}");
         QTest::newRow("stars inside") << QByteArray("/** x **/1") << QByteArray("         1");
         QTest::newRow("unterminated block") << QByteArray("{} /* open") << QByteArray("{}        ");
         QTest::newRow("markers in strings")

@@ -14,10 +14,13 @@ using namespace bulwark;
 
 namespace {
 const QList<ErrorCode> kAllCodes = {
-    ErrorCode::BadRequest,   ErrorCode::Unauthorized,     ErrorCode::Forbidden,       ErrorCode::NotFound,
-    ErrorCode::MethodNotAllowed, ErrorCode::RequestTimeout, ErrorCode::PayloadTooLarge, ErrorCode::UriTooLong,
-    ErrorCode::HeadersTooLarge, ErrorCode::RateLimited,   ErrorCode::Internal,        ErrorCode::NotImplemented,
-    ErrorCode::Unavailable,  ErrorCode::VersionNotSupported,
+    ErrorCode::BadRequest,       ErrorCode::Unauthorized,
+    ErrorCode::Forbidden,        ErrorCode::NotFound,
+    ErrorCode::MethodNotAllowed, ErrorCode::RequestTimeout,
+    ErrorCode::PayloadTooLarge,  ErrorCode::UriTooLong,
+    ErrorCode::HeadersTooLarge,  ErrorCode::RateLimited,
+    ErrorCode::Internal,         ErrorCode::NotImplemented,
+    ErrorCode::Unavailable,      ErrorCode::VersionNotSupported,
 };
 } // namespace
 
@@ -35,16 +38,20 @@ private Q_SLOTS:
         QTest::newRow("Unauthorized") << ErrorCode::Unauthorized << 401 << "unauthorized";
         QTest::newRow("Forbidden") << ErrorCode::Forbidden << 403 << "forbidden";
         QTest::newRow("NotFound") << ErrorCode::NotFound << 404 << "not_found";
-        QTest::newRow("MethodNotAllowed") << ErrorCode::MethodNotAllowed << 405 << "method_not_allowed";
+        QTest::newRow("MethodNotAllowed")
+            << ErrorCode::MethodNotAllowed << 405 << "method_not_allowed";
         QTest::newRow("RequestTimeout") << ErrorCode::RequestTimeout << 408 << "request_timeout";
-        QTest::newRow("PayloadTooLarge") << ErrorCode::PayloadTooLarge << 413 << "payload_too_large";
+        QTest::newRow("PayloadTooLarge")
+            << ErrorCode::PayloadTooLarge << 413 << "payload_too_large";
         QTest::newRow("UriTooLong") << ErrorCode::UriTooLong << 414 << "uri_too_long";
-        QTest::newRow("HeadersTooLarge") << ErrorCode::HeadersTooLarge << 431 << "headers_too_large";
+        QTest::newRow("HeadersTooLarge")
+            << ErrorCode::HeadersTooLarge << 431 << "headers_too_large";
         QTest::newRow("RateLimited") << ErrorCode::RateLimited << 429 << "rate_limited";
         QTest::newRow("Internal") << ErrorCode::Internal << 500 << "internal";
         QTest::newRow("NotImplemented") << ErrorCode::NotImplemented << 501 << "not_implemented";
         QTest::newRow("Unavailable") << ErrorCode::Unavailable << 503 << "unavailable";
-        QTest::newRow("VersionNotSupported") << ErrorCode::VersionNotSupported << 505 << "http_version_not_supported";
+        QTest::newRow("VersionNotSupported")
+            << ErrorCode::VersionNotSupported << 505 << "http_version_not_supported";
     }
     void mapping()
     {
@@ -60,7 +67,8 @@ private Q_SLOTS:
         QCOMPARE(r.status, status);
         QCOMPARE(r.contentType, QByteArray("application/json"));
         QCOMPARE(r.header("Cache-Control"), QByteArray("no-store"));
-        QCOMPARE(r.body, R"({"error":{"code":")" + name.toLatin1() + R"(","message":"it failed","request_id":"req-1"}})");
+        QCOMPARE(r.body, R"({"error":{"code":")" + name.toLatin1() +
+                             R"(","message":"it failed","request_id":"req-1"}})");
     }
 
     void everyCodeCovered()
@@ -84,7 +92,8 @@ private Q_SLOTS:
         QTest::newRow("with request id") << "no route for /x" << QByteArray("abc123");
         QTest::newRow("without request id") << "no route for /x" << QByteArray();
         QTest::newRow("quotes and newline") << "bad \"value\"\nhere \\ there" << QByteArray("r");
-        QTest::newRow("unicode") << QString::fromUtf8("caf\xc3\xa9 \xe2\x9c\x93") << QByteArray("r");
+        QTest::newRow("unicode") << QString::fromUtf8("caf\xc3\xa9 \xe2\x9c\x93")
+                                 << QByteArray("r");
         QTest::newRow("empty message") << "" << QByteArray("r");
     }
     void bodyShape()
@@ -111,8 +120,10 @@ private Q_SLOTS:
 
     void exactBodyWithoutRequestId()
     {
-        const HttpResponse r = errorResponse(ErrorCode::NotFound, QStringLiteral("no route for /nope"));
-        QCOMPARE(r.body, QByteArray(R"({"error":{"code":"not_found","message":"no route for /nope"}})"));
+        const HttpResponse r =
+            errorResponse(ErrorCode::NotFound, QStringLiteral("no route for /nope"));
+        QCOMPARE(r.body,
+                 QByteArray(R"({"error":{"code":"not_found","message":"no route for /nope"}})"));
         QCOMPARE(r.headers.size(), qsizetype(1)); // Cache-Control only
     }
 

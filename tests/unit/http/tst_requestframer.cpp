@@ -84,13 +84,11 @@ const char *statusName(Status s)
 } // namespace
 
 namespace QTest {
-template <>
-char *toString(const Status &s)
+template <> char *toString(const Status &s)
 {
     return qstrdup(statusName(s));
 }
-template <>
-char *toString(const ErrorCode &c)
+template <> char *toString(const ErrorCode &c)
 {
     return qstrdup(qPrintable(errorCodeName(c)));
 }
@@ -110,8 +108,9 @@ private:
         QCOMPARE(o.status, status);
         if (status == Status::Failed) {
             QCOMPARE(o.code, code);
-            QVERIFY2(o.message.contains(message),
-                     qPrintable(QStringLiteral("message \"%1\" lacks \"%2\"").arg(o.message, message)));
+            QVERIFY2(
+                o.message.contains(message),
+                qPrintable(QStringLiteral("message \"%1\" lacks \"%2\"").arg(o.message, message)));
         }
         if (status == Status::Complete)
             QCOMPARE(o.request.totalLength, bytes.size());
@@ -122,8 +121,8 @@ private:
     {
         QTest::addColumn<QByteArray>("bytes");
         QTest::addColumn<Status>("status");
-        QTest::addColumn<ErrorCode>("code");       // when Failed
-        QTest::addColumn<QString>("message");      // part of the failure message
+        QTest::addColumn<ErrorCode>("code");  // when Failed
+        QTest::addColumn<QString>("message"); // part of the failure message
 
         const auto ok = [](const char *name, const QByteArray &bytes) {
             QTest::newRow(name) << bytes << Status::Complete << ErrorCode::Internal << QString();
@@ -131,7 +130,8 @@ private:
         const auto more = [](const char *name, const QByteArray &bytes) {
             QTest::newRow(name) << bytes << Status::NeedMore << ErrorCode::Internal << QString();
         };
-        const auto bad = [](const char *name, const QByteArray &bytes, ErrorCode code, const char *message) {
+        const auto bad = [](const char *name, const QByteArray &bytes, ErrorCode code,
+                            const char *message) {
             QTest::newRow(name) << bytes << Status::Failed << code << QString::fromLatin1(message);
         };
         const QByteArray get = "GET / HTTP/1.1\r\nHost: x\r\n";
@@ -140,7 +140,8 @@ private:
 
         // --- valid requests
         ok("GET", get + "\r\n");
-        ok("GET with query and headers", "GET /a/b?c=d&e HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\nX-Empty:\r\n\r\n");
+        ok("GET with query and headers",
+           "GET /a/b?c=d&e HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\nX-Empty:\r\n\r\n");
         ok("HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n");
         ok("absolute-form target", "GET http://x/a HTTP/1.1\r\nHost: x\r\n\r\n");
         ok("OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -149,14 +150,19 @@ private:
         ok("POST with body", post + "Content-Length: 5\r\n\r\nhello");
         ok("Content-Length 0", post + "Content-Length: 0\r\n\r\n");
         ok("body at the limit", post + "Content-Length: 32\r\n\r\n" + repeat('b', 32));
-        ok("identical Content-Length twice", post + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello");
+        ok("identical Content-Length twice",
+           post + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello");
         ok("identical Content-Length in one field", post + "Content-Length: 5, 5\r\n\r\nhello");
-        ok("request line at the limit", "GET /" + repeat('a', 64 - 14) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        ok("request line at the limit",
+           "GET /" + repeat('a', 64 - 14) + " HTTP/1.1\r\nHost: x\r\n\r\n");
         ok("header field at the limit", get + "X-A: " + repeat('v', 64 - 5) + "\r\n\r\n");
         ok("chunked", chunkedHead + "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
-        ok("chunked upper-case hex and extension", chunkedHead + "A;name=value\r\n0123456789\r\n0\r\n\r\n");
-        ok("Transfer-Encoding is case-insensitive", post + "Transfer-Encoding: Chunked\r\n\r\n0\r\n\r\n");
-        ok("chunked with trailers", chunkedHead + "3\r\nabc\r\n0\r\nX-Checksum: 1\r\nX-More: 2\r\n\r\n");
+        ok("chunked upper-case hex and extension",
+           chunkedHead + "A;name=value\r\n0123456789\r\n0\r\n\r\n");
+        ok("Transfer-Encoding is case-insensitive",
+           post + "Transfer-Encoding: Chunked\r\n\r\n0\r\n\r\n");
+        ok("chunked with trailers",
+           chunkedHead + "3\r\nabc\r\n0\r\nX-Checksum: 1\r\nX-More: 2\r\n\r\n");
         ok("chunked body at the limit", chunkedHead + "20\r\n" + repeat('c', 32) + "\r\n0\r\n\r\n");
 
         // --- incomplete
@@ -169,16 +175,17 @@ private:
         // --- limits
         bad("request line too long", "GET /" + repeat('a', 64) + " HTTP/1.1\r\nHost: x\r\n\r\n",
             ErrorCode::UriTooLong, "request line longer than 64 bytes");
-        bad("request line too long, still incomplete", "GET /" + repeat('a', 70), ErrorCode::UriTooLong,
-            "request line longer than 64 bytes");
-        bad("header field too long", get + "X-A: " + repeat('v', 60) + "\r\n\r\n", ErrorCode::HeadersTooLarge,
-            "header field longer than 64 bytes");
-        bad("header field too long, still incomplete", get + "X-A: " + repeat('v', 70), ErrorCode::HeadersTooLarge,
-            "header field longer than 64 bytes");
+        bad("request line too long, still incomplete", "GET /" + repeat('a', 70),
+            ErrorCode::UriTooLong, "request line longer than 64 bytes");
+        bad("header field too long", get + "X-A: " + repeat('v', 60) + "\r\n\r\n",
+            ErrorCode::HeadersTooLarge, "header field longer than 64 bytes");
+        bad("header field too long, still incomplete", get + "X-A: " + repeat('v', 70),
+            ErrorCode::HeadersTooLarge, "header field longer than 64 bytes");
         {
             QByteArray big = get;
             for (int i = 0; i < 5; ++i)
-                big += "X-" + QByteArray::number(i) + ": " + repeat('v', 53) + "\r\n"; // 58 + 2 bytes each
+                big += "X-" + QByteArray::number(i) + ": " + repeat('v', 53) +
+                       "\r\n"; // 58 + 2 bytes each
             bad("header section too large", big + "\r\n", ErrorCode::HeadersTooLarge,
                 "header section larger than 256 bytes");
         }
@@ -186,7 +193,8 @@ private:
             QByteArray many = get;
             for (int i = 0; i < 8; ++i)
                 many += "X-" + QByteArray::number(i) + ": v\r\n";
-            bad("too many headers", many + "\r\n", ErrorCode::HeadersTooLarge, "more than 8 header fields");
+            bad("too many headers", many + "\r\n", ErrorCode::HeadersTooLarge,
+                "more than 8 header fields");
         }
         bad("body over the limit by Content-Length", post + "Content-Length: 33\r\n\r\n",
             ErrorCode::PayloadTooLarge, "body of 33 bytes exceeds the limit of 32 bytes");
@@ -196,49 +204,70 @@ private:
             "chunked body exceeds the limit of 32 bytes");
 
         // --- request line
-        bad("two spaces", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest, "malformed request line");
-        bad("leading space", " GET / HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest, "malformed request line");
-        bad("trailing space", "GET / HTTP/1.1 \r\nHost: x\r\n\r\n", ErrorCode::BadRequest, "malformed request line");
-        bad("missing version", "GET /\r\nHost: x\r\n\r\n", ErrorCode::BadRequest, "malformed request line");
-        bad("missing target", "GET HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest, "malformed request line");
-        bad("lower-case garbage", "hello world again\r\n\r\n", ErrorCode::BadRequest, "malformed HTTP version");
-        bad("lower-case version", "GET / http/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest, "malformed HTTP version");
-        bad("short version", "GET / HTTP/1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest, "malformed HTTP version");
-        bad("bad method character", "GE(T / HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest, "malformed method");
-        bad("control character in target", "GET /a\x01 HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest,
-            "invalid character in request target");
-        bad("relative target", "GET a/b HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest, "malformed request target");
-        bad("asterisk with GET", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest, "malformed request target");
+        bad("two spaces", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest,
+            "malformed request line");
+        bad("leading space", " GET / HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest,
+            "malformed request line");
+        bad("trailing space", "GET / HTTP/1.1 \r\nHost: x\r\n\r\n", ErrorCode::BadRequest,
+            "malformed request line");
+        bad("missing version", "GET /\r\nHost: x\r\n\r\n", ErrorCode::BadRequest,
+            "malformed request line");
+        bad("missing target", "GET HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest,
+            "malformed request line");
+        bad("lower-case garbage", "hello world again\r\n\r\n", ErrorCode::BadRequest,
+            "malformed HTTP version");
+        bad("lower-case version", "GET / http/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest,
+            "malformed HTTP version");
+        bad("short version", "GET / HTTP/1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest,
+            "malformed HTTP version");
+        bad("bad method character", "GE(T / HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest,
+            "malformed method");
+        bad("control character in target", "GET /a\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+            ErrorCode::BadRequest, "invalid character in request target");
+        bad("relative target", "GET a/b HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest,
+            "malformed request target");
+        bad("asterisk with GET", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::BadRequest,
+            "malformed request target");
         bad("too many empty lines first", "\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
             ErrorCode::BadRequest, "empty lines before the request line");
         bad("HTTP/2.0", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", ErrorCode::VersionNotSupported,
             "HTTP version 2.0 is not supported");
-        bad("HTTP/0.9", "GET / HTTP/0.9\r\n\r\n", ErrorCode::VersionNotSupported, "HTTP version 0.9 is not supported");
+        bad("HTTP/0.9", "GET / HTTP/0.9\r\n\r\n", ErrorCode::VersionNotSupported,
+            "HTTP version 0.9 is not supported");
         bad("unknown method", "BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::NotImplemented,
             "method BREW is not supported");
-        bad("methods are case-sensitive", "get / HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::NotImplemented,
-            "method get is not supported");
+        bad("methods are case-sensitive", "get / HTTP/1.1\r\nHost: x\r\n\r\n",
+            ErrorCode::NotImplemented, "method get is not supported");
 
         // --- line endings and header syntax
-        bad("bare LF everywhere", "GET / HTTP/1.1\nHost: x\n\n", ErrorCode::BadRequest, "line not terminated by CRLF");
-        bad("bare LF in a header", "GET / HTTP/1.1\r\nHost: x\nX-A: b\r\n\r\n", ErrorCode::BadRequest,
+        bad("bare LF everywhere", "GET / HTTP/1.1\nHost: x\n\n", ErrorCode::BadRequest,
             "line not terminated by CRLF");
-        bad("bare LF as the blank line", get + "\n", ErrorCode::BadRequest, "line not terminated by CRLF");
-        bad("obs-fold", get + "X-A: a\r\n b\r\n\r\n", ErrorCode::BadRequest, "obsolete line folding");
-        bad("obs-fold with tab", get + "X-A: a\r\n\tb\r\n\r\n", ErrorCode::BadRequest, "obsolete line folding");
-        bad("header without colon", get + "X-A b\r\n\r\n", ErrorCode::BadRequest, "malformed header field");
-        bad("empty header name", get + ": b\r\n\r\n", ErrorCode::BadRequest, "malformed header field");
+        bad("bare LF in a header", "GET / HTTP/1.1\r\nHost: x\nX-A: b\r\n\r\n",
+            ErrorCode::BadRequest, "line not terminated by CRLF");
+        bad("bare LF as the blank line", get + "\n", ErrorCode::BadRequest,
+            "line not terminated by CRLF");
+        bad("obs-fold", get + "X-A: a\r\n b\r\n\r\n", ErrorCode::BadRequest,
+            "obsolete line folding");
+        bad("obs-fold with tab", get + "X-A: a\r\n\tb\r\n\r\n", ErrorCode::BadRequest,
+            "obsolete line folding");
+        bad("header without colon", get + "X-A b\r\n\r\n", ErrorCode::BadRequest,
+            "malformed header field");
+        bad("empty header name", get + ": b\r\n\r\n", ErrorCode::BadRequest,
+            "malformed header field");
         bad("space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", ErrorCode::BadRequest,
             "invalid header field name");
         bad("control character in value", get + "X-A: a\x01z\r\n\r\n", ErrorCode::BadRequest,
             "invalid character in header value");
         bad("NUL in value", get + QByteArray("X-A: a\0z\r\n\r\n", 11), ErrorCode::BadRequest,
             "invalid character in header value");
-        bad("DEL in value", get + "X-A: a\x7fz\r\n\r\n", ErrorCode::BadRequest, "invalid character in header value");
-        bad("bare CR in value", get + "X-A: a\rz\r\n\r\n", ErrorCode::BadRequest, "invalid character in header value");
+        bad("DEL in value", get + "X-A: a\x7fz\r\n\r\n", ErrorCode::BadRequest,
+            "invalid character in header value");
+        bad("bare CR in value", get + "X-A: a\rz\r\n\r\n", ErrorCode::BadRequest,
+            "invalid character in header value");
         bad("HTTP/1.1 without Host", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", ErrorCode::BadRequest,
             "HTTP/1.1 request without Host");
-        bad("two Hosts", get + "Host: y\r\n\r\n", ErrorCode::BadRequest, "more than one Host header");
+        bad("two Hosts", get + "Host: y\r\n\r\n", ErrorCode::BadRequest,
+            "more than one Host header");
 
         // --- Content-Length
         bad("Content-Length +5", post + "Content-Length: +5\r\n\r\nhello", ErrorCode::BadRequest,
@@ -247,55 +276,62 @@ private:
             "Content-Length is not a plain decimal");
         bad("Content-Length 0x10", post + "Content-Length: 0x10\r\n\r\n", ErrorCode::BadRequest,
             "Content-Length is not a plain decimal");
-        bad("Content-Length ' 5 5'", post + "Content-Length:  5 5\r\n\r\nhello", ErrorCode::BadRequest,
-            "Content-Length is not a plain decimal");
+        bad("Content-Length ' 5 5'", post + "Content-Length:  5 5\r\n\r\nhello",
+            ErrorCode::BadRequest, "Content-Length is not a plain decimal");
         bad("Content-Length empty", post + "Content-Length: \r\n\r\n", ErrorCode::BadRequest,
             "Content-Length is not a valid length");
-        bad("Content-Length 19 digits", post + "Content-Length: 1000000000000000000\r\n\r\n", ErrorCode::BadRequest,
-            "Content-Length is not a valid length");
-        bad("Content-Length above 2^64", post + "Content-Length: 18446744073709551621\r\n\r\n", ErrorCode::BadRequest,
-            "Content-Length is not a valid length");
-        bad("two different Content-Lengths", post + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
-            ErrorCode::BadRequest, "conflicting Content-Length values");
-        bad("'5, 6' in one field", post + "Content-Length: 5, 6\r\n\r\nhello!", ErrorCode::BadRequest,
+        bad("Content-Length 19 digits", post + "Content-Length: 1000000000000000000\r\n\r\n",
+            ErrorCode::BadRequest, "Content-Length is not a valid length");
+        bad("Content-Length above 2^64", post + "Content-Length: 18446744073709551621\r\n\r\n",
+            ErrorCode::BadRequest, "Content-Length is not a valid length");
+        bad("two different Content-Lengths",
+            post + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", ErrorCode::BadRequest,
             "conflicting Content-Length values");
+        bad("'5, 6' in one field", post + "Content-Length: 5, 6\r\n\r\nhello!",
+            ErrorCode::BadRequest, "conflicting Content-Length values");
         bad("Content-Length with Transfer-Encoding",
-            post + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", ErrorCode::BadRequest,
-            "Content-Length together with Transfer-Encoding");
+            post + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            ErrorCode::BadRequest, "Content-Length together with Transfer-Encoding");
         bad("empty Transfer-Encoding with Content-Length",
             post + "Transfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello", ErrorCode::BadRequest,
             "Content-Length together with Transfer-Encoding");
         bad("Transfer-Encoding with Content-Length",
-            post + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", ErrorCode::BadRequest,
-            "Content-Length together with Transfer-Encoding");
+            post + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+            ErrorCode::BadRequest, "Content-Length together with Transfer-Encoding");
 
         // --- Transfer-Encoding and chunks
-        bad("Transfer-Encoding gzip", post + "Transfer-Encoding: gzip\r\n\r\n", ErrorCode::NotImplemented,
-            "transfer coding \"gzip\" is not supported");
-        bad("gzip, chunked", post + "Transfer-Encoding: gzip, chunked\r\n\r\n", ErrorCode::NotImplemented,
-            "transfer coding \"gzip\" is not supported");
-        bad("chunked, chunked", post + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", ErrorCode::BadRequest,
-            "chunked applied more than once");
-        bad("chunked in two fields", post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        bad("Transfer-Encoding gzip", post + "Transfer-Encoding: gzip\r\n\r\n",
+            ErrorCode::NotImplemented, "transfer coding \"gzip\" is not supported");
+        bad("gzip, chunked", post + "Transfer-Encoding: gzip, chunked\r\n\r\n",
+            ErrorCode::NotImplemented, "transfer coding \"gzip\" is not supported");
+        bad("chunked, chunked", post + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
             ErrorCode::BadRequest, "chunked applied more than once");
-        bad("chunked in HTTP/1.0", "POST /u HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        bad("chunked in two fields",
+            post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            ErrorCode::BadRequest, "chunked applied more than once");
+        bad("chunked in HTTP/1.0",
+            "POST /u HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
             ErrorCode::BadRequest, "Transfer-Encoding in an HTTP/1.0 request");
-        bad("invalid chunk size", chunkedHead + "zz\r\n", ErrorCode::BadRequest, "invalid chunk size");
-        bad("negative chunk size", chunkedHead + "-5\r\nhello\r\n", ErrorCode::BadRequest, "invalid chunk size");
-        bad("empty chunk size", chunkedHead + ";ext\r\n", ErrorCode::BadRequest, "invalid chunk size");
-        bad("chunk size with 16 digits", chunkedHead + "0000000000000001\r\nx\r\n0\r\n\r\n", ErrorCode::BadRequest,
+        bad("invalid chunk size", chunkedHead + "zz\r\n", ErrorCode::BadRequest,
             "invalid chunk size");
+        bad("negative chunk size", chunkedHead + "-5\r\nhello\r\n", ErrorCode::BadRequest,
+            "invalid chunk size");
+        bad("empty chunk size", chunkedHead + ";ext\r\n", ErrorCode::BadRequest,
+            "invalid chunk size");
+        bad("chunk size with 16 digits", chunkedHead + "0000000000000001\r\nx\r\n0\r\n\r\n",
+            ErrorCode::BadRequest, "invalid chunk size");
         bad("chunk size with bare LF", chunkedHead + "5\nhello\r\n0\r\n\r\n", ErrorCode::BadRequest,
             "line not terminated by CRLF");
-        bad("chunk data not followed by CRLF", chunkedHead + "5\r\nhelloXX0\r\n\r\n", ErrorCode::BadRequest,
-            "chunk data not followed by CRLF");
-        bad("chunk data longer than its size", chunkedHead + "3\r\nhello\r\n0\r\n\r\n", ErrorCode::BadRequest,
-            "chunk data not followed by CRLF");
+        bad("chunk data not followed by CRLF", chunkedHead + "5\r\nhelloXX0\r\n\r\n",
+            ErrorCode::BadRequest, "chunk data not followed by CRLF");
+        bad("chunk data longer than its size", chunkedHead + "3\r\nhello\r\n0\r\n\r\n",
+            ErrorCode::BadRequest, "chunk data not followed by CRLF");
         {
             QByteArray trailers = chunkedHead + "0\r\n";
             for (int i = 0; i < 5; ++i)
                 trailers += "X-T" + QByteArray::number(i) + ": " + repeat('t', 52) + "\r\n";
-            bad("trailer section too large", trailers + "\r\n", ErrorCode::HeadersTooLarge, "trailer section too large");
+            bad("trailer section too large", trailers + "\r\n", ErrorCode::HeadersTooLarge,
+                "trailer section too large");
         }
     }
 
@@ -317,7 +353,8 @@ private Q_SLOTS:
 
     void requestFields()
     {
-        const QByteArray bytes = "POST /items?x=1 HTTP/1.0\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nabc";
+        const QByteArray bytes =
+            "POST /items?x=1 HTTP/1.0\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nabc";
         for (const Outcome &o : {feedWhole(bytes), feedByteByByte(bytes)}) {
             QCOMPARE(o.status, Status::Complete);
             QCOMPARE(o.request.method, QByteArray("POST"));
@@ -329,7 +366,8 @@ private Q_SLOTS:
             QCOMPARE(o.request.headLength, bytes.size() - 3);
             QCOMPARE(o.request.totalLength, bytes.size());
         }
-        const QByteArray chunked = "PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n";
+        const QByteArray chunked =
+            "PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n";
         for (const Outcome &o : {feedWhole(chunked), feedByteByByte(chunked)}) {
             QCOMPARE(o.status, Status::Complete);
             QCOMPARE(o.request.method, QByteArray("PUT"));
@@ -381,12 +419,14 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("second");
         QTest::addColumn<QByteArray>("secondMethod");
         QTest::newRow("GET, GET") << QByteArray("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
-                                  << QByteArray("GET /b HTTP/1.1\r\nHost: x\r\n\r\n") << QByteArray("GET");
+                                  << QByteArray("GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+                                  << QByteArray("GET");
         QTest::newRow("POST with body, DELETE")
             << QByteArray("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nGET ")
             << QByteArray("DELETE /b HTTP/1.1\r\nHost: x\r\n\r\n") << QByteArray("DELETE");
         QTest::newRow("chunked, HEAD")
-            << QByteArray("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nGET\r\n0\r\n\r\n")
+            << QByteArray("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                          "chunked\r\n\r\n3\r\nGET\r\n0\r\n\r\n")
             << QByteArray("HEAD /b HTTP/1.1\r\nHost: x\r\n\r\n") << QByteArray("HEAD");
     }
     void pipelined()
@@ -414,18 +454,22 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("bytes");
         QTest::addColumn<bool>("keepAlive");
         QTest::newRow("1.1 default") << QByteArray("GET / HTTP/1.1\r\nHost: x\r\n\r\n") << true;
-        QTest::newRow("1.1 close") << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") << false;
+        QTest::newRow("1.1 close")
+            << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") << false;
         QTest::newRow("1.1 Close in a list")
             << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nConnection: TE, Close\r\n\r\n") << false;
-        QTest::newRow("1.1 keep-alive") << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
-                                        << true;
-        QTest::newRow("1.1 closed-ish token") << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nConnection: closed\r\n\r\n")
-                                              << true;
+        QTest::newRow("1.1 keep-alive")
+            << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n") << true;
+        QTest::newRow("1.1 closed-ish token")
+            << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nConnection: closed\r\n\r\n") << true;
         QTest::newRow("1.0 default") << QByteArray("GET / HTTP/1.0\r\n\r\n") << false;
-        QTest::newRow("1.0 keep-alive") << QByteArray("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n") << true;
-        QTest::newRow("1.0 Keep-Alive") << QByteArray("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n") << true;
+        QTest::newRow("1.0 keep-alive")
+            << QByteArray("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n") << true;
+        QTest::newRow("1.0 Keep-Alive")
+            << QByteArray("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n") << true;
         QTest::newRow("1.0 keep-alive and close")
-            << QByteArray("GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n") << false;
+            << QByteArray("GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n")
+            << false;
     }
     void keepAlive()
     {
@@ -441,19 +485,28 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("head");
         QTest::addColumn<bool>("expectContinue");
         QTest::addColumn<bool>("pending");
-        QTest::newRow("with body") << QByteArray("POST /u HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        QTest::newRow("with body") << QByteArray("POST /u HTTP/1.1\r\nHost: x\r\nExpect: "
+                                                 "100-continue\r\nContent-Length: 5\r\n\r\n")
                                    << true << true;
-        QTest::newRow("case-insensitive") << QByteArray("POST /u HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n")
+        QTest::newRow("case-insensitive") << QByteArray("POST /u HTTP/1.1\r\nHost: x\r\nExpect: "
+                                                        "100-Continue\r\nContent-Length: 5\r\n\r\n")
                                           << true << true;
-        QTest::newRow("chunked") << QByteArray("POST /u HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n")
+        QTest::newRow("chunked") << QByteArray("POST /u HTTP/1.1\r\nHost: x\r\nExpect: "
+                                               "100-continue\r\nTransfer-Encoding: chunked\r\n\r\n")
                                  << true << true;
-        QTest::newRow("no body") << QByteArray("POST /u HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n")
+        QTest::newRow("no body") << QByteArray("POST /u HTTP/1.1\r\nHost: x\r\nExpect: "
+                                               "100-continue\r\nContent-Length: 0\r\n\r\n")
                                  << true << false;
-        QTest::newRow("no Expect") << QByteArray("POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n") << false << false;
-        QTest::newRow("other expectation") << QByteArray("POST /u HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 5\r\n\r\n")
-                                           << false << false;
-        QTest::newRow("HTTP/1.0") << QByteArray("POST /u HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
-                                  << true << false;
+        QTest::newRow("no Expect")
+            << QByteArray("POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n") << false
+            << false;
+        QTest::newRow("other expectation")
+            << QByteArray(
+                   "POST /u HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 5\r\n\r\n")
+            << false << false;
+        QTest::newRow("HTTP/1.0")
+            << QByteArray("POST /u HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+            << true << false;
     }
     void continueRequest()
     {
@@ -463,11 +516,13 @@ private Q_SLOTS:
         RequestFramer framer(smallLimits());
         QVERIFY(!framer.takeContinueRequest()); // nothing yet
         QByteArray buffer = head;
-        QCOMPARE(framer.advance(buffer), head.contains("Content-Length: 0") ? Status::Complete : Status::NeedMore);
+        QCOMPARE(framer.advance(buffer),
+                 head.contains("Content-Length: 0") ? Status::Complete : Status::NeedMore);
         QCOMPARE(framer.request().expectContinue, expectContinue);
         QCOMPARE(framer.takeContinueRequest(), pending);
         QCOMPARE(framer.takeContinueRequest(), false); // only once
-        buffer += head.contains("chunked") ? QByteArray("5\r\nhello\r\n0\r\n\r\n") : QByteArray("hello");
+        buffer +=
+            head.contains("chunked") ? QByteArray("5\r\nhello\r\n0\r\n\r\n") : QByteArray("hello");
         framer.advance(buffer);
         QCOMPARE(framer.takeContinueRequest(), false);
     }
@@ -476,17 +531,24 @@ private Q_SLOTS:
     {
         QTest::addColumn<QByteArray>("bytes");
         QTest::addColumn<QByteArray>("expected");
-        QTest::newRow("nothing hidden") << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nUpgrade-Insecure-Requests: 1\r\nX-Upgrade: a\r\n\r\n")
-                                        << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nUpgrade-Insecure-Requests: 1\r\nX-Upgrade: a\r\n\r\n");
+        QTest::newRow("nothing hidden")
+            << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nUpgrade-Insecure-Requests: 1\r\nX-Upgrade: "
+                          "a\r\n\r\n")
+            << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nUpgrade-Insecure-Requests: 1\r\nX-Upgrade: "
+                          "a\r\n\r\n");
         QTest::newRow("h2c upgrade")
-            << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+            << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
+                          "HTTP2-Settings\r\nUpgrade: h2c\r\n"
                           "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nAccept: */*\r\n\r\n")
-            << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nAccept: */*\r\n\r\n");
+            << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
+                          "HTTP2-Settings\r\nAccept: */*\r\n\r\n");
         QTest::newRow("websocket, lower-case, with body")
-            << QByteArray("POST /w HTTP/1.1\r\nupgrade: websocket\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody")
+            << QByteArray("POST /w HTTP/1.1\r\nupgrade: websocket\r\nHost: x\r\nContent-Length: "
+                          "4\r\n\r\nbody")
             << QByteArray("POST /w HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody");
         QTest::newRow("last header")
-            << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n") << QByteArray("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            << QByteArray("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n")
+            << QByteArray("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         QTest::newRow("chunked trailers")
             << QByteArray("POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                           "3\r\nabc\r\n0\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n")

@@ -67,49 +67,64 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("body");  // handler output, for 2xx with a body
         QTest::addColumn<QByteArray>("allow"); // Allow header, empty: none
 
-        QTest::newRow("static") << QByteArray("GET") << "/health" << 200 << "/health" << QByteArray("health GET") << QByteArray();
-        QTest::newRow("param") << QByteArray("GET") << "/items/42" << 200 << "/items/{id}" << QByteArray("item GET") << QByteArray();
-        QTest::newRow("param, other method") << QByteArray("DELETE") << "/items/42" << 200 << "/items/{id}"
-                                             << QByteArray("delete DELETE") << QByteArray();
-        QTest::newRow("static beats pattern") << QByteArray("GET") << "/items/new" << 200 << "/items/new"
-                                              << QByteArray("new-form GET") << QByteArray();
-        QTest::newRow("two params") << QByteArray("GET") << "/users/7/posts/9" << 200 << "/users/{uid}/posts/{pid}"
-                                    << QByteArray("post GET") << QByteArray();
+        QTest::newRow("static") << QByteArray("GET") << "/health" << 200 << "/health"
+                                << QByteArray("health GET") << QByteArray();
+        QTest::newRow("param") << QByteArray("GET") << "/items/42" << 200 << "/items/{id}"
+                               << QByteArray("item GET") << QByteArray();
+        QTest::newRow("param, other method")
+            << QByteArray("DELETE") << "/items/42" << 200 << "/items/{id}"
+            << QByteArray("delete DELETE") << QByteArray();
+        QTest::newRow("static beats pattern")
+            << QByteArray("GET") << "/items/new" << 200 << "/items/new"
+            << QByteArray("new-form GET") << QByteArray();
+        QTest::newRow("two params")
+            << QByteArray("GET") << "/users/7/posts/9" << 200 << "/users/{uid}/posts/{pid}"
+            << QByteArray("post GET") << QByteArray();
         QTest::newRow("HEAD served by GET") << QByteArray("HEAD") << "/health" << 200 << "/health"
                                             << QByteArray("health HEAD") << QByteArray();
-        QTest::newRow("HEAD on a pattern") << QByteArray("HEAD") << "/items/1" << 200 << "/items/{id}"
-                                           << QByteArray("item HEAD") << QByteArray();
+        QTest::newRow("HEAD on a pattern")
+            << QByteArray("HEAD") << "/items/1" << 200 << "/items/{id}" << QByteArray("item HEAD")
+            << QByteArray();
         QTest::newRow("explicit HEAD handler") << QByteArray("HEAD") << "/both" << 200 << "/both"
                                                << QByteArray("both-head HEAD") << QByteArray();
-        QTest::newRow("explicit OPTIONS handler") << QByteArray("OPTIONS") << "/opt" << 200 << "/opt"
-                                                  << QByteArray("opt-options OPTIONS") << QByteArray();
+        QTest::newRow("explicit OPTIONS handler")
+            << QByteArray("OPTIONS") << "/opt" << 200 << "/opt" << QByteArray("opt-options OPTIONS")
+            << QByteArray();
 
-        QTest::newRow("404") << QByteArray("GET") << "/nope" << 404 << "unmatched" << QByteArray() << QByteArray();
-        QTest::newRow("404 empty param") << QByteArray("GET") << "/items/" << 404 << "unmatched" << QByteArray() << QByteArray();
-        QTest::newRow("404 extra segment") << QByteArray("GET") << "/items/1/x" << 404 << "unmatched" << QByteArray() << QByteArray();
-        QTest::newRow("404 trailing slash") << QByteArray("GET") << "/health/" << 404 << "unmatched" << QByteArray() << QByteArray();
-        QTest::newRow("404 case-sensitive") << QByteArray("GET") << "/Health" << 404 << "unmatched" << QByteArray() << QByteArray();
-        QTest::newRow("404 OPTIONS") << QByteArray("OPTIONS") << "/nope" << 404 << "unmatched" << QByteArray() << QByteArray();
+        QTest::newRow("404") << QByteArray("GET") << "/nope" << 404 << "unmatched" << QByteArray()
+                             << QByteArray();
+        QTest::newRow("404 empty param")
+            << QByteArray("GET") << "/items/" << 404 << "unmatched" << QByteArray() << QByteArray();
+        QTest::newRow("404 extra segment") << QByteArray("GET") << "/items/1/x" << 404
+                                           << "unmatched" << QByteArray() << QByteArray();
+        QTest::newRow("404 trailing slash") << QByteArray("GET") << "/health/" << 404 << "unmatched"
+                                            << QByteArray() << QByteArray();
+        QTest::newRow("404 case-sensitive")
+            << QByteArray("GET") << "/Health" << 404 << "unmatched" << QByteArray() << QByteArray();
+        QTest::newRow("404 OPTIONS") << QByteArray("OPTIONS") << "/nope" << 404 << "unmatched"
+                                     << QByteArray() << QByteArray();
 
-        QTest::newRow("405 GET route") << QByteArray("PUT") << "/health" << 405 << "/health" << QByteArray()
-                                       << QByteArray("GET, HEAD, OPTIONS");
-        QTest::newRow("405 POST route") << QByteArray("GET") << "/items" << 405 << "/items" << QByteArray()
-                                        << QByteArray("POST, OPTIONS");
-        QTest::newRow("405 HEAD without GET") << QByteArray("HEAD") << "/items" << 405 << "/items" << QByteArray()
-                                              << QByteArray("POST, OPTIONS");
-        QTest::newRow("405 pattern") << QByteArray("PATCH") << "/items/5" << 405 << "/items/{id}" << QByteArray()
-                                     << QByteArray("DELETE, GET, HEAD, OPTIONS");
-        QTest::newRow("405 with explicit HEAD") << QByteArray("POST") << "/both" << 405 << "/both" << QByteArray()
-                                                << QByteArray("GET, HEAD, OPTIONS");
-        QTest::newRow("405 with explicit OPTIONS") << QByteArray("POST") << "/opt" << 405 << "/opt" << QByteArray()
-                                                   << QByteArray("GET, HEAD, OPTIONS");
+        QTest::newRow("405 GET route") << QByteArray("PUT") << "/health" << 405 << "/health"
+                                       << QByteArray() << QByteArray("GET, HEAD, OPTIONS");
+        QTest::newRow("405 POST route") << QByteArray("GET") << "/items" << 405 << "/items"
+                                        << QByteArray() << QByteArray("POST, OPTIONS");
+        QTest::newRow("405 HEAD without GET") << QByteArray("HEAD") << "/items" << 405 << "/items"
+                                              << QByteArray() << QByteArray("POST, OPTIONS");
+        QTest::newRow("405 pattern") << QByteArray("PATCH") << "/items/5" << 405 << "/items/{id}"
+                                     << QByteArray() << QByteArray("DELETE, GET, HEAD, OPTIONS");
+        QTest::newRow("405 with explicit HEAD") << QByteArray("POST") << "/both" << 405 << "/both"
+                                                << QByteArray() << QByteArray("GET, HEAD, OPTIONS");
+        QTest::newRow("405 with explicit OPTIONS")
+            << QByteArray("POST") << "/opt" << 405 << "/opt" << QByteArray()
+            << QByteArray("GET, HEAD, OPTIONS");
 
-        QTest::newRow("OPTIONS") << QByteArray("OPTIONS") << "/health" << 204 << "/health" << QByteArray()
-                                 << QByteArray("GET, HEAD, OPTIONS");
-        QTest::newRow("OPTIONS pattern") << QByteArray("OPTIONS") << "/items/3" << 204 << "/items/{id}" << QByteArray()
-                                         << QByteArray("DELETE, GET, HEAD, OPTIONS");
-        QTest::newRow("OPTIONS POST route") << QByteArray("OPTIONS") << "/items" << 204 << "/items" << QByteArray()
-                                            << QByteArray("POST, OPTIONS");
+        QTest::newRow("OPTIONS") << QByteArray("OPTIONS") << "/health" << 204 << "/health"
+                                 << QByteArray() << QByteArray("GET, HEAD, OPTIONS");
+        QTest::newRow("OPTIONS pattern")
+            << QByteArray("OPTIONS") << "/items/3" << 204 << "/items/{id}" << QByteArray()
+            << QByteArray("DELETE, GET, HEAD, OPTIONS");
+        QTest::newRow("OPTIONS POST route") << QByteArray("OPTIONS") << "/items" << 204 << "/items"
+                                            << QByteArray() << QByteArray("POST, OPTIONS");
     }
     void dispatch()
     {
@@ -126,9 +141,7 @@ private Q_SLOTS:
         QCOMPARE(ctx.routePattern, pattern);
         QCOMPARE(r.header("Allow"), allow);
         switch (status) {
-        case 200:
-            QCOMPARE(r.body, body);
-            break;
+        case 200: QCOMPARE(r.body, body); break;
         case 204:
             QCOMPARE(r.body, QByteArray());
             QCOMPARE(r.contentType, QByteArray());
@@ -136,16 +149,17 @@ private Q_SLOTS:
         case 404:
             QCOMPARE(r.contentType, QByteArray("application/json"));
             QCOMPARE(errorOf(r).value("code").toString(), QStringLiteral("not_found"));
-            QCOMPARE(errorOf(r).value("message").toString(), QStringLiteral("no route for ") + path);
+            QCOMPARE(errorOf(r).value("message").toString(),
+                     QStringLiteral("no route for ") + path);
             break;
         case 405:
             QCOMPARE(r.contentType, QByteArray("application/json"));
             QCOMPARE(errorOf(r).value("code").toString(), QStringLiteral("method_not_allowed"));
             QCOMPARE(errorOf(r).value("message").toString(),
-                     QStringLiteral("%1 is not allowed on %2").arg(QString::fromLatin1(method), pattern));
+                     QStringLiteral("%1 is not allowed on %2")
+                         .arg(QString::fromLatin1(method), pattern));
             break;
-        default:
-            QFAIL("unexpected status in the table");
+        default: QFAIL("unexpected status in the table");
         }
     }
 

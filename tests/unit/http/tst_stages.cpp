@@ -95,10 +95,12 @@ private Q_SLOTS:
     void initTestCase()
     {
         m_router.add("GET", "/text/{size}", [](RequestContext &ctx) {
-            return HttpResponse::bytes(textOfSize(ctx.pathParams.value("size").toInt()), "text/plain; charset=utf-8");
+            return HttpResponse::bytes(textOfSize(ctx.pathParams.value("size").toInt()),
+                                       "text/plain; charset=utf-8");
         });
         m_router.add("GET", "/json/{size}", [](RequestContext &ctx) {
-            return HttpResponse::bytes(textOfSize(ctx.pathParams.value("size").toInt()), "application/json");
+            return HttpResponse::bytes(textOfSize(ctx.pathParams.value("size").toInt()),
+                                       "application/json");
         });
         m_router.add("GET", "/png", [](RequestContext &) {
             return HttpResponse::bytes(QByteArray(4096, '\0'), "image/png");
@@ -191,13 +193,16 @@ private Q_SLOTS:
         QTest::addColumn<bool>("compressed");
         QTest::addColumn<bool>("vary");
 
-        QTest::newRow("large text, gzip") << "/text/4096" << QByteArray("gzip, deflate") << true << true;
+        QTest::newRow("large text, gzip")
+            << "/text/4096" << QByteArray("gzip, deflate") << true << true;
         QTest::newRow("large json, gzip") << "/json/4096" << QByteArray("gzip") << true << true;
         QTest::newRow("exactly min size") << "/text/1024" << QByteArray("gzip") << true << true;
         QTest::newRow("one below min size") << "/text/1023" << QByteArray("gzip") << false << false;
         QTest::newRow("small") << "/text/100" << QByteArray("gzip") << false << false;
-        QTest::newRow("large text, no Accept-Encoding") << "/text/4096" << QByteArray() << false << true;
-        QTest::newRow("large text, gzip refused") << "/text/4096" << QByteArray("gzip;q=0, br") << false << true;
+        QTest::newRow("large text, no Accept-Encoding")
+            << "/text/4096" << QByteArray() << false << true;
+        QTest::newRow("large text, gzip refused")
+            << "/text/4096" << QByteArray("gzip;q=0, br") << false << true;
         QTest::newRow("large text, wildcard") << "/text/4096" << QByteArray("*") << true << true;
         QTest::newRow("image") << "/png" << QByteArray("gzip") << false << false;
         QTest::newRow("incompressible") << "/random" << QByteArray("gzip") << false << true;
@@ -233,7 +238,8 @@ private Q_SLOTS:
             QCOMPARE(gunzip(r.body, &ok), original.body);
             QVERIFY(ok);
         } else {
-            QCOMPARE(r.header("Content-Encoding"), path == "/encoded" ? QByteArray("br") : QByteArray());
+            QCOMPARE(r.header("Content-Encoding"),
+                     path == "/encoded" ? QByteArray("br") : QByteArray());
             QCOMPARE(r.body, original.body);
         }
     }
@@ -339,28 +345,40 @@ private Q_SLOTS:
         QTest::addColumn<QString>("path");
         QTest::addColumn<QByteArray>("authorization"); // null: no header
         QTest::addColumn<int>("status");
-        QTest::addColumn<QString>("message");          // for 401
+        QTest::addColumn<QString>("message"); // for 401
 
-        const QString needs = QStringLiteral("this endpoint needs Authorization: Bearer <admin token>");
+        const QString needs =
+            QStringLiteral("this endpoint needs Authorization: Bearer <admin token>");
         const QString invalid = QStringLiteral("invalid admin token");
         QTest::newRow("missing") << "/admin/api/x" << QByteArray() << 401 << needs;
         QTest::newRow("empty") << "/admin/api/x" << QByteArray("") << 401 << needs;
-        QTest::newRow("wrong token") << "/admin/api/x" << QByteArray("Bearer wrong") << 401 << invalid;
-        QTest::newRow("token plus a byte") << "/admin/api/x" << "Bearer " + kToken + "x" << 401 << invalid;
-        QTest::newRow("token minus a byte") << "/admin/api/x" << "Bearer " + kToken.chopped(1) << 401 << invalid;
+        QTest::newRow("wrong token")
+            << "/admin/api/x" << QByteArray("Bearer wrong") << 401 << invalid;
+        QTest::newRow("token plus a byte") << "/admin/api/x"
+                                           << "Bearer " + kToken + "x" << 401 << invalid;
+        QTest::newRow("token minus a byte") << "/admin/api/x"
+                                            << "Bearer " + kToken.chopped(1) << 401 << invalid;
         QTest::newRow("empty token") << "/admin/api/x" << QByteArray("Bearer  ") << 401 << invalid;
         QTest::newRow("scheme only") << "/admin/api/x" << QByteArray("Bearer") << 401 << needs;
         QTest::newRow("no scheme") << "/admin/api/x" << kToken << 401 << needs;
-        QTest::newRow("basic") << "/admin/api/x" << QByteArray("Basic YWRtaW46YWRtaW4=") << 401 << needs;
-        QTest::newRow("right token") << "/admin/api/x" << "Bearer " + kToken << 200 << QString();
-        QTest::newRow("lower-case scheme") << "/admin/api/x" << "bearer " + kToken << 200 << QString();
-        QTest::newRow("upper-case scheme") << "/admin/api/x" << "BEARER " + kToken << 200 << QString();
-        QTest::newRow("trailing space") << "/admin/api/x" << "Bearer " + kToken + "  " << 200 << QString();
-        QTest::newRow("token case matters") << "/admin/api/x" << "Bearer " + kToken.toUpper() << 401 << invalid;
+        QTest::newRow("basic") << "/admin/api/x" << QByteArray("Basic YWRtaW46YWRtaW4=") << 401
+                               << needs;
+        QTest::newRow("right token") << "/admin/api/x"
+                                     << "Bearer " + kToken << 200 << QString();
+        QTest::newRow("lower-case scheme") << "/admin/api/x"
+                                           << "bearer " + kToken << 200 << QString();
+        QTest::newRow("upper-case scheme") << "/admin/api/x"
+                                           << "BEARER " + kToken << 200 << QString();
+        QTest::newRow("trailing space") << "/admin/api/x"
+                                        << "Bearer " + kToken + "  " << 200 << QString();
+        QTest::newRow("token case matters") << "/admin/api/x"
+                                            << "Bearer " + kToken.toUpper() << 401 << invalid;
         QTest::newRow("outside the prefix") << "/public" << QByteArray() << 200 << QString();
         QTest::newRow("prefix lookalike") << "/admin/apix" << QByteArray() << 200 << QString();
-        QTest::newRow("unknown path under prefix") << "/admin/api/nope" << QByteArray() << 401 << needs;
-        QTest::newRow("unknown path, right token") << "/admin/api/nope" << "Bearer " + kToken << 404 << QString();
+        QTest::newRow("unknown path under prefix")
+            << "/admin/api/nope" << QByteArray() << 401 << needs;
+        QTest::newRow("unknown path, right token") << "/admin/api/nope"
+                                                   << "Bearer " + kToken << 404 << QString();
     }
     void bearerAuth()
     {
@@ -381,8 +399,8 @@ private Q_SLOTS:
         if (status == 401) {
             QCOMPARE(r.header("WWW-Authenticate"), QByteArray("Bearer realm=\"bulwark-admin\""));
             QCOMPARE(r.contentType, QByteArray("application/json"));
-            QCOMPARE(r.body, R"({"error":{"code":"unauthorized","message":")" + message.toUtf8()
-                                 + R"(","request_id":"auth-test-1"}})");
+            QCOMPARE(r.body, R"({"error":{"code":"unauthorized","message":")" + message.toUtf8() +
+                                 R"(","request_id":"auth-test-1"}})");
             QCOMPARE(ctx.routePattern, QStringLiteral("/admin/api/*"));
         } else {
             QCOMPARE(r.header("WWW-Authenticate"), QByteArray());
@@ -405,7 +423,8 @@ private Q_SLOTS:
         QTest::newRow("longer") << QByteArray("tokens") << QByteArray("token") << false;
         QTest::newRow("one empty") << QByteArray() << QByteArray("x") << false;
         QTest::newRow("high bytes") << QByteArray("\xff\x80") << QByteArray("\xfe\x80") << false;
-        QTest::newRow("high bytes equal") << QByteArray("\xff\x80") << QByteArray("\xff\x80") << true;
+        QTest::newRow("high bytes equal")
+            << QByteArray("\xff\x80") << QByteArray("\xff\x80") << true;
         QTest::newRow("embedded NUL") << QByteArray("a\0b", 3) << QByteArray("a\0c", 3) << false;
     }
     void constantTimeEquals()
@@ -433,7 +452,8 @@ private Q_SLOTS:
         QCOMPARE(r.header("X-Content-Type-Options"), QByteArray("nosniff"));
         QCOMPARE(r.header("X-Frame-Options"), QByteArray("DENY"));
         QCOMPARE(r.header("Referrer-Policy"), QByteArray("no-referrer"));
-        QCOMPARE(r.header("Content-Security-Policy"), QByteArray("default-src 'none'; frame-ancestors 'none'"));
+        QCOMPARE(r.header("Content-Security-Policy"),
+                 QByteArray("default-src 'none'; frame-ancestors 'none'"));
         QCOMPARE(r.header("Strict-Transport-Security"),
                  tls ? QByteArray("max-age=31536000; includeSubDomains") : QByteArray());
         QCOMPARE(r.headers.size(), tls ? 5 : 4);
@@ -461,7 +481,8 @@ private Q_SLOTS:
         const HttpResponse e = pipeline.run(missing);
         QCOMPARE(e.status, 404);
         QCOMPARE(e.header("X-Frame-Options"), QByteArray("DENY"));
-        QCOMPARE(e.header("Content-Security-Policy"), QByteArray("default-src 'none'; frame-ancestors 'none'"));
+        QCOMPARE(e.header("Content-Security-Policy"),
+                 QByteArray("default-src 'none'; frame-ancestors 'none'"));
     }
 
     // The documented order: security headers > compression > request id > auth > router.
@@ -473,19 +494,22 @@ private Q_SLOTS:
         pipeline.append(std::make_shared<RequestIdStage>());
         pipeline.append(std::make_shared<BearerAuthStage>(QStringLiteral("/admin/api/"), kToken));
 
-        RequestContext denied = request("GET", "/admin/api/x",
-                                        {{"accept-encoding", "gzip"}, {"x-request-id", "pipeline-request-0001"}});
+        RequestContext denied =
+            request("GET", "/admin/api/x",
+                    {{"accept-encoding", "gzip"}, {"x-request-id", "pipeline-request-0001"}});
         const HttpResponse r = pipeline.run(denied);
         QCOMPARE(r.status, 401);
         const QByteArray id = r.header("X-Request-Id");
         QCOMPARE(id, QByteArray("pipeline-request-0001"));
         QCOMPARE(r.header("WWW-Authenticate"), QByteArray("Bearer realm=\"bulwark-admin\""));
         QCOMPARE(r.header("Vary"), QByteArray("Accept-Encoding"));
-        QCOMPARE(r.header("Strict-Transport-Security"), QByteArray("max-age=31536000; includeSubDomains"));
+        QCOMPARE(r.header("Strict-Transport-Security"),
+                 QByteArray("max-age=31536000; includeSubDomains"));
         // The 401 body is JSON above the min size: compressed, and it still carries the id.
         QCOMPARE(r.header("Content-Encoding"), QByteArray("gzip"));
         bool ok = false;
-        const QJsonObject error = QJsonDocument::fromJson(gunzip(r.body, &ok)).object().value("error").toObject();
+        const QJsonObject error =
+            QJsonDocument::fromJson(gunzip(r.body, &ok)).object().value("error").toObject();
         QVERIFY(ok);
         QCOMPARE(error.value("code").toString(), QStringLiteral("unauthorized"));
         QCOMPARE(error.value("request_id").toString(), QString::fromLatin1(id));

@@ -60,7 +60,8 @@ private Q_SLOTS:
         // Children come in no particular order.
         const QList<QByteArray> samples = out.mid(2);
         QVERIFY(samples.contains(QByteArray(R"(http_requests_total{method="GET",route="/a"} 3)")));
-        QVERIFY(samples.contains(QByteArray(R"(http_requests_total{method="POST",route="/b/{id}"} 1)")));
+        QVERIFY(samples.contains(
+            QByteArray(R"(http_requests_total{method="POST",route="/b/{id}"} 1)")));
     }
 
     void gauge()
@@ -90,14 +91,15 @@ private Q_SLOTS:
         h.observe(0.1); // on a bound: counted in that bucket (le is "less or equal")
         h.observe(0.3);
         h.observe(2);
-        QCOMPARE(registry.exposition(), QByteArray("# HELP latency_seconds Latency.\n"
-                                                   "# TYPE latency_seconds histogram\n"
-                                                   "latency_seconds_bucket{route=\"/x\",le=\"0.1\"} 2\n"
-                                                   "latency_seconds_bucket{route=\"/x\",le=\"0.5\"} 3\n"
-                                                   "latency_seconds_bucket{route=\"/x\",le=\"1\"} 3\n"
-                                                   "latency_seconds_bucket{route=\"/x\",le=\"+Inf\"} 4\n"
-                                                   "latency_seconds_sum{route=\"/x\"} 2.45\n"
-                                                   "latency_seconds_count{route=\"/x\"} 4\n"));
+        QCOMPARE(registry.exposition(),
+                 QByteArray("# HELP latency_seconds Latency.\n"
+                            "# TYPE latency_seconds histogram\n"
+                            "latency_seconds_bucket{route=\"/x\",le=\"0.1\"} 2\n"
+                            "latency_seconds_bucket{route=\"/x\",le=\"0.5\"} 3\n"
+                            "latency_seconds_bucket{route=\"/x\",le=\"1\"} 3\n"
+                            "latency_seconds_bucket{route=\"/x\",le=\"+Inf\"} 4\n"
+                            "latency_seconds_sum{route=\"/x\"} 2.45\n"
+                            "latency_seconds_count{route=\"/x\"} 4\n"));
     }
 
     void histogramWithoutLabels()
@@ -125,13 +127,15 @@ private Q_SLOTS:
         registry.gauge("g", "G.").labels({}).set(1);
         registry.counter("c", "C.").labels({}).inc();
         registry.counter("empty_total", "Nothing yet.", {"x"});
-        registry.addCollector([](QByteArray &out) { out.append("# HELP z Z.\n# TYPE z gauge\nz 7\n"); });
-        QCOMPARE(registry.exposition(), QByteArray("# HELP c C.\n# TYPE c counter\nc 1\n"
-                                                   "# HELP empty_total Nothing yet.\n# TYPE empty_total counter\n"
-                                                   "# HELP g G.\n# TYPE g gauge\ng 1\n"
-                                                   "# HELP h H.\n# TYPE h histogram\n"
-                                                   "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 0.5\nh_count 1\n"
-                                                   "# HELP z Z.\n# TYPE z gauge\nz 7\n"));
+        registry.addCollector(
+            [](QByteArray &out) { out.append("# HELP z Z.\n# TYPE z gauge\nz 7\n"); });
+        QCOMPARE(registry.exposition(),
+                 QByteArray("# HELP c C.\n# TYPE c counter\nc 1\n"
+                            "# HELP empty_total Nothing yet.\n# TYPE empty_total counter\n"
+                            "# HELP g G.\n# TYPE g gauge\ng 1\n"
+                            "# HELP h H.\n# TYPE h histogram\n"
+                            "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 0.5\nh_count 1\n"
+                            "# HELP z Z.\n# TYPE z gauge\nz 7\n"));
     }
 
     // The text format requires a backslash in HELP text to be written as two backslashes
@@ -228,9 +232,11 @@ private Q_SLOTS:
         QTest::newRow("one bucket, q=0.25") << QList<double>{1.5, 1.5, 1.5, 1.5} << 0.25 << 1.25;
         QTest::newRow("first bucket from zero") << QList<double>{0.5, 0.5} << 0.5 << 0.5;
         QTest::newRow("spread, q=0.25") << QList<double>{0.5, 3, 3, 10} << 0.25 << 1.0;
-        QTest::newRow("spread, median skips empty bucket") << QList<double>{0.5, 3, 3, 10} << 0.5 << 3.0;
+        QTest::newRow("spread, median skips empty bucket")
+            << QList<double>{0.5, 3, 3, 10} << 0.5 << 3.0;
         QTest::newRow("spread, q=0.75") << QList<double>{0.5, 3, 3, 10} << 0.75 << 4.0;
-        QTest::newRow("+Inf bucket gives the last bound") << QList<double>{0.5, 3, 3, 10} << 0.99 << 4.0;
+        QTest::newRow("+Inf bucket gives the last bound")
+            << QList<double>{0.5, 3, 3, 10} << 0.99 << 4.0;
         QTest::newRow("all above") << QList<double>{50, 60} << 0.5 << 4.0;
     }
     void quantile()
@@ -279,13 +285,17 @@ private Q_SLOTS:
         TimeSeries ts({"rps", "p99"}, 4);
         QCOMPARE(ts.capacity(), 4);
         QCOMPARE(ts.size(), 0);
-        QCOMPARE(compact(ts.toJson(10)),
-                 QByteArray(R"({"interval":1,"series":["rps","p99"],"t":[],"values":{"p99":[],"rps":[]}})"));
+        QCOMPARE(
+            compact(ts.toJson(10)),
+            QByteArray(
+                R"({"interval":1,"series":["rps","p99"],"t":[],"values":{"p99":[],"rps":[]}})"));
         ts.append(100, {1, 0.5});
         ts.append(101, {2, 0.25});
         QCOMPARE(ts.size(), 2);
-        QCOMPARE(compact(ts.toJson(10)),
-                 QByteArray(R"({"interval":1,"series":["rps","p99"],"t":[100,101],"values":{"p99":[0.5,0.25],"rps":[1,2]}})"));
+        QCOMPARE(
+            compact(ts.toJson(10)),
+            QByteArray(
+                R"({"interval":1,"series":["rps","p99"],"t":[100,101],"values":{"p99":[0.5,0.25],"rps":[1,2]}})"));
     }
 
     void timeSeriesWrap_data()
@@ -313,7 +323,9 @@ private Q_SLOTS:
         const QJsonObject json = ts.toJson(seconds);
         QCOMPARE(json.value("interval").toInt(), 1);
         QCOMPARE(QJsonDocument(json.value("t").toArray()).toJson(QJsonDocument::Compact), times);
-        QCOMPARE(QJsonDocument(json.value("values").toObject().value("rps").toArray()).toJson(QJsonDocument::Compact), rps);
+        QCOMPARE(QJsonDocument(json.value("values").toObject().value("rps").toArray())
+                     .toJson(QJsonDocument::Compact),
+                 rps);
     }
 
     void timeSeriesExactWrap()
@@ -322,11 +334,15 @@ private Q_SLOTS:
         TimeSeries ts({"a", "b"}, 2);
         ts.append(1, {1, 2});
         ts.append(2, {3, 4});
-        QCOMPARE(compact(ts.toJson(2)),
-                 QByteArray(R"({"interval":1,"series":["a","b"],"t":[1,2],"values":{"a":[1,3],"b":[2,4]}})"));
+        QCOMPARE(
+            compact(ts.toJson(2)),
+            QByteArray(
+                R"({"interval":1,"series":["a","b"],"t":[1,2],"values":{"a":[1,3],"b":[2,4]}})"));
         ts.append(3, {5}); // missing values are 0
-        QCOMPARE(compact(ts.toJson(5)),
-                 QByteArray(R"({"interval":1,"series":["a","b"],"t":[2,3],"values":{"a":[3,5],"b":[4,0]}})"));
+        QCOMPARE(
+            compact(ts.toJson(5)),
+            QByteArray(
+                R"({"interval":1,"series":["a","b"],"t":[2,3],"values":{"a":[3,5],"b":[4,0]}})"));
     }
 
     void timeSeriesMinimumCapacity()
@@ -336,7 +352,8 @@ private Q_SLOTS:
         ts.append(7, {1});
         ts.append(8, {2});
         QCOMPARE(ts.size(), 1);
-        QCOMPARE(compact(ts.toJson(3)), QByteArray(R"({"interval":1,"series":["x"],"t":[8],"values":{"x":[2]}})"));
+        QCOMPARE(compact(ts.toJson(3)),
+                 QByteArray(R"({"interval":1,"series":["x"],"t":[8],"values":{"x":[2]}})"));
         QCOMPARE(ts.names(), QStringList{"x"});
     }
 };
