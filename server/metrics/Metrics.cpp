@@ -130,36 +130,35 @@ void MetricsRegistry::addCollector(std::function<void(QByteArray &)> collector)
     m_collectors.push_back(std::move(collector));
 }
 
-QByteArray MetricsRegistry::escapeLabelValue(const QByteArray &value)
+namespace {
+// The exposition format escapes backslash and line feed everywhere, and the double quote
+// in label values only.
+QByteArray escapeExposition(const QByteArray &text, bool quotes)
 {
     QByteArray out;
-    out.reserve(value.size());
-    for (char c : value) {
+    out.reserve(text.size());
+    for (char c : text) {
         if (c == '\\')
             out.append("\\\\");
-        else if (c == '"')
-            out.append("\\\"");
         else if (c == '\n')
             out.append("\\n");
+        else if (quotes && c == '"')
+            out.append("\\\"");
         else
             out.append(c);
     }
     return out;
 }
+} // namespace
+
+QByteArray MetricsRegistry::escapeLabelValue(const QByteArray &value)
+{
+    return escapeExposition(value, true);
+}
 
 QByteArray MetricsRegistry::escapeHelp(const QByteArray &help)
 {
-    QByteArray out;
-    out.reserve(help.size());
-    for (char c : help) {
-        if (c == '\\')
-            out.append("\\\\");
-        else if (c == '\n')
-            out.append("\\n");
-        else
-            out.append(c);
-    }
-    return out;
+    return escapeExposition(help, false);
 }
 
 QByteArray MetricsRegistry::formatNumber(double value)
