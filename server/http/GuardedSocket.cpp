@@ -105,10 +105,13 @@ void GuardedSocket::onInnerReadyRead()
     if (m_pausedForOutput)
         return; // left in the socket's buffer until the client reads our responses
     const bool wasIdle = m_buffer.isEmpty();
+    // read(bytesAvailable()) allocates what arrived; readAll() would allocate a whole read
+    // chunk (32 KiB) that an idle keep-alive connection would then hold on to.
+    const QByteArray received = m_inner->read(m_inner->bytesAvailable());
     if (wasIdle)
-        m_buffer = m_inner->readAll(); // no copy in the common case of one request per read
+        m_buffer = received; // no copy in the common case of one request per read
     else
-        m_buffer.append(m_inner->readAll());
+        m_buffer.append(received);
     if (wasIdle && !m_buffer.isEmpty())
         m_requestStart = m_lastActivity;
     pump();
@@ -172,10 +175,11 @@ void GuardedSocket::pump()
         m_inHandler = false;
         if (m_finished)
             return;
+        m_staged.clear();
+        m_current.raw.clear(); // an idle keep-alive connection keeps no request bytes
         if (!m_delivered) {
             // Qt's parser refused a request our framer accepted. Qt has disconnected all
             // of this object's signals by now, so we answer, close and delete it ourselves.
-            m_staged.clear();
             reject(ErrorCode::BadRequest, QStringLiteral("malformed request"), "parser", m_current);
             return;
         }
