@@ -93,6 +93,10 @@ bool ServerApp::start(QString *error)
 
     m_http = std::make_unique<HttpServer>(m_config.server, m_config.http.securityHeaders,
                                           m_pipeline, m_httpMetrics);
+    if (m_accessLogStage) {
+        std::shared_ptr<AccessLogStage> stage = m_accessLogStage;
+        m_http->setRejectionLog([stage](const AccessRecord &record) { stage->record(record); });
+    }
     if (!m_http->start(error))
         return false;
     m_sampler = std::make_unique<MetricsSampler>(m_httpMetrics, m_series);
@@ -106,9 +110,11 @@ void ServerApp::buildPipeline()
     const HttpFeaturesConfig &f = m_config.http;
     if (f.metrics)
         m_pipeline.append(std::make_shared<MetricsStage>(m_httpMetrics));
-    if (m_config.log.access != AccessLogMode::Off)
-        m_pipeline.append(std::make_shared<AccessLogStage>(m_accessLog, m_config.log.access,
-                                                           m_config.log.accessSampleRate));
+    if (m_config.log.access != AccessLogMode::Off) {
+        m_accessLogStage = std::make_shared<AccessLogStage>(m_accessLog, m_config.log.access,
+                                                            m_config.log.accessSampleRate);
+        m_pipeline.append(m_accessLogStage);
+    }
     if (f.securityHeaders)
         m_pipeline.append(std::make_shared<SecurityHeadersStage>(m_config.server.tls.enabled()));
     if (f.compression)

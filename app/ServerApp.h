@@ -5,6 +5,7 @@
 // finish within server.shutdown_grace -> exit 0). Tests embed it in-process on port 0.
 #pragma once
 
+#include "AccessLogStage.h"
 #include "Config.h"
 #include "HealthRegistry.h"
 #include "HttpMetrics.h"
@@ -71,6 +72,7 @@ private:
     LineSink m_accessLog;
     Router m_router;
     Pipeline m_pipeline;
+    std::shared_ptr<AccessLogStage> m_accessLogStage; // also logs requests rejected early
     std::unique_ptr<SystemController> m_system;
     std::unique_ptr<HttpServer> m_http;
     std::unique_ptr<MetricsSampler> m_sampler;

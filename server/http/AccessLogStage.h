@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Pipeline stage: one JSON line per request to the access log (or a random sample of
-// them; responses with status >= 500 are always logged).
+// them; responses with status >= 500 are always logged). record() is also how requests
+// rejected before the pipeline (framing errors, limits, timeouts) reach the same log.
 // The stage interface and the pipeline order: Pipeline.h.
 #pragma once
 
@@ -10,6 +11,21 @@
 
 namespace bulwark {
 
+struct AccessRecord
+{
+    QByteArray method;  // empty when the request line was not parsed
+    QString path;       // decoded path, or the raw target (cut at 256 bytes) when rejected
+    QString route;      // route pattern; empty when rejected before routing
+    int status = 0;
+    qint64 bytes = 0;
+    double durationMs = 0;
+    QString remote;
+    int version = 11;
+    QByteArray requestId;
+    QByteArray userAgent;
+    QByteArray rejected; // reason when rejected before routing, e.g. "payload_too_large"
+};
+
 class AccessLogStage final : public Stage
 {
 public:
@@ -18,6 +34,8 @@ public:
     {
     }
     HttpResponse handle(RequestContext &ctx, const Next &next) override;
+    // Writes the record if the mode (and, when sampled, the sample) says so. Thread-safe.
+    void record(const AccessRecord &r);
 
 private:
     LineSink &m_sink;

@@ -209,6 +209,19 @@ void GuardedSocket::reject(ErrorCode code, const QString &message, const QByteAr
     options.headRequest = about.method == "HEAD";
     m_buffer.clear();
     m_inner->write(ResponseWriter::serialize(response, options));
+    if (m_shared.onRejected) {
+        AccessRecord record;
+        record.method = about.method;
+        record.path = QString::fromLatin1(about.target.left(256));
+        record.status = response.status;
+        record.bytes = response.body.size();
+        record.durationMs =
+            std::chrono::duration<double, std::milli>(now() - m_requestStart).count();
+        record.remote = peerAddress().toString();
+        record.version = options.version;
+        record.rejected = reason;
+        m_shared.onRejected(record);
+    }
     closeGracefully();
 }
 

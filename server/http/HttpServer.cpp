@@ -232,6 +232,12 @@ bool HttpServer::start(QString *error)
     return true;
 }
 
+void HttpServer::setRejectionLog(std::function<void(const AccessRecord &)> log)
+{
+    Q_ASSERT(!d->started);
+    d->shared.onRejected = std::move(log);
+}
+
 quint16 HttpServer::port() const
 {
     return d->port;

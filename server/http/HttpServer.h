@@ -13,12 +13,14 @@
 // stop() then joins every thread.
 #pragma once
 
+#include "AccessLogStage.h"
 #include "Config.h"
 #include "HttpMetrics.h"
 #include "Pipeline.h"
 
 #include <QHostAddress>
 #include <QObject>
+#include <functional>
 #include <memory>
 
 namespace bulwark {
@@ -36,6 +38,9 @@ public:
     // Loads TLS material, binds, starts the threads. On failure returns false and sets
     // *error to a message naming the cause (address in use, unreadable certificate, ...).
     bool start(QString *error);
+    // Before start(): called (on a worker thread) for each request rejected before the
+    // pipeline, so the access log can record 400/408/413/414/431s too.
+    void setRejectionLog(std::function<void(const AccessRecord &)> log);
     quint16 port() const;
     QHostAddress address() const;
     bool isTls() const;

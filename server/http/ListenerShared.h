@@ -4,6 +4,7 @@
 // the cap, draining for shutdown). Internal to server/http.
 #pragma once
 
+#include "AccessLogStage.h"
 #include "Config.h"
 #include "HttpMetrics.h"
 #include "Pipeline.h"
@@ -11,6 +12,7 @@
 
 #include <QSslConfiguration>
 #include <atomic>
+#include <functional>
 
 namespace bulwark {
 
@@ -25,6 +27,8 @@ struct ListenerShared
     QSslConfiguration ssl;
     std::atomic<int> openConnections{0};
     std::atomic<bool> draining{false};
+    // Told about every request answered with an error before it reached the pipeline.
+    std::function<void(const AccessRecord &)> onRejected;
 };
 
 } // namespace bulwark
