@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The test harness for real services: PostgreSQL and Redis from Debian's packages, each
+// started on a free loopback port in its own temporary directory and stopped (and the
+// directory removed) when the object goes away. Integration tests of the database, cache
+// and rate-limit modules use these instead of mocks. PostgreSQL refuses to run as root, so
+// as root its commands run as the `postgres` user through runuser(1).
+//
+// A service that cannot be started is a test failure with the reason in errorString()
+// (missing binary, initdb error, log tail): CI installs both through ./dev.sh test.
+#pragma once
+
+#include <QString>
+#include <QTemporaryDir>
+#include <memory>
+
+class QProcess;
+
+namespace bulwark::test {
+
+class PostgresServer
+{
+public:
+    PostgresServer();
+    ~PostgresServer();
+    Q_DISABLE_COPY_MOVE(PostgresServer)
+
+    bool start();
+    void stop();
+    QString errorString() const { return m_error; }
+    quint16 port() const { return m_port; }
+    QString host() const { return QStringLiteral("127.0.0.1"); }
+    QString user() const { return QStringLiteral("bulwark"); }
+    QString database() const { return QStringLiteral("postgres"); }
+
+private:
+    bool run(const QString &program, const QStringList &arguments, int timeoutMs);
+    QString m_binDir;
+    QTemporaryDir m_dir;
+    quint16 m_port = 0;
+    bool m_running = false;
+    QString m_error;
+};
+
+class RedisServer
+{
+public:
+    RedisServer();
+    ~RedisServer();
+    Q_DISABLE_COPY_MOVE(RedisServer)
+
+    bool start();
+    void stop();
+    QString errorString() const { return m_error; }
+    quint16 port() const { return m_port; }
+    QString host() const { return QStringLiteral("127.0.0.1"); }
+
+private:
+    QTemporaryDir m_dir;
+    std::unique_ptr<QProcess> m_process;
+    quint16 m_port = 0;
+    QString m_error;
+};
+
+// A port that was free a moment ago on 127.0.0.1 (the service binds it right after).
+quint16 freeLoopbackPort();
+
+} // namespace bulwark::test
