@@ -13,9 +13,9 @@ namespace bulwark {
 
 struct AccessRecord
 {
-    QByteArray method;  // empty when the request line was not parsed
-    QString path;       // decoded path, or the raw target (cut at 256 bytes) when rejected
-    QString route;      // route pattern; empty when rejected before routing
+    QByteArray method; // empty when the request line was not parsed
+    QString path;      // decoded path, or the raw target (cut at 256 bytes) when rejected
+    QString route;     // route pattern; empty when rejected before routing
     int status = 0;
     qint64 bytes = 0;
     double durationMs = 0;

@@ -1,116 +1,19 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// See HttpServer.h. The Acceptor class is private to this file.
+// See HttpServer.h.
 #include "HttpServer.h"
 
-#include "ErrorMapping.h"
+#include "Acceptor.h"
 #include "HttpWorker.h"
 #include "ListenerShared.h"
-#include "ResponseWriter.h"
-#include "Stages.h"
 #include "ThreadTaskQueue.h"
 
 #include <QFile>
 #include <QSslCertificate>
 #include <QSslKey>
 #include <QSslSocket>
-#include <QTcpServer>
-#include <QTcpSocket>
 #include <QThread>
-#include <QTimer>
-
-#ifdef Q_OS_WIN
-#include <winsock2.h>
-#else
-#include <sys/socket.h>
-#endif
 
 namespace bulwark {
-
-namespace {
-
-void shutdownWrite(qintptr descriptor)
-{
-    if (descriptor < 0)
-        return;
-#ifdef Q_OS_WIN
-    ::shutdown(SOCKET(descriptor), SD_SEND);
-#else
-    ::shutdown(int(descriptor), SHUT_WR);
-#endif
-}
-
-class Acceptor final : public QTcpServer
-{
-public:
-    Acceptor(ListenerShared &shared, std::vector<HttpWorker *> workers)
-        : m_shared(shared), m_workers(std::move(workers)), m_tasks(new ThreadTaskQueue(this))
-    {
-        HttpResponse busy =
-            errorResponse(ErrorCode::Unavailable, QStringLiteral("too many open connections"));
-        busy.setHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
-        if (shared.securityHeaders)
-            SecurityHeadersStage::apply(busy, shared.tls);
-        m_busy = busy;
-    }
-
-    // Runs functions in the acceptor thread.
-    ThreadTaskQueue &tasks() { return *m_tasks; }
-
-protected:
-    void incomingConnection(qintptr descriptor) override
-    {
-        if (m_shared.openConnections.load(std::memory_order_relaxed) >=
-            m_shared.config.maxConnections) {
-            refuse(descriptor);
-            return;
-        }
-        m_shared.openConnections.fetch_add(1, std::memory_order_relaxed);
-        m_shared.metrics->acceptedConnections.inc();
-        HttpWorker *worker = m_workers[m_next++ % m_workers.size()];
-        worker->tasks().post([worker, descriptor] { worker->adopt(descriptor); });
-    }
-
-private:
-    void refuse(qintptr descriptor)
-    {
-        m_shared.metrics->connectionRejected("max_connections");
-        auto *socket = new QTcpSocket(this);
-        if (!socket->setSocketDescriptor(descriptor)) {
-            delete socket;
-            return;
-        }
-        if (m_shared.tls) {
-            // A plain-text 503 would be garbage to a TLS client; just close.
-            socket->abort();
-            socket->deleteLater();
-            return;
-        }
-        WriteOptions options;
-        options.close = true;
-        // Lingering close, as in GuardedSocket: once the 503 is flushed, shut down our
-        // side and discard what the client still sends, so that it reads the 503 instead
-        // of a reset caused by its unread request.
-        connect(socket, &QIODevice::readyRead, socket, [socket] { socket->readAll(); });
-        connect(socket, &QIODevice::bytesWritten, socket, [socket] {
-            if (socket->bytesToWrite() == 0)
-                shutdownWrite(socket->socketDescriptor());
-        });
-        connect(socket, &QAbstractSocket::disconnected, socket, &QObject::deleteLater);
-        QTimer::singleShot(2000, socket, [socket] {
-            socket->abort();
-            socket->deleteLater();
-        });
-        socket->write(ResponseWriter::serialize(m_busy, options));
-    }
-
-    ListenerShared &m_shared;
-    std::vector<HttpWorker *> m_workers;
-    size_t m_next = 0;
-    HttpResponse m_busy;
-    ThreadTaskQueue *m_tasks;
-};
-
-} // namespace
 
 struct HttpServer::Private
 {
