@@ -45,7 +45,8 @@ QString postgresBinDir()
     QStringList versions = root.entryList(QDir::Dirs | QDir::NoDotAndDotDot);
     QCollator collator;
     collator.setNumericMode(true);
-    std::sort(versions.begin(), versions.end(), [&](const QString &a, const QString &b) { return collator.compare(a, b) > 0; });
+    std::sort(versions.begin(), versions.end(),
+              [&](const QString &a, const QString &b) { return collator.compare(a, b) > 0; });
     for (const QString &v : versions) {
         const QString bin = root.filePath(v + QStringLiteral("/bin"));
         if (QFile::exists(bin + QStringLiteral("/initdb")))
@@ -92,7 +93,8 @@ bool PostgresServer::run(const QString &program, const QStringList &arguments, i
     QString executable = m_binDir + QLatin1Char('/') + program;
     if (runningAsRoot()) {
         args.prepend(executable);
-        args = QStringList{QStringLiteral("-u"), QStringLiteral("postgres"), QStringLiteral("--")} + args;
+        args = QStringList{QStringLiteral("-u"), QStringLiteral("postgres"), QStringLiteral("--")} +
+               args;
         executable = QStringLiteral("runuser");
     }
     process.start(executable, args);
@@ -129,11 +131,14 @@ bool PostgresServer::start()
         m_error = QStringLiteral("cannot create a temporary directory");
         return false;
     }
+    const QString data = m_dir.filePath(QStringLiteral("data"));
+    const QString log = m_dir.filePath(QStringLiteral("postgres.log"));
 #ifdef Q_OS_UNIX
-    if (runningAsRoot()) {
+    if (!m_initialized && runningAsRoot()) {
         const passwd *pw = ::getpwnam("postgres");
         if (!pw) {
-            m_error = QStringLiteral("running as root, but there is no postgres user to run PostgreSQL as");
+            m_error = QStringLiteral(
+                "running as root, but there is no postgres user to run PostgreSQL as");
             return false;
         }
         if (::chown(QFile::encodeName(m_dir.path()).constData(), pw->pw_uid, pw->pw_gid) != 0) {
@@ -142,23 +147,29 @@ bool PostgresServer::start()
         }
     }
 #endif
-    const QString data = m_dir.filePath(QStringLiteral("data"));
-    const QString log = m_dir.filePath(QStringLiteral("postgres.log"));
-    if (!run(QStringLiteral("initdb"),
-             {QStringLiteral("-D"), data, QStringLiteral("-U"), user(), QStringLiteral("--auth=trust"),
-              QStringLiteral("-E"), QStringLiteral("UTF8"), QStringLiteral("--no-sync")},
-             120000))
-        return false;
-    // A port can be taken between the probe and the bind: try a few.
+    if (!m_initialized) {
+        if (!run(QStringLiteral("initdb"),
+                 {QStringLiteral("-D"), data, QStringLiteral("-U"), user(),
+                  QStringLiteral("--auth=trust"), QStringLiteral("-E"), QStringLiteral("UTF8"),
+                  QStringLiteral("--no-sync")},
+                 120000))
+            return false;
+        m_initialized = true;
+    }
+    const bool restart = m_port != 0;
+    // A new port can be taken between the probe and the bind: try a few.
     for (int attempt = 0; attempt < 3; ++attempt) {
-        m_port = freeLoopbackPort();
-        const QString options = QStringLiteral("-p %1 -k %2 -c listen_addresses=127.0.0.1 -c fsync=off "
-                                               "-c synchronous_commit=off -c full_page_writes=off")
-                                    .arg(m_port)
-                                    .arg(m_dir.path());
+        if (!restart || attempt > 0)
+            m_port = freeLoopbackPort();
+        const QString options =
+            QStringLiteral("-p %1 -k %2 -c listen_addresses=127.0.0.1 -c fsync=off "
+                           "-c synchronous_commit=off -c full_page_writes=off")
+                .arg(m_port)
+                .arg(m_dir.path());
         if (run(QStringLiteral("pg_ctl"),
-                {QStringLiteral("-D"), data, QStringLiteral("-l"), log, QStringLiteral("-o"), options,
-                 QStringLiteral("-w"), QStringLiteral("-t"), QStringLiteral("60"), QStringLiteral("start")},
+                {QStringLiteral("-D"), data, QStringLiteral("-l"), log, QStringLiteral("-o"),
+                 options, QStringLiteral("-w"), QStringLiteral("-t"), QStringLiteral("60"),
+                 QStringLiteral("start")},
                 90000)) {
             m_running = true;
             break;
@@ -168,9 +179,10 @@ bool PostgresServer::start()
     if (!m_running)
         return false;
     if (!waitForPort(m_port, 10000)) {
-        m_error = QStringLiteral("PostgreSQL started but does not accept connections on port %1\n%2")
-                      .arg(m_port)
-                      .arg(tail(log));
+        m_error =
+            QStringLiteral("PostgreSQL started but does not accept connections on port %1\n%2")
+                .arg(m_port)
+                .arg(tail(log));
         return false;
     }
     m_error.clear();
@@ -211,8 +223,9 @@ bool RedisServer::start()
         process->start(QStringLiteral("redis-server"),
                        {QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"),
                         QStringLiteral("127.0.0.1"), QStringLiteral("--save"), QString(),
-                        QStringLiteral("--appendonly"), QStringLiteral("no"), QStringLiteral("--dir"),
-                        m_dir.path(), QStringLiteral("--daemonize"), QStringLiteral("no")});
+                        QStringLiteral("--appendonly"), QStringLiteral("no"),
+                        QStringLiteral("--dir"), m_dir.path(), QStringLiteral("--daemonize"),
+                        QStringLiteral("no")});
         if (!process->waitForStarted(10000)) {
             m_error = QStringLiteral("cannot start redis-server (Debian package redis-server; "
                                      "./dev.sh test installs it): %1")

@@ -24,6 +24,8 @@ public:
     ~PostgresServer();
     Q_DISABLE_COPY_MOVE(PostgresServer)
 
+    // The first start() creates the cluster and picks a port; later ones (after stop())
+    // restart the same cluster on the same port, as a database restart would.
     bool start();
     void stop();
     QString errorString() const { return m_error; }
@@ -37,6 +39,7 @@ private:
     QString m_binDir;
     QTemporaryDir m_dir;
     quint16 m_port = 0;
+    bool m_initialized = false;
     bool m_running = false;
     QString m_error;
 };

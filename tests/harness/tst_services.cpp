@@ -43,23 +43,27 @@ void TestServices::postgresAnswersQueries()
         port = pg.port();
         QVERIFY(port != 0);
         {
-            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("smoke"));
+            QSqlDatabase db =
+                QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("smoke"));
             db.setHostName(pg.host());
             db.setPort(pg.port());
             db.setUserName(pg.user());
             db.setDatabaseName(pg.database());
             QVERIFY2(db.open(), qPrintable(db.lastError().text()));
             QSqlQuery query(db);
-            QVERIFY2(query.exec(QStringLiteral("CREATE TABLE t (id serial PRIMARY KEY, name text NOT NULL)")),
+            QVERIFY2(query.exec(QStringLiteral(
+                         "CREATE TABLE t (id serial PRIMARY KEY, name text NOT NULL)")),
                      qPrintable(query.lastError().text()));
             QVERIFY(query.prepare(QStringLiteral("INSERT INTO t (name) VALUES (?) RETURNING id")));
             query.addBindValue(QStringLiteral("first"));
             QVERIFY2(query.exec() && query.next(), qPrintable(query.lastError().text()));
             QCOMPARE(query.value(0).toInt(), 1);
-            QVERIFY(query.exec(QStringLiteral("SELECT name, current_setting('server_version_num')::int FROM t")));
+            QVERIFY(query.exec(
+                QStringLiteral("SELECT name, current_setting('server_version_num')::int FROM t")));
             QVERIFY(query.next());
             QCOMPARE(query.value(0).toString(), QStringLiteral("first"));
-            QVERIFY2(query.value(1).toInt() >= 150000, "expected PostgreSQL 15 or newer (Debian 12)");
+            QVERIFY2(query.value(1).toInt() >= 150000,
+                     "expected PostgreSQL 15 or newer (Debian 12)");
             db.close();
         }
         QSqlDatabase::removeDatabase(QStringLiteral("smoke"));

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Database connection pool with HikariCP's settings, shaped by one Qt rule: a QSqlDatabase
+// connection may only be used in the thread that opened it. So every connection belongs to
+// the thread that created it; idle connections wait on their owner thread's list, and one
+// global count enforces max_size across all threads.
+//
+// acquire(): reuse an idle connection of this thread (closing it if past max_lifetime,
+// pinging it first if idle longer than ping_after_idle and reconnecting once if the ping
+// fails), else open a new one while under max_size, else wait up to acquire_timeout and
+// fail with ErrorCode::Unavailable (503 with Retry-After at the HTTP layer). release(): when
+// threads are waiting, the connection is closed instead of kept idle, because a waiter in
+// another thread could not use it; this frees capacity at the price of a reconnect, and
+// does not happen when max_size covers the threads that use the pool (the normal setup:
+// one connection per HTTP and job worker). reapIdle() closes this thread's connections idle
+// past idle_timeout (keeping min_idle overall) and reports leases held past
+// leak_threshold; threads call it from a timer.
+//
+// Time comes from an injectable Clock so lifetimes and idle limits are tested without sleeping.
+#pragma once
+
+#include "Clock.h"
+#include "Dialect.h"
+#include "Error.h"
+#include "Metrics.h"
+
+#include <QSqlDatabase>
+#include <QThread>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace bulwark {
+
+struct PoolOptions
+{
+    int maxSize = 16;
+    int minIdle = 0;
+    std::chrono::milliseconds acquireTimeout{5000};
+    std::chrono::milliseconds idleTimeout{600'000};
+    std::chrono::milliseconds maxLifetime{1'800'000};
+    std::chrono::milliseconds pingAfterIdle{30'000};
+    std::chrono::milliseconds leakThreshold{60'000};
+};
+
+struct PoolStats
+{
+    int total = 0;
+    int idle = 0;
+    int active = 0;
+    int pending = 0;
+    quint64 created = 0;
+    quint64 closed = 0;
+    quint64 acquired = 0;
+    quint64 timeouts = 0;
+    quint64 failures = 0;   // the database could not be reached
+    quint64 reconnects = 0; // a dead idle connection was reopened transparently
+    quint64 pings = 0;
+    quint64 leaks = 0; // leases seen held past leak_threshold
+};
+
+class ConnectionPool
+{
+    struct Connection;
+
+public:
+    ConnectionPool(std::shared_ptr<const Dialect> dialect, PoolOptions options, const Clock &clock,
+                   MetricsRegistry *metrics = nullptr);
+    ~ConnectionPool();
+    Q_DISABLE_COPY_MOVE(ConnectionPool)
+
+    // A connection on loan to the calling thread; returned to the pool when destroyed.
+    class Lease
+    {
+    public:
+        Lease() = default;
+        Lease(Lease &&other) noexcept;
+        Lease &operator=(Lease &&other) noexcept;
+        ~Lease();
+        QSqlDatabase database() const;
+        bool isValid() const { return m_connection != nullptr; }
+        void release();
+
+    private:
+        friend class ConnectionPool;
+        Lease(ConnectionPool *pool, Connection *connection) : m_pool(pool), m_connection(connection)
+        {
+        }
+        ConnectionPool *m_pool = nullptr;
+        Connection *m_connection = nullptr;
+    };
+
+    Result<Lease> acquire();
+    // Closes this thread's connections idle past idle_timeout (keeping min_idle overall) and
+    // counts and logs leases held past leak_threshold. Call it from each using thread.
+    void reapIdle();
+    // Closes every idle connection of the calling thread (before the thread ends).
+    void closeThreadConnections();
+    PoolStats stats() const;
+    const Dialect &dialect() const { return *m_dialect; }
+
+private:
+    struct Connection
+    {
+        QString name; // QSqlDatabase connection name
+        QThread *owner = nullptr;
+        std::chrono::steady_clock::time_point created;
+        std::chrono::steady_clock::time_point lastUsed;
+        std::chrono::steady_clock::time_point acquiredAt;
+        bool inUse = false;
+        bool leakReported = false;
+    };
+
+    void release(Connection *connection);
+    bool open(Connection *connection, QString *error);
+    void closeConnection(Connection *connection); // in the owner thread, without the lock held
+    void updateGauges();
+
+    std::shared_ptr<const Dialect> m_dialect;
+    PoolOptions m_options;
+    const Clock &m_clock;
+    mutable std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::unordered_map<QThread *, std::vector<Connection *>> m_idle; // by owner
+    std::vector<std::unique_ptr<Connection>> m_all;
+    int m_total = 0;   // open or being opened
+    int m_pending = 0; // threads waiting in acquire()
+    quint64 m_serial = 0;
+    PoolStats m_counters;
+
+    Gauge *m_totalGauge = nullptr;
+    Gauge *m_idleGauge = nullptr;
+    Gauge *m_activeGauge = nullptr;
+    Gauge *m_pendingGauge = nullptr;
+    Counter *m_timeoutCounter = nullptr;
+    Counter *m_reconnectCounter = nullptr;
+    Counter *m_leakCounter = nullptr;
+    Histogram *m_waitHistogram = nullptr;
+};
+
+} // namespace bulwark
