@@ -22,6 +22,9 @@ public:
     virtual void configure(QSqlDatabase &db) const = 0;
     // Runs per-connection setup after open() (pragmas, session settings).
     virtual bool prepareSession(QSqlDatabase &db, QString *error) const = 0;
+    // Starts a transaction that holds the database-wide migration lock until it ends, so
+    // that several instances starting together apply each migration once.
+    virtual QStringList beginMigrationTransaction() const = 0;
     // A cheap statement that fails when the connection is dead.
     virtual QString pingStatement() const { return QStringLiteral("SELECT 1"); }
     // Column type of an auto-incrementing 64-bit primary key.
@@ -38,6 +41,10 @@ public:
     QString qtDriver() const override { return QStringLiteral("QSQLITE"); }
     void configure(QSqlDatabase &db) const override;
     bool prepareSession(QSqlDatabase &db, QString *error) const override;
+    QStringList beginMigrationTransaction() const override
+    {
+        return {QStringLiteral("BEGIN IMMEDIATE")}; // takes SQLite's write lock at once
+    }
     QString autoIncrementKey() const override
     {
         return QStringLiteral("INTEGER PRIMARY KEY AUTOINCREMENT");
@@ -67,6 +74,12 @@ public:
     QString qtDriver() const override { return QStringLiteral("QPSQL"); }
     void configure(QSqlDatabase &db) const override;
     bool prepareSession(QSqlDatabase &db, QString *error) const override;
+    QStringList beginMigrationTransaction() const override
+    {
+        // A transaction-scoped advisory lock; the number is Bulwark's own ("BLWK").
+        return {QStringLiteral("BEGIN"),
+                QStringLiteral("SELECT pg_advisory_xact_lock(1112299339)")};
+    }
     QString autoIncrementKey() const override { return QStringLiteral("BIGSERIAL PRIMARY KEY"); }
     QString jsonType() const override { return QStringLiteral("JSONB"); }
     QString timestampType() const override { return QStringLiteral("TIMESTAMPTZ"); }

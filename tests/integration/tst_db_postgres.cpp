@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// ConnectionPool against a real PostgreSQL from the harness: queries through pooled
-// connections, a restart of the server under an idle connection (the next acquire pings,
-// finds it dead and reconnects transparently), and a server that is down (acquire fails
-// with Unavailable, nothing crashes, and service resumes when it is back).
+// server/db against a real PostgreSQL from the harness. ConnectionPool: queries through
+// pooled connections, a restart of the server under an idle connection (the next acquire
+// pings, finds it dead and reconnects transparently), and a server that is down (acquire
+// fails with Unavailable, nothing crashes, service resumes when it is back). Migrator:
+// migrations applied and recorded, and two instances migrating at once apply each exactly
+// once (the advisory lock).
 #include "ConnectionPool.h"
 #include "ExternalServers.h"
+#include "Migrator.h"
 
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QtTest>
+#include <thread>
 
 using namespace bulwark;
 using namespace bulwark::test;
@@ -26,7 +30,7 @@ private:
 };
 } // namespace
 
-class TestPoolPostgres : public QObject
+class TestDbPostgres : public QObject
 {
     Q_OBJECT
 
@@ -36,6 +40,7 @@ private Q_SLOTS:
     void queriesThroughThePool();
     void reconnectsAfterServerRestart();
     void serverDownIsUnavailableThenRecovers();
+    void concurrentMigrationsApplyOnce();
 
 private:
     std::unique_ptr<ConnectionPool> makePool();
@@ -43,17 +48,17 @@ private:
     ManualClock m_clock;
 };
 
-void TestPoolPostgres::initTestCase()
+void TestDbPostgres::initTestCase()
 {
     QVERIFY2(m_pg.start(), qPrintable(m_pg.errorString()));
 }
 
-void TestPoolPostgres::cleanupTestCase()
+void TestDbPostgres::cleanupTestCase()
 {
     m_pg.stop();
 }
 
-std::unique_ptr<ConnectionPool> TestPoolPostgres::makePool()
+std::unique_ptr<ConnectionPool> TestDbPostgres::makePool()
 {
     PostgresDialect::Params params;
     params.host = m_pg.host();
@@ -69,7 +74,7 @@ std::unique_ptr<ConnectionPool> TestPoolPostgres::makePool()
                                             m_clock);
 }
 
-void TestPoolPostgres::queriesThroughThePool()
+void TestDbPostgres::queriesThroughThePool()
 {
     auto pool = makePool();
     {
@@ -93,7 +98,7 @@ void TestPoolPostgres::queriesThroughThePool()
     QCOMPARE(pool->stats().created, quint64(1));
 }
 
-void TestPoolPostgres::reconnectsAfterServerRestart()
+void TestDbPostgres::reconnectsAfterServerRestart()
 {
     auto pool = makePool();
     {
@@ -111,7 +116,7 @@ void TestPoolPostgres::reconnectsAfterServerRestart()
     QCOMPARE(pool->stats().created, quint64(1));
 }
 
-void TestPoolPostgres::serverDownIsUnavailableThenRecovers()
+void TestDbPostgres::serverDownIsUnavailableThenRecovers()
 {
     auto pool = makePool();
     {
@@ -136,5 +141,62 @@ void TestPoolPostgres::serverDownIsUnavailableThenRecovers()
     QVERIFY(q.exec(QStringLiteral("SELECT 1")));
 }
 
-QTEST_GUILESS_MAIN(TestPoolPostgres)
-#include "tst_pool_postgres.moc"
+void TestDbPostgres::concurrentMigrationsApplyOnce()
+{
+    PostgresDialect::Params params;
+    params.host = m_pg.host();
+    params.port = m_pg.port();
+    params.database = m_pg.database();
+    params.user = m_pg.user();
+    const PostgresDialect dialect(params);
+    QList<Migration> migrations;
+    for (int v = 1; v <= 3; ++v) {
+        migrations.append({v, QStringLiteral("step %1").arg(v), [v](const Dialect &d) {
+                               return QStringList{QStringLiteral("CREATE TABLE m%1 (id %2, at %3)")
+                                                      .arg(v)
+                                                      .arg(d.autoIncrementKey(), d.timestampType()),
+                                                  QStringLiteral("SELECT pg_sleep(0.05)")};
+                           }});
+    }
+    QList<int> applied[2];
+    QString errors[2];
+    auto instance = [&](int i) {
+        const QString name = QStringLiteral("migrate-%1").arg(i);
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+            dialect.configure(db);
+            if (!db.open()) {
+                errors[i] = db.lastError().text();
+            } else {
+                const auto outcome = Migrator(dialect, migrations).migrate(db);
+                if (outcome.ok())
+                    applied[i] = outcome.value().applied;
+                else
+                    errors[i] = outcome.error().message;
+                db.close();
+            }
+        }
+        QSqlDatabase::removeDatabase(name);
+    };
+    std::thread a(instance, 0);
+    std::thread b(instance, 1);
+    a.join();
+    b.join();
+    QVERIFY2(errors[0].isEmpty(), qPrintable(errors[0]));
+    QVERIFY2(errors[1].isEmpty(), qPrintable(errors[1]));
+    QList<int> all = applied[0] + applied[1];
+    std::sort(all.begin(), all.end());
+    QCOMPARE(all, (QList<int>{1, 2, 3}));
+
+    auto pool = makePool();
+    auto lease = pool->acquire();
+    QVERIFY(lease.ok());
+    QSqlQuery q(lease.value().database());
+    QVERIFY(q.exec(QStringLiteral("SELECT count(*), max(version) FROM schema_migrations")) &&
+            q.next());
+    QCOMPARE(q.value(0).toInt(), 3);
+    QCOMPARE(q.value(1).toInt(), 3);
+}
+
+QTEST_GUILESS_MAIN(TestDbPostgres)
+#include "tst_db_postgres.moc"
