@@ -3,6 +3,8 @@
 #include "ServerApp.h"
 
 #include "AdminToken.h"
+#include "InternalSchema.h"
+#include "Migrator.h"
 #include "Stages.h"
 
 #include <QDir>
@@ -81,6 +83,11 @@ bool ServerApp::start(QString *error)
             accepting ? QString() : QStringLiteral("not accepting connections"), true};
     });
 
+    if (!openDatabase(error))
+        return false;
+    DatabaseController *database = m_database.get();
+    m_health.add([database] { return database->check(); });
+
     SystemController::Services services;
     services.health = &m_health;
     services.metrics = &m_metrics;
@@ -89,10 +96,13 @@ bool ServerApp::start(QString *error)
     services.debugEndpoints = m_config.server.debugEndpoints;
     m_system = std::make_unique<SystemController>(services);
     m_system->registerRoutes(m_router);
+    m_database->registerRoutes(m_router);
     buildPipeline();
 
     m_http = std::make_unique<HttpServer>(m_config.server, m_config.http.securityHeaders,
                                           m_pipeline, m_httpMetrics);
+    ConnectionPool *pool = m_pool.get();
+    m_http->setThreadFinalizer([pool] { pool->closeThreadConnections(); });
     if (m_accessLogStage) {
         std::shared_ptr<AccessLogStage> stage = m_accessLogStage;
         m_http->setRejectionLog([stage](const AccessRecord &record) { stage->record(record); });
@@ -101,6 +111,68 @@ bool ServerApp::start(QString *error)
         return false;
     m_sampler = std::make_unique<MetricsSampler>(m_httpMetrics, m_series);
     m_sampler->start();
+    return true;
+}
+
+bool ServerApp::openDatabase(QString *error)
+{
+    const DbConfig &c = m_config.db;
+    std::shared_ptr<Dialect> dialect;
+    if (c.driver == DbDriver::Sqlite) {
+        const QString path = c.sqlitePath.isEmpty()
+                                 ? QDir(m_dataDir).filePath(QStringLiteral("bulwark.db"))
+                                 : c.sqlitePath;
+        dialect = std::make_shared<SqliteDialect>(path, c.sqliteBusyTimeout);
+        m_databaseDescription = QStringLiteral("sqlite %1").arg(path);
+    } else {
+        PostgresDialect::Params params;
+        params.host = c.postgresHost;
+        params.port = c.postgresPort;
+        params.database = c.postgresName;
+        params.user = c.postgresUser;
+        params.password = c.postgresPassword;
+        params.connectTimeoutSeconds =
+            int(qMax<qint64>(1, c.postgresConnectTimeout.count() / 1000));
+        dialect = std::make_shared<PostgresDialect>(params);
+        m_databaseDescription = QStringLiteral("postgres %1:%2/%3")
+                                    .arg(c.postgresHost)
+                                    .arg(c.postgresPort)
+                                    .arg(c.postgresName);
+    }
+    PoolOptions options;
+    options.maxSize = c.poolMaxSize;
+    options.minIdle = c.poolMinIdle;
+    options.acquireTimeout = c.poolAcquireTimeout;
+    options.idleTimeout = c.poolIdleTimeout;
+    options.maxLifetime = c.poolMaxLifetime;
+    options.pingAfterIdle = c.poolPingAfterIdle;
+    options.leakThreshold = c.poolLeakThreshold;
+    m_pool = std::make_unique<ConnectionPool>(dialect, options, m_clock, &m_metrics);
+
+    // Migrations run once, here, on the main thread; its connection is closed afterwards
+    // (the main thread serves no requests).
+    int version = 0;
+    {
+        auto lease = m_pool->acquire();
+        if (!lease.ok()) {
+            *error = QStringLiteral("database (%1): %2")
+                         .arg(m_databaseDescription, lease.error().message);
+            return false;
+        }
+        QSqlDatabase db = lease.value().database();
+        const auto outcome = Migrator(*dialect, internalMigrations()).migrate(db);
+        if (!outcome.ok()) {
+            *error = QStringLiteral("database (%1): %2")
+                         .arg(m_databaseDescription, outcome.error().message);
+            return false;
+        }
+        version = outcome.value().to;
+        if (!outcome.value().applied.isEmpty())
+            qInfo("database %s: schema migrated from version %d to %d",
+                  qPrintable(m_databaseDescription), outcome.value().from, outcome.value().to);
+    }
+    m_pool->closeThreadConnections();
+    m_database = std::make_unique<DatabaseController>(*m_pool, version, c.poolMaxSize);
     return true;
 }
 

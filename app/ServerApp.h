@@ -7,6 +7,8 @@
 
 #include "AccessLogStage.h"
 #include "Config.h"
+#include "ConnectionPool.h"
+#include "DatabaseController.h"
 #include "HealthRegistry.h"
 #include "HttpMetrics.h"
 #include "HttpServer.h"
@@ -41,6 +43,8 @@ public:
     QString dataDir() const { return m_dataDir; }
     QByteArray adminToken() const { return m_adminToken; }
     QString adminTokenFile() const { return m_adminTokenFile; }
+    // "sqlite <file>" or "postgres <host>:<port>/<name>", for the start-up message.
+    QString databaseDescription() const { return m_databaseDescription; }
     bool adminTokenGenerated() const { return m_adminTokenGenerated; }
     const Config &config() const { return m_config; }
 
@@ -57,6 +61,7 @@ Q_SIGNALS:
 
 private:
     void buildPipeline();
+    bool openDatabase(QString *error);
     void checkDrained();
 
     Config m_config;
@@ -64,6 +69,7 @@ private:
     QByteArray m_adminToken;
     QString m_adminTokenFile;
     bool m_adminTokenGenerated = false;
+    QString m_databaseDescription;
 
     MetricsRegistry m_metrics;
     HttpMetrics m_httpMetrics;
@@ -72,6 +78,9 @@ private:
     LineSink m_accessLog;
     Router m_router;
     Pipeline m_pipeline;
+    SteadyClock m_clock;
+    std::unique_ptr<ConnectionPool> m_pool; // destroyed after m_http, whose threads use it
+    std::unique_ptr<DatabaseController> m_database;
     std::shared_ptr<AccessLogStage> m_accessLogStage; // also logs requests rejected early
     std::unique_ptr<SystemController> m_system;
     std::unique_ptr<HttpServer> m_http;

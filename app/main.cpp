@@ -170,6 +170,7 @@ int main(int argc, char *argv[])
                        {QStringLiteral("version"), QStringLiteral(BULWARK_VERSION)}};
     if (!server.adminTokenFile().isEmpty())
         fields.insert(QStringLiteral("admin_token_file"), server.adminTokenFile());
+    fields.insert(QStringLiteral("database"), server.databaseDescription());
     const QByteArray line =
         Logger::format(QtInfoMsg, QStringLiteral("listening on %1").arg(server.baseUrl()), fields);
     std::fprintf(stderr, "%s\n", line.constData());

@@ -65,6 +65,32 @@ struct LogConfig
     QString accessFile; // empty: standard output
 };
 
+enum class DbDriver
+{
+    Sqlite,
+    Postgres
+};
+
+struct DbConfig
+{
+    DbDriver driver = DbDriver::Sqlite;
+    QString sqlitePath; // empty: <data_dir>/bulwark.db
+    Milliseconds sqliteBusyTimeout{5000};
+    QString postgresHost = QStringLiteral("127.0.0.1");
+    int postgresPort = 5432;
+    QString postgresName = QStringLiteral("bulwark");
+    QString postgresUser = QStringLiteral("bulwark");
+    QString postgresPassword;
+    Milliseconds postgresConnectTimeout{5000};
+    int poolMaxSize = 16;
+    int poolMinIdle = 0;
+    Milliseconds poolAcquireTimeout{5000};
+    Milliseconds poolIdleTimeout{600'000};
+    Milliseconds poolMaxLifetime{1'800'000};
+    Milliseconds poolPingAfterIdle{30'000};
+    Milliseconds poolLeakThreshold{60'000};
+};
+
 struct AdminConfig
 {
     QString token; // empty: read or generate <data_dir>/admin.token
@@ -75,6 +101,7 @@ struct Config
     ServerConfig server;
     HttpFeaturesConfig http;
     LogConfig log;
+    DbConfig db;
     AdminConfig admin;
     QString sourceFile; // the JSON file it came from, if any
 };

@@ -145,6 +145,56 @@ QList<ConfigKey> buildKeys()
         "File the access log is appended to; empty means standard output.",
         [](Config &c, const QJsonValue &v) { c.log.accessFile = v.toString(); });
 
+    add("db.driver", Kind::Enum, "sqlite", 0, 0,
+        "Database: the embedded SQLite file, or PostgreSQL (for several instances sharing one "
+        "database).",
+        [](Config &c, const QJsonValue &v) {
+            c.db.driver = v.toString() == "postgres" ? DbDriver::Postgres : DbDriver::Sqlite;
+        },
+        {"sqlite", "postgres"});
+    add("db.sqlite.path", Kind::String, "", 0, 0,
+        "SQLite database file; empty means <data_dir>/bulwark.db.",
+        [](Config &c, const QJsonValue &v) { c.db.sqlitePath = v.toString(); });
+    add("db.sqlite.busy_timeout", Kind::Duration, "5s", 0, 600 * 1000.0,
+        "How long a statement waits for SQLite's write lock before failing.",
+        [ms](Config &c, const QJsonValue &v) { c.db.sqliteBusyTimeout = ms(v); });
+    add("db.postgres.host", Kind::String, "127.0.0.1", 0, 0, "PostgreSQL host name or address.",
+        [](Config &c, const QJsonValue &v) { c.db.postgresHost = v.toString(); });
+    add("db.postgres.port", Kind::Integer, 5432, 1, 65535, "PostgreSQL port.",
+        [](Config &c, const QJsonValue &v) { c.db.postgresPort = v.toInt(); });
+    add("db.postgres.name", Kind::String, "bulwark", 0, 0, "PostgreSQL database name.",
+        [](Config &c, const QJsonValue &v) { c.db.postgresName = v.toString(); });
+    add("db.postgres.user", Kind::String, "bulwark", 0, 0, "PostgreSQL user.",
+        [](Config &c, const QJsonValue &v) { c.db.postgresUser = v.toString(); });
+    add("db.postgres.password", Kind::String, "", 0, 0,
+        "PostgreSQL password; prefer BULWARK_DB_POSTGRES_PASSWORD over writing it here.",
+        [](Config &c, const QJsonValue &v) { c.db.postgresPassword = v.toString(); });
+    add("db.postgres.connect_timeout", Kind::Duration, "5s", 1000, 600 * 1000.0,
+        "How long opening a PostgreSQL connection may take (whole seconds).",
+        [ms](Config &c, const QJsonValue &v) { c.db.postgresConnectTimeout = ms(v); });
+    add("db.pool.max_size", Kind::Integer, 16, 1, 1000,
+        "Open database connections at most, across all threads.",
+        [](Config &c, const QJsonValue &v) { c.db.poolMaxSize = v.toInt(); });
+    add("db.pool.min_idle", Kind::Integer, 0, 0, 1000,
+        "Idle connections kept open even past db.pool.idle_timeout.",
+        [](Config &c, const QJsonValue &v) { c.db.poolMinIdle = v.toInt(); });
+    add("db.pool.acquire_timeout", Kind::Duration, "5s", 1, 600 * 1000.0,
+        "How long a request waits for a free connection; then 503 with Retry-After.",
+        [ms](Config &c, const QJsonValue &v) { c.db.poolAcquireTimeout = ms(v); });
+    add("db.pool.idle_timeout", Kind::Duration, "10m", 1000, 24 * 3600 * 1000.0,
+        "Idle connections beyond db.pool.min_idle are closed after this long.",
+        [ms](Config &c, const QJsonValue &v) { c.db.poolIdleTimeout = ms(v); });
+    add("db.pool.max_lifetime", Kind::Duration, "30m", 1000, 24 * 3600 * 1000.0,
+        "A connection is replaced after this long, idle or not (at its next use).",
+        [ms](Config &c, const QJsonValue &v) { c.db.poolMaxLifetime = ms(v); });
+    add("db.pool.ping_after_idle", Kind::Duration, "30s", 0, 24 * 3600 * 1000.0,
+        "A connection idle this long is checked with a cheap query before use, and reopened "
+        "once if the database restarted meanwhile.",
+        [ms](Config &c, const QJsonValue &v) { c.db.poolPingAfterIdle = ms(v); });
+    add("db.pool.leak_threshold", Kind::Duration, "60s", 1000, 24 * 3600 * 1000.0,
+        "A connection held longer than this is reported in the log as a possible leak.",
+        [ms](Config &c, const QJsonValue &v) { c.db.poolLeakThreshold = ms(v); });
+
     add("admin.token", Kind::String, "", 0, 0,
         "Bearer token for /admin/api/ (at least 32 characters); empty means read or generate "
         "<data_dir>/admin.token (mode 0600).",

@@ -221,6 +221,20 @@ void ConnectionPool::release(Connection *connection)
     m_idle[connection->owner].push_back(connection);
     updateGauges();
     m_changed.notify_all();
+    // Reaping is lazy: a thread checks its own idle connections (and the leak threshold)
+    // when it gives a connection back, at most a few times per idle_timeout.
+    auto &last = m_lastReap[connection->owner];
+    const auto now = m_clock.now();
+    if (now - last >= m_options.idleTimeout / 4) {
+        last = now;
+        lock.unlock();
+        reapIdle();
+    }
+}
+
+void ConnectionPool::discard(Connection *connection)
+{
+    closeConnection(connection);
 }
 
 void ConnectionPool::reapIdle()
@@ -321,6 +335,14 @@ ConnectionPool::Lease::~Lease()
 QSqlDatabase ConnectionPool::Lease::database() const
 {
     return m_connection ? QSqlDatabase::database(m_connection->name, false) : QSqlDatabase();
+}
+
+void ConnectionPool::Lease::discard()
+{
+    if (m_pool && m_connection)
+        m_pool->discard(m_connection);
+    m_pool = nullptr;
+    m_connection = nullptr;
 }
 
 void ConnectionPool::Lease::release()

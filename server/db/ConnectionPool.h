@@ -13,7 +13,7 @@
 // does not happen when max_size covers the threads that use the pool (the normal setup:
 // one connection per HTTP and job worker). reapIdle() closes this thread's connections idle
 // past idle_timeout (keeping min_idle overall) and reports leases held past
-// leak_threshold; threads call it from a timer.
+// leak_threshold; release() calls it for the releasing thread a few times per idle_timeout.
 //
 // Time comes from an injectable Clock so lifetimes and idle limits are tested without sleeping.
 #pragma once
@@ -81,6 +81,10 @@ public:
         QSqlDatabase database() const;
         bool isValid() const { return m_connection != nullptr; }
         void release();
+        // Closes the connection instead of returning it, after an error that means it is
+        // broken (QSqlError::ConnectionError, a failed ping): the next acquire opens a
+        // fresh one.
+        void discard();
 
     private:
         friend class ConnectionPool;
@@ -113,6 +117,7 @@ private:
     };
 
     void release(Connection *connection);
+    void discard(Connection *connection);
     bool open(Connection *connection, QString *error);
     void closeConnection(Connection *connection); // in the owner thread, without the lock held
     void updateGauges();
@@ -123,6 +128,7 @@ private:
     mutable std::mutex m_mutex;
     std::condition_variable m_changed;
     std::unordered_map<QThread *, std::vector<Connection *>> m_idle; // by owner
+    std::unordered_map<QThread *, std::chrono::steady_clock::time_point> m_lastReap;
     std::vector<std::unique_ptr<Connection>> m_all;
     int m_total = 0;   // open or being opened
     int m_pending = 0; // threads waiting in acquire()

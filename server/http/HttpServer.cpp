@@ -141,6 +141,12 @@ void HttpServer::setRejectionLog(std::function<void(const AccessRecord &)> log)
     d->shared.onRejected = std::move(log);
 }
 
+void HttpServer::setThreadFinalizer(std::function<void()> finalizer)
+{
+    Q_ASSERT(!d->started);
+    d->shared.threadFinalizer = std::move(finalizer);
+}
+
 quint16 HttpServer::port() const
 {
     return d->port;

@@ -41,6 +41,9 @@ public:
     // Before start(): called (on a worker thread) for each request rejected before the
     // pipeline, so the access log can record 400/408/413/414/431s too.
     void setRejectionLog(std::function<void(const AccessRecord &)> log);
+    // Before start(): run in each worker thread when the server stops, for resources that
+    // must be released by the thread that owns them (database connections).
+    void setThreadFinalizer(std::function<void()> finalizer);
     quint16 port() const;
     QHostAddress address() const;
     bool isTls() const;

@@ -95,6 +95,8 @@ void HttpWorker::shutdown()
     m_connections.clear();
     for (GuardedSocket *c : connections)
         delete c;
+    if (m_shared.threadFinalizer)
+        m_shared.threadFinalizer();
     delete m_http;
     m_http = nullptr;
     m_dispatch = nullptr;

@@ -29,6 +29,8 @@ struct ListenerShared
     std::atomic<bool> draining{false};
     // Told about every request answered with an error before it reached the pipeline.
     std::function<void(const AccessRecord &)> onRejected;
+    // Run in each worker thread just before it ends (closes that thread's DB connections).
+    std::function<void()> threadFinalizer;
 };
 
 } // namespace bulwark

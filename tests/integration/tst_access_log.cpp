@@ -52,16 +52,19 @@ void TestAccessLog::answeredAndRejectedRequestsAreLogged()
 
     RawHttpClient client;
     QVERIFY2(client.connectTo(server.port()), qPrintable(client.errorString()));
-    QVERIFY2(client.send("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000\r\n\r\n"),
-             qPrintable(client.errorString()));
+    QVERIFY2(
+        client.send("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000\r\n\r\n"),
+        qPrintable(client.errorString()));
     RawResponse tooLarge;
     QVERIFY2(client.readResponse(&tooLarge), qPrintable(client.errorString()));
     QCOMPARE(tooLarge.status, 413);
 
     QTRY_COMPARE_WITH_TIMEOUT(readLines(logPath).size(), qsizetype(2), 3000);
     const QList<QJsonObject> lines = readLines(logPath);
-    const QJsonObject answered = lines[0].value(QStringLiteral("status")).toInt() == 200 ? lines[0] : lines[1];
-    const QJsonObject rejected = lines[0].value(QStringLiteral("status")).toInt() == 413 ? lines[0] : lines[1];
+    const QJsonObject answered =
+        lines[0].value(QStringLiteral("status")).toInt() == 200 ? lines[0] : lines[1];
+    const QJsonObject rejected =
+        lines[0].value(QStringLiteral("status")).toInt() == 413 ? lines[0] : lines[1];
 
     QCOMPARE(answered.value(QStringLiteral("type")).toString(), QStringLiteral("access"));
     QCOMPARE(answered.value(QStringLiteral("method")).toString(), QStringLiteral("GET"));
@@ -69,14 +72,16 @@ void TestAccessLog::answeredAndRejectedRequestsAreLogged()
     QCOMPARE(answered.value(QStringLiteral("route")).toString(), QStringLiteral("/health/live"));
     QCOMPARE(answered.value(QStringLiteral("remote")).toString(), QStringLiteral("127.0.0.1"));
     QCOMPARE(answered.value(QStringLiteral("http")).toString(), QStringLiteral("1.1"));
-    QCOMPARE(answered.value(QStringLiteral("user_agent")).toString(), QStringLiteral("access-test"));
+    QCOMPARE(answered.value(QStringLiteral("user_agent")).toString(),
+             QStringLiteral("access-test"));
     QCOMPARE(answered.value(QStringLiteral("request_id")).toString().size(), 32);
     QVERIFY(answered.value(QStringLiteral("duration_ms")).toDouble() >= 0);
     QVERIFY(!answered.contains(QStringLiteral("rejected")));
 
     QCOMPARE(rejected.value(QStringLiteral("method")).toString(), QStringLiteral("POST"));
     QCOMPARE(rejected.value(QStringLiteral("path")).toString(), QStringLiteral("/upload"));
-    QCOMPARE(rejected.value(QStringLiteral("rejected")).toString(), QStringLiteral("payload_too_large"));
+    QCOMPARE(rejected.value(QStringLiteral("rejected")).toString(),
+             QStringLiteral("payload_too_large"));
     QVERIFY(!rejected.contains(QStringLiteral("route")));
     QVERIFY(rejected.value(QStringLiteral("bytes")).toInt() > 0);
 }

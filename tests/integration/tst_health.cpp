@@ -29,11 +29,13 @@ private Q_SLOTS:
 
 private:
     std::unique_ptr<TestServer> m_server;
+    QTemporaryDir m_databaseDir; // outside the data dir, which one test deletes
 };
 
 void TestHealth::init()
 {
     m_server = std::make_unique<TestServer>();
+    m_server->config.db.sqlitePath = m_databaseDir.filePath(QStringLiteral("health.db"));
     QVERIFY2(m_server->start(), qPrintable(m_server->errorString()));
 }
 
@@ -91,7 +93,8 @@ void TestHealth::summary()
         QVERIFY2(!c.contains(QStringLiteral("detail")), r.body.constData());
     }
     names.sort();
-    QCOMPARE(names, QStringList({QStringLiteral("data_dir"), QStringLiteral("http")}));
+    QCOMPARE(names, QStringList({QStringLiteral("data_dir"), QStringLiteral("database"),
+                                 QStringLiteral("http")}));
 }
 
 void TestHealth::headOnHealth()
