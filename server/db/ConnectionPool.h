@@ -70,7 +70,8 @@ public:
     ~ConnectionPool();
     Q_DISABLE_COPY_MOVE(ConnectionPool)
 
-    // A connection on loan to the calling thread; returned to the pool when destroyed.
+    // A connection on loan to the calling thread; returned to the pool when destroyed. Use
+    // it, and let it go, only in the thread that acquired it.
     class Lease
     {
     public:
