@@ -6,6 +6,7 @@
 // migrations applied and recorded, and two instances migrating at once apply each exactly
 // once (the advisory lock).
 #include "ConnectionPool.h"
+#include "ManualClock.h"
 #include "ExternalServers.h"
 #include "Migrator.h"
 
@@ -18,17 +19,6 @@ using namespace bulwark;
 using namespace bulwark::test;
 using namespace std::chrono_literals;
 
-namespace {
-class ManualClock final : public Clock
-{
-public:
-    std::chrono::steady_clock::time_point now() const override { return m_now; }
-    void advance(std::chrono::milliseconds d) { m_now += d; }
-
-private:
-    std::chrono::steady_clock::time_point m_now = std::chrono::steady_clock::time_point(1h);
-};
-} // namespace
 
 class TestDbPostgres : public QObject
 {

@@ -3,6 +3,7 @@
 // per thread, the global cap and acquire_timeout, hand-over to a waiting thread, max
 // lifetime, idle reaping with min_idle, pre-ping after idle, leak reports, metrics.
 #include "ConnectionPool.h"
+#include "ManualClock.h"
 
 #include <QElapsedTimer>
 #include <QSqlQuery>
@@ -11,19 +12,9 @@
 #include <thread>
 
 using namespace bulwark;
+using namespace bulwark::test;
 using namespace std::chrono_literals;
 
-namespace {
-class ManualClock final : public Clock
-{
-public:
-    std::chrono::steady_clock::time_point now() const override { return m_now; }
-    void advance(std::chrono::milliseconds d) { m_now += d; }
-
-private:
-    std::chrono::steady_clock::time_point m_now = std::chrono::steady_clock::time_point(1h);
-};
-} // namespace
 
 class TestConnectionPool : public QObject
 {
