@@ -2,9 +2,10 @@
 // See AdminToken.h.
 #include "AdminToken.h"
 
+#include "Credentials.h"
+
 #include <QDir>
 #include <QFile>
-#include <QRandomGenerator>
 #include <QSaveFile>
 
 namespace bulwark {
@@ -32,10 +33,8 @@ AdminTokenResult loadOrCreateAdminToken(const QString &configured, const QString
                     .arg(result.file);
         return result;
     }
-    quint32 words[8];
-    QRandomGenerator::system()->fillRange(words);
-    result.token = QByteArray(reinterpret_cast<const char *>(words), sizeof words)
-                       .toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
+    result.token = Credentials::randomBytes(32).toBase64(QByteArray::Base64UrlEncoding |
+                                                         QByteArray::OmitTrailingEquals);
     QSaveFile file(result.file);
     // Permissions are set before the content is written, so the token is never readable by others.
     if (!file.open(QIODevice::WriteOnly) ||

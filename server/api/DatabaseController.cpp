@@ -9,11 +9,8 @@ namespace bulwark {
 
 void DatabaseController::registerRoutes(Router &router) const
 {
-    router.add("GET", QStringLiteral("/admin/api/db"), [this](RequestContext &) {
-        HttpResponse response = HttpResponse::json(status());
-        response.setHeader(QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store"));
-        return response;
-    });
+    router.add("GET", QStringLiteral("/admin/api/db"),
+               [this](RequestContext &) { return HttpResponse::json(status()).noStore(); });
 }
 
 QJsonObject DatabaseController::status() const

@@ -11,14 +11,6 @@
 
 namespace bulwark {
 
-namespace {
-HttpResponse noStore(HttpResponse r)
-{
-    r.setHeader(QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store"));
-    return r;
-}
-} // namespace
-
 void SystemController::registerRoutes(Router &router) const
 {
     router.add("GET", QStringLiteral("/health/live"), [this](RequestContext &) { return live(); });
@@ -26,8 +18,9 @@ void SystemController::registerRoutes(Router &router) const
                [this](RequestContext &) { return ready(); });
     router.add("GET", QStringLiteral("/health"), [this](RequestContext &) { return summary(); });
     router.add("GET", QStringLiteral("/metrics"), [this](RequestContext &) {
-        return noStore(HttpResponse::bytes(m_s.metrics->exposition(),
-                                           "text/plain; version=0.0.4; charset=utf-8"));
+        return HttpResponse::bytes(m_s.metrics->exposition(),
+                                   "text/plain; version=0.0.4; charset=utf-8")
+            .noStore();
     });
     router.add("GET", QStringLiteral("/admin/api/metrics/series"), [this](RequestContext &ctx) {
         bool ok = true;
@@ -38,7 +31,7 @@ void SystemController::registerRoutes(Router &router) const
                                  QStringLiteral("seconds must be an integer from 1 to %1")
                                      .arg(m_s.series->capacity()),
                                  ctx.requestId);
-        return noStore(HttpResponse::json(m_s.series->toJson(seconds)));
+        return HttpResponse::json(m_s.series->toJson(seconds)).noStore();
     });
     if (m_s.debugEndpoints) {
         router.add("GET", QStringLiteral("/debug/sleep"), [](RequestContext &ctx) {
@@ -70,8 +63,8 @@ void SystemController::registerRoutes(Router &router) const
 
 HttpResponse SystemController::live() const
 {
-    return noStore(
-        HttpResponse::json(QJsonObject{{QStringLiteral("status"), QStringLiteral("live")}}));
+    return HttpResponse::json(QJsonObject{{QStringLiteral("status"), QStringLiteral("live")}})
+        .noStore();
 }
 
 HttpResponse SystemController::ready() const
@@ -91,7 +84,7 @@ HttpResponse SystemController::ready() const
                      {QStringLiteral("components"), components}};
     if (!down.isEmpty())
         body.insert(QStringLiteral("down"), QJsonArray::fromStringList(down));
-    return noStore(HttpResponse::json(body, down.isEmpty() ? 200 : 503));
+    return HttpResponse::json(body, down.isEmpty() ? 200 : 503).noStore();
 }
 
 HttpResponse SystemController::summary() const
@@ -112,15 +105,17 @@ HttpResponse SystemController::summary() const
     }
     if (m_s.shuttingDown && m_s.shuttingDown->load())
         overall = QStringLiteral("shutting_down");
-    return noStore(HttpResponse::json(QJsonObject{
-        {QStringLiteral("status"), overall},
-        {QStringLiteral("version"), QStringLiteral(BULWARK_VERSION)},
-        {QStringLiteral("versions"),
-         QJsonObject{{QStringLiteral("bulwark"), QStringLiteral(BULWARK_VERSION)},
-                     {QStringLiteral("qt"), QString::fromLatin1(qVersion())}}},
-        {QStringLiteral("time"), QDateTime::currentDateTimeUtc().toString(Qt::ISODate)},
-        {QStringLiteral("components"), components},
-    }));
+    return HttpResponse::json(
+               QJsonObject{
+                   {QStringLiteral("status"), overall},
+                   {QStringLiteral("version"), QStringLiteral(BULWARK_VERSION)},
+                   {QStringLiteral("versions"),
+                    QJsonObject{{QStringLiteral("bulwark"), QStringLiteral(BULWARK_VERSION)},
+                                {QStringLiteral("qt"), QString::fromLatin1(qVersion())}}},
+                   {QStringLiteral("time"), QDateTime::currentDateTimeUtc().toString(Qt::ISODate)},
+                   {QStringLiteral("components"), components},
+               })
+        .noStore();
 }
 
 } // namespace bulwark

@@ -2,7 +2,9 @@
 // Bulwark's configuration as plain value types. ConfigLoader builds one of these from the
 // defaults, one JSON file, BULWARK_* environment variables and command-line flags, and
 // validates every field; the rest of the program only ever sees a valid Config. Every key
-// is documented in docs/configuration.md (a test checks that none is missing).
+// is documented in docs/configuration.md (a test checks that none is missing). The member
+// initialisers below are the defaults for code that builds a Config directly (tests); a
+// test checks they equal the defaults of ConfigLoader's key table.
 #pragma once
 
 #include <QHostAddress>
@@ -18,6 +20,7 @@ struct TlsConfig
     QString certFile;
     QString keyFile;
     bool enabled() const { return !certFile.isEmpty() && !keyFile.isEmpty(); }
+    bool operator==(const TlsConfig &) const = default;
 };
 
 struct ServerConfig
@@ -38,6 +41,7 @@ struct ServerConfig
     int maxConnections = 10'000;
     TlsConfig tls;
     bool debugEndpoints = false;
+    bool operator==(const ServerConfig &) const = default;
 };
 
 struct HttpFeaturesConfig
@@ -48,6 +52,7 @@ struct HttpFeaturesConfig
     bool compression = true;
     int compressionMinSize = 1024;
     int compressionLevel = 6;
+    bool operator==(const HttpFeaturesConfig &) const = default;
 };
 
 enum class AccessLogMode
@@ -63,6 +68,7 @@ struct LogConfig
     AccessLogMode access = AccessLogMode::On;
     double accessSampleRate = 0.01;
     QString accessFile; // empty: standard output
+    bool operator==(const LogConfig &) const = default;
 };
 
 enum class DbDriver
@@ -89,11 +95,13 @@ struct DbConfig
     Milliseconds poolMaxLifetime{1'800'000};
     Milliseconds poolPingAfterIdle{30'000};
     Milliseconds poolLeakThreshold{60'000};
+    bool operator==(const DbConfig &) const = default;
 };
 
 struct AdminConfig
 {
     QString token; // empty: read or generate <data_dir>/admin.token
+    bool operator==(const AdminConfig &) const = default;
 };
 
 struct Config
@@ -104,6 +112,7 @@ struct Config
     DbConfig db;
     AdminConfig admin;
     QString sourceFile; // the JSON file it came from, if any
+    bool operator==(const Config &) const = default;
 };
 
 } // namespace bulwark

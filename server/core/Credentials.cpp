@@ -8,17 +8,14 @@
 
 namespace bulwark {
 
-namespace {
-QByteArray randomBytes(int count)
+QByteArray Credentials::randomBytes(int count)
 {
     QByteArray bytes(count, Qt::Uninitialized);
-    QRandomGenerator *system = QRandomGenerator::system();
-    for (int i = 0; i < count; ++i)
-        bytes[i] = char(system->bounded(256));
+    QRandomGenerator::system()->generate(bytes.begin(), bytes.end());
     return bytes;
 }
 
-bool constantTimeEquals(const QByteArray &a, const QByteArray &b)
+bool Credentials::constantTimeEquals(QByteArrayView a, QByteArrayView b)
 {
     if (a.size() != b.size())
         return false;
@@ -27,7 +24,6 @@ bool constantTimeEquals(const QByteArray &a, const QByteArray &b)
         diff |= uchar(a[i]) ^ uchar(b[i]);
     return diff == 0;
 }
-} // namespace
 
 QByteArray Credentials::pbkdf2Sha256(const QByteArray &password, const QByteArray &salt,
                                      int iterations)

@@ -40,6 +40,11 @@ public:
     };
     static ApiKey newApiKey();
     static QByteArray apiKeyHash(const QByteArray &token);
+
+    // Secrets (tokens, salts) come from here: the system CSPRNG.
+    static QByteArray randomBytes(int count);
+    // Compares secrets in time that depends on the length only (the length is not secret).
+    static bool constantTimeEquals(QByteArrayView a, QByteArrayView b);
 };
 
 } // namespace bulwark

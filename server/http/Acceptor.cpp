@@ -5,31 +5,13 @@
 #include "ErrorMapping.h"
 #include "HttpWorker.h"
 #include "ResponseWriter.h"
+#include "SocketShutdown.h"
 #include "Stages.h"
 
 #include <QTcpSocket>
 #include <QTimer>
 
-#ifdef Q_OS_WIN
-#include <winsock2.h>
-#else
-#include <sys/socket.h>
-#endif
-
 namespace bulwark {
-
-namespace {
-void shutdownWrite(qintptr descriptor)
-{
-    if (descriptor < 0)
-        return;
-#ifdef Q_OS_WIN
-    ::shutdown(SOCKET(descriptor), SD_SEND);
-#else
-    ::shutdown(int(descriptor), SHUT_WR);
-#endif
-}
-} // namespace
 
 Acceptor::Acceptor(ListenerShared &shared, std::vector<HttpWorker *> workers)
     : m_shared(shared), m_workers(std::move(workers)), m_tasks(new ThreadTaskQueue(this))

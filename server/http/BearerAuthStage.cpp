@@ -2,20 +2,11 @@
 // See BearerAuthStage.h.
 #include "BearerAuthStage.h"
 
+#include "Credentials.h"
+
 #include "ErrorMapping.h"
 
 namespace bulwark {
-
-bool BearerAuthStage::constantTimeEquals(QByteArrayView a, QByteArrayView b)
-{
-    // The length is not secret (the token format is public); the content is.
-    if (a.size() != b.size())
-        return false;
-    unsigned char diff = 0;
-    for (qsizetype i = 0; i < a.size(); ++i)
-        diff |= uchar(a[i]) ^ uchar(b[i]);
-    return diff == 0;
-}
 
 HttpResponse BearerAuthStage::handle(RequestContext &ctx, const Next &next)
 {
@@ -24,7 +15,8 @@ HttpResponse BearerAuthStage::handle(RequestContext &ctx, const Next &next)
     const QByteArray auth = ctx.request.header("authorization");
     const bool bearer =
         auth.size() > 7 && auth.first(7).compare("bearer ", Qt::CaseInsensitive) == 0;
-    if (bearer && constantTimeEquals(QByteArrayView(auth).sliced(7).trimmed(), m_token))
+    if (bearer &&
+        Credentials::constantTimeEquals(QByteArrayView(auth).sliced(7).trimmed(), m_token))
         return next(ctx);
     ctx.routePattern = m_prefix + QStringLiteral("*");
     HttpResponse response = errorResponse(

@@ -16,7 +16,6 @@ public:
     {
     }
     HttpResponse handle(RequestContext &ctx, const Next &next) override;
-    static bool constantTimeEquals(QByteArrayView a, QByteArrayView b);
 
 private:
     QString m_prefix;

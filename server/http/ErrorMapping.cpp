@@ -68,7 +68,7 @@ HttpResponse errorResponse(ErrorCode code, const QString &message, const QByteAr
         error.insert(QStringLiteral("request_id"), QString::fromLatin1(requestId));
     HttpResponse response =
         HttpResponse::json(QJsonObject{{QStringLiteral("error"), error}}, httpStatusFor(code));
-    response.setHeader(QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store"));
+    response.noStore();
     return response;
 }
 

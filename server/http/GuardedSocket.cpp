@@ -4,15 +4,10 @@
 
 #include "ErrorMapping.h"
 #include "ResponseWriter.h"
+#include "SocketShutdown.h"
 #include "Stages.h"
 
 #include <QSslSocket>
-
-#ifdef Q_OS_WIN
-#include <winsock2.h>
-#else
-#include <sys/socket.h>
-#endif
 
 namespace bulwark {
 
@@ -247,11 +242,7 @@ void GuardedSocket::startLinger()
         return;
     }
     m_inner->flush();
-#ifdef Q_OS_WIN
-    ::shutdown(SOCKET(m_inner->socketDescriptor()), SD_SEND);
-#else
-    ::shutdown(int(m_inner->socketDescriptor()), SHUT_WR);
-#endif
+    shutdownWrite(m_inner->socketDescriptor());
     m_inner->readAll();
 }
 

@@ -35,6 +35,12 @@ struct HttpResponse
     {
         headers.append({name, value});
     }
+    // For answers that must never be cached (errors, health, metrics, admin data).
+    HttpResponse &noStore()
+    {
+        setHeader(QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store"));
+        return *this;
+    }
     QByteArray header(QByteArrayView name) const
     {
         for (const auto &[n, v] : headers)

@@ -22,6 +22,7 @@ class TestServerDatabase : public QObject
 private Q_SLOTS:
     void sqliteByDefault();
     void postgresDownAndBack();
+    void unreachableDatabaseStopsStart();
 
 private:
     static QJsonObject adminDb(TestServer &server);
@@ -118,6 +119,23 @@ void TestServerDatabase::postgresDownAndBack()
                                  return again.status == 200;
                              }()),
                              10000);
+}
+
+// main() turns a failed start into exit code 1 with this message (the exit code path is
+// the one tst_shutdown::listenAddressInUse covers).
+void TestServerDatabase::unreachableDatabaseStopsStart()
+{
+    TestServer server;
+    const quint16 closedPort = freeLoopbackPort(); // nothing listens there
+    server.config.db.driver = DbDriver::Postgres;
+    server.config.db.postgresHost = QStringLiteral("127.0.0.1");
+    server.config.db.postgresPort = closedPort;
+    server.config.db.postgresConnectTimeout = Milliseconds(2000);
+    QVERIFY(!server.start());
+    const QString expected =
+        QStringLiteral("database (postgres 127.0.0.1:%1/bulwark): the database is unreachable")
+            .arg(closedPort);
+    QVERIFY2(server.errorString().startsWith(expected), qPrintable(server.errorString()));
 }
 
 QTEST_GUILESS_MAIN(TestServerDatabase)

@@ -47,6 +47,7 @@ private:
     }
 
 private Q_SLOTS:
+    void structDefaultsMatchTheKeyTable();
     void initTestCase() { QVERIFY(m_dir.isValid()); }
 
     void defaults()
@@ -702,6 +703,16 @@ private Q_SLOTS:
         QCOMPARE(blanked.size(), input.size());
     }
 };
+
+// Config's member initialisers and the key table's defaults are two spellings of the
+// same defaults; they must not drift apart.
+void TestConfigLoader::structDefaultsMatchTheKeyTable()
+{
+    ConfigLoader::Sources sources; // no file, empty environment, no flags
+    const auto loaded = ConfigLoader::load(sources);
+    QVERIFY(loaded.ok());
+    QVERIFY(loaded.value() == Config{});
+}
 
 QTEST_GUILESS_MAIN(TestConfigLoader)
 #include "tst_configloader.moc"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Credentials: PBKDF2-HMAC-SHA256 against published test vectors, password hashes that
 // verify only with the right password and differ per salt, and API keys that are random,
-// well-formed and stored only as their SHA-256.
+// well-formed and stored only as their SHA-256; the constant-time comparison of secrets.
 #include "Credentials.h"
 
 #include <QRegularExpression>
@@ -21,6 +21,8 @@ private Q_SLOTS:
     void saltMakesHashesDiffer();
     void brokenRecordNeverVerifies();
     void apiKeys();
+    void constantTimeEquals_data();
+    void constantTimeEquals();
 };
 
 void TestCredentials::pbkdf2KnownAnswers_data()
@@ -91,6 +93,32 @@ void TestCredentials::apiKeys()
         QVERIFY(!seen.contains(key.token));
         seen.insert(key.token);
     }
+}
+
+void TestCredentials::constantTimeEquals_data()
+{
+    QTest::addColumn<QByteArray>("a");
+    QTest::addColumn<QByteArray>("b");
+    QTest::addColumn<bool>("equal");
+    QTest::newRow("equal") << QByteArray("token") << QByteArray("token") << true;
+    QTest::newRow("both empty") << QByteArray() << QByteArray() << true;
+    QTest::newRow("first byte differs") << QByteArray("Token") << QByteArray("token") << false;
+    QTest::newRow("last byte differs") << QByteArray("token1") << QByteArray("token2") << false;
+    QTest::newRow("prefix") << QByteArray("tok") << QByteArray("token") << false;
+    QTest::newRow("longer") << QByteArray("tokens") << QByteArray("token") << false;
+    QTest::newRow("one empty") << QByteArray() << QByteArray("x") << false;
+    QTest::newRow("high bytes") << QByteArray("\xff\x80") << QByteArray("\xfe\x80") << false;
+    QTest::newRow("high bytes equal") << QByteArray("\xff\x80") << QByteArray("\xff\x80") << true;
+    QTest::newRow("embedded NUL") << QByteArray("a\0b", 3) << QByteArray("a\0c", 3) << false;
+}
+
+void TestCredentials::constantTimeEquals()
+{
+    QFETCH(QByteArray, a);
+    QFETCH(QByteArray, b);
+    QFETCH(bool, equal);
+    QCOMPARE(Credentials::constantTimeEquals(a, b), equal);
+    QCOMPARE(Credentials::constantTimeEquals(b, a), equal);
 }
 
 QTEST_GUILESS_MAIN(TestCredentials)

@@ -410,32 +410,6 @@ private Q_SLOTS:
         QCOMPARE(r.header("X-Request-Id"), QByteArray("auth-test-1"));
     }
 
-    void constantTimeEquals_data()
-    {
-        QTest::addColumn<QByteArray>("a");
-        QTest::addColumn<QByteArray>("b");
-        QTest::addColumn<bool>("equal");
-        QTest::newRow("equal") << QByteArray("token") << QByteArray("token") << true;
-        QTest::newRow("both empty") << QByteArray() << QByteArray() << true;
-        QTest::newRow("first byte differs") << QByteArray("Token") << QByteArray("token") << false;
-        QTest::newRow("last byte differs") << QByteArray("token1") << QByteArray("token2") << false;
-        QTest::newRow("prefix") << QByteArray("tok") << QByteArray("token") << false;
-        QTest::newRow("longer") << QByteArray("tokens") << QByteArray("token") << false;
-        QTest::newRow("one empty") << QByteArray() << QByteArray("x") << false;
-        QTest::newRow("high bytes") << QByteArray("\xff\x80") << QByteArray("\xfe\x80") << false;
-        QTest::newRow("high bytes equal")
-            << QByteArray("\xff\x80") << QByteArray("\xff\x80") << true;
-        QTest::newRow("embedded NUL") << QByteArray("a\0b", 3) << QByteArray("a\0c", 3) << false;
-    }
-    void constantTimeEquals()
-    {
-        QFETCH(QByteArray, a);
-        QFETCH(QByteArray, b);
-        QFETCH(bool, equal);
-        QCOMPARE(BearerAuthStage::constantTimeEquals(a, b), equal);
-        QCOMPARE(BearerAuthStage::constantTimeEquals(b, a), equal);
-    }
-
     // ---------------------------------------------------------------- security headers
 
     void securityHeaders_data()
