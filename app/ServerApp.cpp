@@ -3,8 +3,7 @@
 #include "ServerApp.h"
 
 #include "AdminToken.h"
-#include "InternalSchema.h"
-#include "Migrator.h"
+#include "DatabaseSetup.h"
 #include "Stages.h"
 
 #include <QDir>
@@ -39,14 +38,12 @@ ServerApp::~ServerApp()
 
 bool ServerApp::start(QString *error)
 {
-    m_dataDir = m_config.server.dataDir;
-    if (m_dataDir.isEmpty())
-        m_dataDir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
-    m_dataDir = QFileInfo(m_dataDir).absoluteFilePath();
-    if (!QDir().mkpath(m_dataDir)) {
-        *error = QStringLiteral("server.data_dir: cannot create %1").arg(m_dataDir);
+    const auto dataDir = resolveDataDir(m_config.server);
+    if (!dataDir.ok()) {
+        *error = dataDir.error().message;
         return false;
     }
+    m_dataDir = dataDir.value();
     const AdminTokenResult token = loadOrCreateAdminToken(m_config.admin.token, m_dataDir);
     if (!token.error.isEmpty()) {
         *error = QStringLiteral("admin token: %1").arg(token.error);
@@ -116,63 +113,16 @@ bool ServerApp::start(QString *error)
 
 bool ServerApp::openDatabase(QString *error)
 {
-    const DbConfig &c = m_config.db;
-    std::shared_ptr<Dialect> dialect;
-    if (c.driver == DbDriver::Sqlite) {
-        const QString path = c.sqlitePath.isEmpty()
-                                 ? QDir(m_dataDir).filePath(QStringLiteral("bulwark.db"))
-                                 : c.sqlitePath;
-        dialect = std::make_shared<SqliteDialect>(path, c.sqliteBusyTimeout);
-        m_databaseDescription = QStringLiteral("sqlite %1").arg(path);
-    } else {
-        PostgresDialect::Params params;
-        params.host = c.postgresHost;
-        params.port = c.postgresPort;
-        params.database = c.postgresName;
-        params.user = c.postgresUser;
-        params.password = c.postgresPassword;
-        params.connectTimeoutSeconds =
-            int(qMax<qint64>(1, c.postgresConnectTimeout.count() / 1000));
-        dialect = std::make_shared<PostgresDialect>(params);
-        m_databaseDescription = QStringLiteral("postgres %1:%2/%3")
-                                    .arg(c.postgresHost)
-                                    .arg(c.postgresPort)
-                                    .arg(c.postgresName);
+    auto setup = bulwark::openDatabase(m_config.db, m_dataDir, m_clock, &m_metrics);
+    if (!setup.ok()) {
+        *error = setup.error().message;
+        return false;
     }
-    PoolOptions options;
-    options.maxSize = c.poolMaxSize;
-    options.minIdle = c.poolMinIdle;
-    options.acquireTimeout = c.poolAcquireTimeout;
-    options.idleTimeout = c.poolIdleTimeout;
-    options.maxLifetime = c.poolMaxLifetime;
-    options.pingAfterIdle = c.poolPingAfterIdle;
-    options.leakThreshold = c.poolLeakThreshold;
-    m_pool = std::make_unique<ConnectionPool>(dialect, options, m_clock, &m_metrics);
-
-    // Migrations run once, here, on the main thread; its connection is closed afterwards
-    // (the main thread serves no requests).
-    int version = 0;
-    {
-        auto lease = m_pool->acquire();
-        if (!lease.ok()) {
-            *error = QStringLiteral("database (%1): %2")
-                         .arg(m_databaseDescription, lease.error().message);
-            return false;
-        }
-        QSqlDatabase db = lease.value().database();
-        const auto outcome = Migrator(*dialect, internalMigrations()).migrate(db);
-        if (!outcome.ok()) {
-            *error = QStringLiteral("database (%1): %2")
-                         .arg(m_databaseDescription, outcome.error().message);
-            return false;
-        }
-        version = outcome.value().to;
-        if (!outcome.value().applied.isEmpty())
-            qInfo("database %s: schema migrated from version %d to %d",
-                  qPrintable(m_databaseDescription), outcome.value().from, outcome.value().to);
-    }
-    m_pool->closeThreadConnections();
-    m_database = std::make_unique<DatabaseController>(*m_pool, version, c.poolMaxSize);
+    m_dialect = setup.value().dialect;
+    m_pool = std::move(setup.value().pool);
+    m_databaseDescription = setup.value().description;
+    m_database = std::make_unique<DatabaseController>(*m_pool, setup.value().schemaVersion,
+                                                      m_config.db.poolMaxSize);
     return true;
 }
 

@@ -79,6 +79,7 @@ private:
     Router m_router;
     Pipeline m_pipeline;
     SteadyClock m_clock;
+    std::shared_ptr<const Dialect> m_dialect;
     std::unique_ptr<ConnectionPool> m_pool; // destroyed after m_http, whose threads use it
     std::unique_ptr<DatabaseController> m_database;
     std::shared_ptr<AccessLogStage> m_accessLogStage; // also logs requests rejected early

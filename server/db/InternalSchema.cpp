@@ -44,6 +44,21 @@ QList<Migration> internalMigrations()
                  QStringLiteral("CREATE INDEX audit_log_at ON audit_log (at)"),
              };
          }},
+        {2, QStringLiteral("api key expiry, applied collection definitions"),
+         [](const Dialect &d) {
+             const QString ts = d.timestampType();
+             return QStringList{
+                 QStringLiteral("ALTER TABLE api_keys ADD COLUMN expires_at %1").arg(ts),
+                 // What SchemaSync last applied for each collection of the schema file: the
+                 // next start compares the file against it to tell additions (applied) from
+                 // destructive changes (refused unless allowed).
+                 QStringLiteral("CREATE TABLE collection_definitions ("
+                                "name TEXT PRIMARY KEY, "
+                                "definition TEXT NOT NULL, "
+                                "applied_at %1 NOT NULL)")
+                     .arg(ts),
+             };
+         }},
     };
 }
 

@@ -5,6 +5,7 @@
 // readiness says so (503, "database" down) without a crash, and it recovers by itself when
 // PostgreSQL is back.
 #include "ExternalServers.h"
+#include "InternalSchema.h"
 #include "TestSupport.h"
 
 #include <QJsonArray>
@@ -14,6 +15,13 @@
 
 using namespace bulwark;
 using namespace bulwark::test;
+
+namespace {
+int latestSchemaVersion()
+{
+    return internalMigrations().last().version;
+}
+} // namespace
 
 class TestServerDatabase : public QObject
 {
@@ -46,7 +54,7 @@ void TestServerDatabase::sqliteByDefault()
 
     const QJsonObject db = adminDb(server);
     QCOMPARE(db.value(QStringLiteral("driver")).toString(), QStringLiteral("sqlite"));
-    QCOMPARE(db.value(QStringLiteral("schema_version")).toInt(), 1);
+    QCOMPARE(db.value(QStringLiteral("schema_version")).toInt(), latestSchemaVersion());
     QCOMPARE(db.value(QStringLiteral("pool")).toObject().value(QStringLiteral("max_size")).toInt(),
              16);
 
@@ -73,7 +81,7 @@ void TestServerDatabase::sqliteByDefault()
         QVERIFY(check.open());
         QSqlQuery q(check);
         QVERIFY(q.exec(QStringLiteral("SELECT count(*) FROM schema_migrations")) && q.next());
-        QCOMPARE(q.value(0).toInt(), 1);
+        QCOMPARE(q.value(0).toInt(), latestSchemaVersion());
         QVERIFY(q.exec(QStringLiteral("SELECT count(*) FROM users")));
         QVERIFY(q.exec(QStringLiteral("SELECT count(*) FROM api_keys")));
         QVERIFY(q.exec(QStringLiteral("SELECT count(*) FROM audit_log")));
@@ -97,7 +105,8 @@ void TestServerDatabase::postgresDownAndBack()
     QVERIFY2(server.start(), qPrintable(server.errorString()));
     QCOMPARE(adminDb(server).value(QStringLiteral("driver")).toString(),
              QStringLiteral("postgres"));
-    QCOMPARE(adminDb(server).value(QStringLiteral("schema_version")).toInt(), 1);
+    QCOMPARE(adminDb(server).value(QStringLiteral("schema_version")).toInt(),
+             latestSchemaVersion());
 
     RawResponse r;
     BULWARK_CHECK(fetch(server.port(), "/health/ready", &r));
