@@ -4,6 +4,7 @@
 
 #include "InternalSchema.h"
 #include "Migrator.h"
+#include "SchemaSync.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -18,14 +19,25 @@ Result<QString> resolveDataDir(const ServerConfig &config)
         dir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
     dir = QFileInfo(dir).absoluteFilePath();
     if (!QDir().mkpath(dir))
-        return Error{ErrorCode::Internal, QStringLiteral("server.data_dir: cannot create %1").arg(dir)};
+        return Error{ErrorCode::Internal,
+                     QStringLiteral("server.data_dir: cannot create %1").arg(dir)};
     return dir;
 }
 
-Result<DatabaseSetup> openDatabase(const DbConfig &c, const QString &dataDir, const Clock &clock,
-                                   MetricsRegistry *metrics)
+Result<CollectionSchema, QStringList> loadSchema(const DbConfig &config)
 {
+    return CollectionSchema::load(
+        config.schema.isEmpty() ? QStringLiteral(":/bulwark/demo-schema.json") : config.schema);
+}
+
+Result<DatabaseSetup> openDatabase(const DbConfig &c, const QString &dataDir, const Clock &clock,
+                                   MetricsRegistry *metrics, bool allowDestructiveSchema)
+{
+    auto schema = loadSchema(c);
+    if (!schema.ok())
+        return Error{ErrorCode::BadRequest, schema.error().join(u'\n')};
     DatabaseSetup setup;
+    setup.schema = std::make_shared<const CollectionSchema>(std::move(schema.value()));
     std::shared_ptr<Dialect> dialect;
     if (c.driver == DbDriver::Sqlite) {
         const QString path = c.sqlitePath.isEmpty()
@@ -62,17 +74,27 @@ Result<DatabaseSetup> openDatabase(const DbConfig &c, const QString &dataDir, co
     {
         auto lease = setup.pool->acquire();
         if (!lease.ok())
-            return Error{ErrorCode::Unavailable, QStringLiteral("database (%1): %2")
-                                                     .arg(setup.description, lease.error().message)};
+            return Error{
+                ErrorCode::Unavailable,
+                QStringLiteral("database (%1): %2").arg(setup.description, lease.error().message)};
         QSqlDatabase db = lease.value().database();
         const auto outcome = Migrator(*dialect, internalMigrations()).migrate(db);
         if (!outcome.ok())
-            return Error{outcome.error().code, QStringLiteral("database (%1): %2")
-                                                   .arg(setup.description, outcome.error().message)};
+            return Error{outcome.error().code,
+                         QStringLiteral("database (%1): %2")
+                             .arg(setup.description, outcome.error().message)};
         setup.schemaVersion = outcome.value().to;
         if (!outcome.value().applied.isEmpty())
             qInfo("database %s: schema migrated from version %d to %d",
                   qPrintable(setup.description), outcome.value().from, outcome.value().to);
+        const auto synced = SchemaSync(*dialect, *setup.schema).apply(db, allowDestructiveSchema);
+        if (!synced.ok())
+            return Error{
+                synced.error().code,
+                QStringLiteral("database (%1): %2").arg(setup.description, synced.error().message)};
+        setup.schemaChanges = synced.value().applied;
+        for (const QString &change : std::as_const(setup.schemaChanges))
+            qInfo("database %s: %s", qPrintable(setup.description), qPrintable(change));
     }
     // The calling thread (main) serves no requests: do not keep its connection open.
     setup.pool->closeThreadConnections();

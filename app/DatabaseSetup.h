@@ -25,11 +25,17 @@ struct DatabaseSetup
     std::unique_ptr<ConnectionPool> pool;
     QString description; // "sqlite /path/bulwark.db", "postgres host:port/name"
     int schemaVersion = 0;
+    std::shared_ptr<const CollectionSchema> schema;
+    QStringList schemaChanges; // what SchemaSync applied on this start
 };
 
-// Builds the pool and applies the internal migrations on the calling thread (whose
-// connection is closed again before returning).
+// The schema file named by db.schema, or the built-in demo schema.
+Result<CollectionSchema, QStringList> loadSchema(const DbConfig &config);
+
+// Builds the pool, applies the internal migrations and syncs the collection tables with
+// the schema, on the calling thread (whose connection is closed again before returning).
 Result<DatabaseSetup> openDatabase(const DbConfig &config, const QString &dataDir,
-                                   const Clock &clock, MetricsRegistry *metrics);
+                                   const Clock &clock, MetricsRegistry *metrics,
+                                   bool allowDestructiveSchema = false);
 
 } // namespace bulwark

@@ -3,6 +3,7 @@
 #include "ServerApp.h"
 
 #include "AdminToken.h"
+#include "ApiAuthStage.h"
 #include "DatabaseSetup.h"
 #include "Stages.h"
 
@@ -38,12 +39,12 @@ ServerApp::~ServerApp()
 
 bool ServerApp::start(QString *error)
 {
-    const auto dataDir = resolveDataDir(m_config.server);
-    if (!dataDir.ok()) {
-        *error = dataDir.error().message;
+    const auto resolved = resolveDataDir(m_config.server);
+    if (!resolved.ok()) {
+        *error = resolved.error().message;
         return false;
     }
-    m_dataDir = dataDir.value();
+    m_dataDir = resolved.value();
     const AdminTokenResult token = loadOrCreateAdminToken(m_config.admin.token, m_dataDir);
     if (!token.error.isEmpty()) {
         *error = QStringLiteral("admin token: %1").arg(token.error);
@@ -94,6 +95,11 @@ bool ServerApp::start(QString *error)
     m_system = std::make_unique<SystemController>(services);
     m_system->registerRoutes(m_router);
     m_database->registerRoutes(m_router);
+    // Fixed paths and /api/v1/reports/{name} before /api/v1/{collection}/{id}: the first
+    // pattern registered wins.
+    m_accounts->registerRoutes(m_router);
+    m_reports->registerRoutes(m_router);
+    m_collections->registerRoutes(m_router);
     buildPipeline();
 
     m_http = std::make_unique<HttpServer>(m_config.server, m_config.http.securityHeaders,
@@ -113,7 +119,8 @@ bool ServerApp::start(QString *error)
 
 bool ServerApp::openDatabase(QString *error)
 {
-    auto setup = bulwark::openDatabase(m_config.db, m_dataDir, m_clock, &m_metrics);
+    auto setup = bulwark::openDatabase(m_config.db, m_dataDir, m_clock, &m_metrics,
+                                       m_allowDestructiveSchema);
     if (!setup.ok()) {
         *error = setup.error().message;
         return false;
@@ -121,8 +128,20 @@ bool ServerApp::openDatabase(QString *error)
     m_dialect = setup.value().dialect;
     m_pool = std::move(setup.value().pool);
     m_databaseDescription = setup.value().description;
-    m_database = std::make_unique<DatabaseController>(*m_pool, setup.value().schemaVersion,
-                                                      m_config.db.poolMaxSize);
+    m_schema = setup.value().schema;
+    m_insight = std::make_unique<QueryInsight>(double(m_config.db.slowQueryMs), &m_metrics);
+    m_database = std::make_unique<DatabaseController>(
+        *m_pool, *m_insight, setup.value().schemaVersion, m_config.db.poolMaxSize);
+    m_users = std::make_unique<UserStore>(*m_pool, m_clock);
+    StoreLimits limits;
+    limits.maxLimit = m_config.api.maxLimit;
+    limits.maxBatch = m_config.api.batchMax;
+    m_store = std::make_unique<CollectionStore>(*m_schema, limits);
+    m_collections = std::make_unique<CollectionsController>(*m_store, *m_pool, *m_insight,
+                                                            m_config.api.defaultLimit);
+    m_reports = std::make_unique<ReportsController>(*m_schema, *m_pool, *m_insight);
+    m_accounts = std::make_unique<AccountController>(*m_store, *m_users, *m_pool, *m_insight,
+                                                     m_config.api.sessionTtl);
     return true;
 }
 
@@ -146,6 +165,8 @@ void ServerApp::buildPipeline()
         m_pipeline.append(std::make_shared<RequestIdStage>());
     m_pipeline.append(
         std::make_shared<BearerAuthStage>(QStringLiteral("/admin/api/"), m_adminToken));
+    m_pipeline.append(std::make_shared<ApiAuthStage>(
+        QStringLiteral("/api/"), QStringList{QStringLiteral("/api/v1/auth/login")}, *m_users));
 }
 
 quint16 ServerApp::port() const

@@ -6,6 +6,8 @@
 #pragma once
 
 #include "AccessLogStage.h"
+#include "AccountController.h"
+#include "CollectionsController.h"
 #include "Config.h"
 #include "ConnectionPool.h"
 #include "DatabaseController.h"
@@ -16,9 +18,11 @@
 #include "Metrics.h"
 #include "MetricsSampler.h"
 #include "Pipeline.h"
+#include "ReportsController.h"
 #include "Router.h"
 #include "SystemController.h"
 #include "TimeSeries.h"
+#include "UserStore.h"
 
 #include <QObject>
 #include <QTimer>
@@ -33,6 +37,9 @@ class ServerApp final : public QObject
 
 public:
     explicit ServerApp(Config config, QObject *parent = nullptr);
+    // Apply schema changes that lose data (dropped fields and collections); set before
+    // start(), from --allow-destructive-schema.
+    void setAllowDestructiveSchema(bool allow) { m_allowDestructiveSchema = allow; }
     ~ServerApp() override;
     Q_DISABLE_COPY_MOVE(ServerApp)
 
@@ -82,6 +89,14 @@ private:
     std::shared_ptr<const Dialect> m_dialect;
     std::unique_ptr<ConnectionPool> m_pool; // destroyed after m_http, whose threads use it
     std::unique_ptr<DatabaseController> m_database;
+    std::shared_ptr<const CollectionSchema> m_schema;
+    std::unique_ptr<QueryInsight> m_insight;
+    std::unique_ptr<UserStore> m_users;
+    std::unique_ptr<CollectionStore> m_store;
+    std::unique_ptr<CollectionsController> m_collections;
+    std::unique_ptr<ReportsController> m_reports;
+    std::unique_ptr<AccountController> m_accounts;
+    bool m_allowDestructiveSchema = false;
     std::shared_ptr<AccessLogStage> m_accessLogStage; // also logs requests rejected early
     std::unique_ptr<SystemController> m_system;
     std::unique_ptr<HttpServer> m_http;

@@ -7,6 +7,7 @@
 #include "Logger.h"
 #include "ServerApp.h"
 #include "SignalWatcher.h"
+#include "UserCommand.h"
 #include "Version.h"
 
 #include <QCommandLineParser>
@@ -28,6 +29,18 @@ void printErrors(const QStringList &errors)
     for (const QString &e : errors)
         std::fprintf(stderr, "bulwark: %s\n", qPrintable(e));
 }
+
+// Admin commands: `bulwark <name> ...` runs the command with the arguments after its name
+// instead of the server, and its return value is the exit code. Add a command (e.g.
+// "seed") with one row here.
+struct Command
+{
+    const char *name;
+    int (*run)(const QStringList &arguments);
+};
+constexpr Command kCommands[] = {
+    {"user", runUserCommand},
+};
 
 // 10 000 keep-alive connections need more descriptors than the usual soft limit of 1024.
 void raiseFileLimit()
@@ -56,11 +69,20 @@ int main(int argc, char *argv[])
     QCoreApplication::setApplicationName(QStringLiteral("bulwark"));
     QCoreApplication::setApplicationVersion(QStringLiteral(BULWARK_VERSION));
 
+    // A command name first on the line is dispatched before the server's options are parsed.
+    const QStringList arguments = QCoreApplication::arguments();
+    for (const Command &command : kCommands) {
+        if (arguments.size() > 1 && arguments.at(1) == QLatin1String(command.name))
+            return command.run(arguments.mid(2));
+    }
+
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(
         "Bulwark: a hardened HTTP API server.\n\n"
         "  bulwark --server [options]       run the server in the foreground\n"
-        "  bulwark --check-config FILE      validate a configuration file and exit\n\n"
+        "  bulwark --check-config FILE      validate a configuration file and exit\n"
+        "  bulwark user <command> ...       manage users and API keys (add, list, disable,\n"
+        "                                   enable, key); see 'bulwark user --help'\n\n"
         "Configuration comes from built-in defaults, then --config FILE (JSON, comments\n"
         "allowed), then BULWARK_* environment variables (server.max_body is\n"
         "BULWARK_SERVER_MAX_BODY), then the flags below. Every key is described in\n"

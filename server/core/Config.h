@@ -95,7 +95,18 @@ struct DbConfig
     Milliseconds poolMaxLifetime{1'800'000};
     Milliseconds poolPingAfterIdle{30'000};
     Milliseconds poolLeakThreshold{60'000};
+    QString schema;         // empty: the built-in demo schema
+    int slowQueryMs = 100;  // statements slower than this are logged with their plan
     bool operator==(const DbConfig &) const = default;
+};
+
+struct ApiConfig
+{
+    int defaultLimit = 20;
+    int maxLimit = 1000;
+    int batchMax = 1000;
+    Milliseconds sessionTtl{24 * 3600 * 1000};
+    bool operator==(const ApiConfig &) const = default;
 };
 
 struct AdminConfig
@@ -110,6 +121,7 @@ struct Config
     HttpFeaturesConfig http;
     LogConfig log;
     DbConfig db;
+    ApiConfig api;
     AdminConfig admin;
     QString sourceFile; // the JSON file it came from, if any
     bool operator==(const Config &) const = default;

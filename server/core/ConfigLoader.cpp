@@ -194,6 +194,27 @@ QList<ConfigKey> buildKeys()
     add("db.pool.leak_threshold", Kind::Duration, "60s", 1000, 24 * 3600 * 1000.0,
         "A connection held longer than this is reported in the log as a possible leak.",
         [ms](Config &c, const QJsonValue &v) { c.db.poolLeakThreshold = ms(v); });
+    add("db.schema", Kind::String, "", 0, 0,
+        "Schema file declaring the collections and reports the data API serves; empty means "
+        "the built-in fitness demo schema (resources/demo-schema.json).",
+        [](Config &c, const QJsonValue &v) { c.db.schema = v.toString(); });
+    add("db.slow_query_ms", Kind::Integer, 100, 1, 3600 * 1000.0,
+        "Statements slower than this many milliseconds are logged with their plan and kept "
+        "in the slow-query list of /admin/api/db.",
+        [](Config &c, const QJsonValue &v) { c.db.slowQueryMs = v.toInt(); });
+
+    add("api.default_limit", Kind::Integer, 20, 1, 10000,
+        "Rows per page when a list request gives no limit.",
+        [](Config &c, const QJsonValue &v) { c.api.defaultLimit = v.toInt(); });
+    add("api.max_limit", Kind::Integer, 1000, 1, 10000,
+        "Largest limit a list request may ask for (400 above it).",
+        [](Config &c, const QJsonValue &v) { c.api.maxLimit = v.toInt(); });
+    add("api.batch_max", Kind::Integer, 1000, 1, 100000,
+        "Operations one POST /api/v1/batch may carry (413 above it).",
+        [](Config &c, const QJsonValue &v) { c.api.batchMax = v.toInt(); });
+    add("api.session_ttl", Kind::Duration, "24h", 60 * 1000.0, 365 * 24 * 3600 * 1000.0,
+        "How long an API key issued by POST /api/v1/auth/login stays valid.",
+        [ms](Config &c, const QJsonValue &v) { c.api.sessionTtl = ms(v); });
 
     add("admin.token", Kind::String, "", 0, 0,
         "Bearer token for /admin/api/ (at least 32 characters); empty means read or generate "

@@ -13,9 +13,12 @@ QString errorCodeName(ErrorCode code)
     case ErrorCode::NotFound: return QStringLiteral("not_found");
     case ErrorCode::MethodNotAllowed: return QStringLiteral("method_not_allowed");
     case ErrorCode::RequestTimeout: return QStringLiteral("request_timeout");
+    case ErrorCode::Conflict: return QStringLiteral("conflict");
+    case ErrorCode::PreconditionFailed: return QStringLiteral("precondition_failed");
     case ErrorCode::PayloadTooLarge: return QStringLiteral("payload_too_large");
     case ErrorCode::UriTooLong: return QStringLiteral("uri_too_long");
     case ErrorCode::HeadersTooLarge: return QStringLiteral("headers_too_large");
+    case ErrorCode::Unprocessable: return QStringLiteral("validation_failed");
     case ErrorCode::RateLimited: return QStringLiteral("rate_limited");
     case ErrorCode::Internal: return QStringLiteral("internal");
     case ErrorCode::NotImplemented: return QStringLiteral("not_implemented");

@@ -5,6 +5,7 @@
 // headless services report errors without knowing about HTTP.
 #pragma once
 
+#include <QJsonObject>
 #include <QString>
 #include <QStringView>
 #include <utility>
@@ -20,9 +21,12 @@ enum class ErrorCode
     NotFound,
     MethodNotAllowed,
     RequestTimeout,
+    Conflict,           // 409: the request clashes with existing state (duplicate email)
+    PreconditionFailed, // 412: If-Match did not match
     PayloadTooLarge,
     UriTooLong,
     HeadersTooLarge,
+    Unprocessable, // 422: well-formed, but a value fails validation
     RateLimited,
     Internal,
     NotImplemented,
@@ -37,6 +41,9 @@ struct Error
 {
     ErrorCode code = ErrorCode::Internal;
     QString message;
+    // Extra members of the error object, e.g. "fields" with one message per invalid field
+    // (422) or "position" of a malformed filter (400).
+    QJsonObject details = {};
 };
 
 // A value or an error. Small on purpose: C++20 has no std::expected yet.

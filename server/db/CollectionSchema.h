@@ -91,10 +91,9 @@ struct ReportDef
 {
     QString name;
     QString description;
-    QString sql; // read-only; parameters written as :name; ":owner" is the caller's user id
     QList<ReportParam> params;
-    QStringList dependsOn; // collections whose writes change the result (for the cache)
-    bool ownerScoped = false; // the SQL uses :owner
+    QStringList dependsOn;    // collections whose writes change the result (for the cache)
+    bool ownerScoped = false; // the SQL uses :owner (the caller's user id)
 };
 
 class CollectionSchema
@@ -109,6 +108,9 @@ public:
     const QList<ReportDef> &reports() const { return m_reports; }
     const CollectionDef *collection(QStringView name) const;
     const ReportDef *report(QStringView name) const;
+    // The report's read-only SQL for a dialect ("sqlite" or "postgres"); parameters are
+    // written as :name, and :owner is the caller's user id.
+    QString reportSql(const QString &report, const QString &dialect) const;
 
     // A back-reference: `collection.field` references the named collection.
     struct BackReference
@@ -125,6 +127,7 @@ public:
 private:
     QList<CollectionDef> m_collections;
     QList<ReportDef> m_reports;
+    QHash<QString, QHash<QString, QString>> m_reportSql; // report -> dialect -> SQL
 };
 
 } // namespace bulwark

@@ -53,6 +53,8 @@ ConnectionPool::~ConnectionPool()
     // Every using thread should have released its leases and called
     // closeThreadConnections(); what is left is closed here.
     for (const auto &c : m_all) {
+        c->statements.clear();
+        c->failedStatement.reset();
         {
             QSqlDatabase db = QSqlDatabase::database(c->name, false);
             db.close();
@@ -86,6 +88,8 @@ bool ConnectionPool::open(Connection *connection, QString *error)
 void ConnectionPool::closeConnection(Connection *connection)
 {
     const QString name = connection->name;
+    connection->statements.clear(); // prepared statements die before their connection
+    connection->failedStatement.reset();
     {
         QSqlDatabase db = QSqlDatabase::database(name, false);
         db.close();
@@ -335,6 +339,32 @@ ConnectionPool::Lease::~Lease()
 QSqlDatabase ConnectionPool::Lease::database() const
 {
     return m_connection ? QSqlDatabase::database(m_connection->name, false) : QSqlDatabase();
+}
+
+QSqlQuery *ConnectionPool::Lease::statement(const QString &sql, bool *cached)
+{
+    if (!m_connection)
+        return nullptr;
+    auto &statements = m_connection->statements;
+    if (auto it = statements.constFind(sql); it != statements.constEnd()) {
+        if (cached)
+            *cached = true;
+        return it->get();
+    }
+    if (cached)
+        *cached = false;
+    if (statements.size() >= kStatementCacheSize)
+        statements.clear();
+    auto query = std::make_shared<QSqlQuery>(database());
+    query->setForwardOnly(true);
+    // Numbers as numbers: PostgreSQL's NUMERIC (ROUND() in reports) would come back as text.
+    query->setNumericalPrecisionPolicy(QSql::LowPrecisionDouble);
+    if (!query->prepare(sql)) {
+        // Not cached, but kept alive so that the caller can read lastError().
+        m_connection->failedStatement = query;
+        return query.get();
+    }
+    return statements.insert(sql, query)->get();
 }
 
 void ConnectionPool::Lease::discard()

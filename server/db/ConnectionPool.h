@@ -23,7 +23,9 @@
 #include "Error.h"
 #include "Metrics.h"
 
+#include <QHash>
 #include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QThread>
 #include <condition_variable>
 #include <memory>
@@ -86,6 +88,13 @@ public:
         // broken (QSqlError::ConnectionError, a failed ping): the next acquire opens a
         // fresh one.
         void discard();
+        // A statement prepared once per connection and kept for its lifetime (bounded:
+        // the cache is emptied when it reaches kStatementCacheSize). Preparing costs about
+        // as much as running a small indexed query on SQLite, so the hot statements of the
+        // data API are prepared once, not per request. `*cached` tells whether it was.
+        // When preparing fails, the query returned is not cached and has lastError() set
+        // (query->isValid()/lastError().isValid() tell).
+        QSqlQuery *statement(const QString &sql, bool *cached = nullptr);
 
     private:
         friend class ConnectionPool;
@@ -103,12 +112,18 @@ public:
     // Closes every idle connection of the calling thread (before the thread ends).
     void closeThreadConnections();
     PoolStats stats() const;
+    // Taken by SqlSession around write transactions when the dialect serialises writes.
+    std::mutex &writeMutex() { return m_writeMutex; }
     const Dialect &dialect() const { return *m_dialect; }
 
 private:
+    static constexpr int kStatementCacheSize = 256;
+
     struct Connection
     {
-        QString name; // QSqlDatabase connection name
+        QString name;                                          // QSqlDatabase connection name
+        QHash<QString, std::shared_ptr<QSqlQuery>> statements; // used by the owner thread only
+        std::shared_ptr<QSqlQuery> failedStatement;
         QThread *owner = nullptr;
         std::chrono::steady_clock::time_point created;
         std::chrono::steady_clock::time_point lastUsed;
@@ -127,6 +142,7 @@ private:
     PoolOptions m_options;
     const Clock &m_clock;
     mutable std::mutex m_mutex;
+    std::mutex m_writeMutex;
     std::condition_variable m_changed;
     std::unordered_map<QThread *, std::vector<Connection *>> m_idle; // by owner
     std::unordered_map<QThread *, std::chrono::steady_clock::time_point> m_lastReap;

@@ -29,6 +29,13 @@ public:
     virtual QString pingStatement() const { return QStringLiteral("SELECT 1"); }
     // Column type of an auto-incrementing 64-bit primary key.
     virtual QString autoIncrementKey() const = 0;
+    // Whether writers must take turns inside this process before starting a transaction
+    // (SQLite has one writer at a time; waiting on a mutex beats spinning on SQLITE_BUSY).
+    virtual bool serializesWrites() const { return false; }
+    // Starts a write transaction.
+    virtual QString beginWrite() const { return QStringLiteral("BEGIN"); }
+    // Prefix that turns a statement into its plan, for the slow-query log.
+    virtual QString explainPrefix() const = 0;
     virtual QString jsonType() const = 0;
     virtual QString timestampType() const = 0;
 };
@@ -51,6 +58,11 @@ public:
     }
     QString jsonType() const override { return QStringLiteral("TEXT"); }
     QString timestampType() const override { return QStringLiteral("TEXT"); }
+    bool serializesWrites() const override { return true; }
+    // IMMEDIATE takes the write lock at once, so a transaction never fails half-way on
+    // upgrading a read lock.
+    QString beginWrite() const override { return QStringLiteral("BEGIN IMMEDIATE"); }
+    QString explainPrefix() const override { return QStringLiteral("EXPLAIN QUERY PLAN "); }
 
 private:
     QString m_path;
@@ -83,6 +95,7 @@ public:
     QString autoIncrementKey() const override { return QStringLiteral("BIGSERIAL PRIMARY KEY"); }
     QString jsonType() const override { return QStringLiteral("JSONB"); }
     QString timestampType() const override { return QStringLiteral("TIMESTAMPTZ"); }
+    QString explainPrefix() const override { return QStringLiteral("EXPLAIN "); }
 
 private:
     Params m_params;

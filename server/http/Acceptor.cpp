@@ -18,7 +18,6 @@ Acceptor::Acceptor(ListenerShared &shared, std::vector<HttpWorker *> workers)
 {
     HttpResponse busy =
         errorResponse(ErrorCode::Unavailable, QStringLiteral("too many open connections"));
-    busy.setHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
     if (shared.securityHeaders)
         SecurityHeadersStage::apply(busy, shared.tls);
     m_busy = busy;

@@ -13,9 +13,12 @@ int httpStatusFor(ErrorCode code)
     case ErrorCode::NotFound: return 404;
     case ErrorCode::MethodNotAllowed: return 405;
     case ErrorCode::RequestTimeout: return 408;
+    case ErrorCode::Conflict: return 409;
+    case ErrorCode::PreconditionFailed: return 412;
     case ErrorCode::PayloadTooLarge: return 413;
     case ErrorCode::UriTooLong: return 414;
     case ErrorCode::HeadersTooLarge: return 431;
+    case ErrorCode::Unprocessable: return 422;
     case ErrorCode::RateLimited: return 429;
     case ErrorCode::Internal: return 500;
     case ErrorCode::NotImplemented: return 501;
@@ -44,6 +47,7 @@ QByteArray reasonPhrase(int status)
     case 405: return QByteArrayLiteral("Method Not Allowed");
     case 408: return QByteArrayLiteral("Request Timeout");
     case 409: return QByteArrayLiteral("Conflict");
+    case 412: return QByteArrayLiteral("Precondition Failed");
     case 413: return QByteArrayLiteral("Content Too Large");
     case 414: return QByteArrayLiteral("URI Too Long");
     case 415: return QByteArrayLiteral("Unsupported Media Type");
@@ -62,13 +66,24 @@ QByteArray reasonPhrase(int status)
 
 HttpResponse errorResponse(ErrorCode code, const QString &message, const QByteArray &requestId)
 {
-    QJsonObject error{{QStringLiteral("code"), errorCodeName(code)},
-                      {QStringLiteral("message"), message}};
+    return errorResponse(Error{code, message}, requestId);
+}
+
+HttpResponse errorResponse(const Error &e, const QByteArray &requestId)
+{
+    const ErrorCode code = e.code;
+    QJsonObject error = e.details;
+    error.insert(QStringLiteral("code"), errorCodeName(code));
+    error.insert(QStringLiteral("message"), e.message);
     if (!requestId.isEmpty())
         error.insert(QStringLiteral("request_id"), QString::fromLatin1(requestId));
     HttpResponse response =
         HttpResponse::json(QJsonObject{{QStringLiteral("error"), error}}, httpStatusFor(code));
     response.noStore();
+    // A 503 is temporary by definition here (pool exhausted, database restarting, draining):
+    // tell clients when to come back instead of letting them hammer.
+    if (code == ErrorCode::Unavailable)
+        response.setHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
     return response;
 }
 

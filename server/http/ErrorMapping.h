@@ -12,5 +12,6 @@ int httpStatusFor(ErrorCode code);
 QByteArray reasonPhrase(int status);
 HttpResponse errorResponse(ErrorCode code, const QString &message,
                            const QByteArray &requestId = {});
+HttpResponse errorResponse(const Error &error, const QByteArray &requestId = {});
 
 } // namespace bulwark

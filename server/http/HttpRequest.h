@@ -7,6 +7,8 @@
 // The query string is parsed into a QUrlQuery only when a handler asks for it.
 #pragma once
 
+#include "Principal.h"
+
 #include <QByteArray>
 #include <QHash>
 #include <QHostAddress>
@@ -126,6 +128,7 @@ struct RequestContext
     QByteArray requestId; // set by the request-id stage (empty when it is off)
     QString routePattern; // set by the router; "unmatched" when nothing matched
     QHash<QString, QString> pathParams;
+    std::optional<Principal> principal; // set by the API auth stage
 };
 
 } // namespace bulwark

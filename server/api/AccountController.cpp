@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// See AccountController.h.
+#include "AccountController.h"
+
+#include "ApiSupport.h"
+#include "JsonWriter.h"
+
+#include <QDateTime>
+
+namespace bulwark {
+
+using namespace api;
+
+AccountController::AccountController(const CollectionStore &store, UserStore &users,
+                                     ConnectionPool &pool, QueryInsight &insight,
+                                     std::chrono::milliseconds sessionTtl)
+    : m_store(store), m_users(users), m_pool(pool), m_insight(insight), m_sessionTtl(sessionTtl)
+{
+}
+
+void AccountController::registerRoutes(Router &router) const
+{
+    router.add("POST", QStringLiteral("/api/v1/auth/login"),
+               [this](RequestContext &ctx) { return login(ctx); });
+    router.add("GET", QStringLiteral("/api/v1/me"),
+               [this](RequestContext &ctx) { return me(ctx); });
+    router.add("DELETE", QStringLiteral("/api/v1/me"), [this](RequestContext &ctx) {
+        return erase(ctx, ctx.principal->userId, QStringLiteral("self"));
+    });
+    router.add("GET", QStringLiteral("/api/v1/me/export"),
+               [this](RequestContext &ctx) { return exportData(ctx); });
+    router.add("DELETE", QStringLiteral("/api/v1/users/{id}"), [this](RequestContext &ctx) {
+        if (!ctx.principal->admin)
+            return fail(ctx,
+                        Error{ErrorCode::Forbidden,
+                              QStringLiteral("deleting another account needs the admin role")});
+        const auto id = idParam(ctx);
+        if (!id)
+            return fail(ctx,
+                        Error{ErrorCode::NotFound, QStringLiteral("ids are positive integers")});
+        return erase(ctx, *id, QStringLiteral("admin"));
+    });
+}
+
+HttpResponse AccountController::login(RequestContext &ctx) const
+{
+    auto body = jsonBody(ctx.request);
+    if (!body.ok())
+        return fail(ctx, body.error());
+    const QJsonObject credentials = body.value();
+    if (!credentials.value(QStringLiteral("email")).isString() ||
+        !credentials.value(QStringLiteral("password")).isString())
+        return fail(ctx,
+                    Error{ErrorCode::BadRequest,
+                          QStringLiteral("body: expected {\"email\": ..., \"password\": ...}")});
+    auto principal = m_users.login(credentials.value(QStringLiteral("email")).toString(),
+                                   credentials.value(QStringLiteral("password")).toString());
+    if (!principal.ok())
+        return fail(ctx, principal.error());
+    const QDateTime expires =
+        QDateTime::currentDateTimeUtc().addMSecs(qint64(m_sessionTtl.count()));
+    auto key = m_users.createApiKey(principal.value().userId, QStringLiteral("login"), expires);
+    if (!key.ok())
+        return fail(ctx, key.error());
+    return HttpResponse::json(
+               QJsonObject{{QStringLiteral("token"), QString::fromLatin1(key.value().token)},
+                           {QStringLiteral("key_id"), double(key.value().id)},
+                           {QStringLiteral("expires_at"), expires.toString(Qt::ISODateWithMs)}})
+        .noStore();
+}
+
+HttpResponse AccountController::me(RequestContext &ctx) const
+{
+    auto user = m_users.findUser(QString::number(ctx.principal->userId));
+    if (!user.ok())
+        return fail(ctx, user.error());
+    const UserRecord &u = user.value();
+    return HttpResponse::json(
+               QJsonObject{{QStringLiteral("id"), double(u.id)},
+                           {QStringLiteral("email"), u.email},
+                           {QStringLiteral("display_name"), u.displayName},
+                           {QStringLiteral("role"), u.role},
+                           {QStringLiteral("created_at"), u.createdAt.toString(Qt::ISODateWithMs)}})
+        .noStore();
+}
+
+HttpResponse AccountController::exportData(RequestContext &ctx) const
+{
+    const qint64 userId = ctx.principal->userId;
+    auto user = m_users.findUser(QString::number(userId));
+    if (!user.ok())
+        return fail(ctx, user.error());
+    SqlSession sql(m_pool, &m_insight);
+    // One read transaction: the export is a consistent snapshot.
+    if (auto begun = sql.beginRead(); !begun.ok())
+        return fail(ctx, begun.error());
+    QByteArray body;
+    JsonWriter out(body);
+    out.beginObject();
+    out.key(QLatin1StringView("exported_at"));
+    out.string(QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs));
+    out.key(QLatin1StringView("account"));
+    const UserRecord &u = user.value();
+    out.value(QJsonObject{{QStringLiteral("id"), double(u.id)},
+                          {QStringLiteral("email"), u.email},
+                          {QStringLiteral("display_name"), u.displayName},
+                          {QStringLiteral("role"), u.role},
+                          {QStringLiteral("disabled"), u.disabled},
+                          {QStringLiteral("created_at"), u.createdAt.toString(Qt::ISODateWithMs)}});
+    out.key(QLatin1StringView("api_keys"));
+    out.beginArray();
+    auto keys = sql.exec(QStringLiteral("SELECT id, name, created_at, last_used_at, expires_at, "
+                                        "revoked_at FROM api_keys WHERE user_id = ? ORDER BY id"),
+                         {QVariant(qlonglong(userId))});
+    if (!keys.ok())
+        return fail(ctx, keys.error());
+    while (keys.value()->next()) {
+        QSqlQuery *q = keys.value();
+        auto text = [q](int i) -> QJsonValue {
+            const QVariant v = q->value(i);
+            if (v.isNull())
+                return QJsonValue::Null;
+            if (v.metaType() == QMetaType::fromType<QDateTime>())
+                return v.toDateTime().toUTC().toString(Qt::ISODateWithMs);
+            return v.toString();
+        };
+        out.value(QJsonObject{{QStringLiteral("id"), double(q->value(0).toLongLong())},
+                              {QStringLiteral("name"), text(1)},
+                              {QStringLiteral("created_at"), text(2)},
+                              {QStringLiteral("last_used_at"), text(3)},
+                              {QStringLiteral("expires_at"), text(4)},
+                              {QStringLiteral("revoked_at"), text(5)}});
+    }
+    keys.value()->finish();
+    out.endArray();
+    out.key(QLatin1StringView("collections"));
+    out.beginObject();
+    if (auto exported = m_store.exportOwned(sql, userId, out); !exported.ok())
+        return fail(ctx, exported.error());
+    out.endObject();
+    out.endObject();
+    sql.rollback(); // read-only: nothing to keep
+    HttpResponse response =
+        HttpResponse::bytes(std::move(body), QByteArrayLiteral("application/json"));
+    response.setHeader(QByteArrayLiteral("Content-Disposition"),
+                       QByteArrayLiteral("attachment; filename=\"bulwark-export.json\""));
+    return response.noStore();
+}
+
+HttpResponse AccountController::erase(RequestContext &ctx, qint64 userId,
+                                      const QString &actor) const
+{
+    SqlSession sql(m_pool, &m_insight);
+    if (auto begun = sql.beginWrite(); !begun.ok())
+        return fail(ctx, begun.error());
+    auto exists =
+        sql.exec(QStringLiteral("SELECT 1 FROM users WHERE id = ?"), {QVariant(qlonglong(userId))});
+    if (!exists.ok())
+        return fail(ctx, exists.error());
+    const bool found = exists.value()->next();
+    exists.value()->finish();
+    if (!found)
+        return fail(ctx, Error{ErrorCode::NotFound, QStringLiteral("there is no such account")});
+    auto counts = m_store.deleteOwned(sql, userId);
+    if (!counts.ok())
+        return fail(ctx, counts.error());
+    for (const QString &statement : {QStringLiteral("DELETE FROM api_keys WHERE user_id = ?"),
+                                     QStringLiteral("DELETE FROM users WHERE id = ?")}) {
+        auto done = sql.exec(statement, {QVariant(qlonglong(userId))});
+        if (!done.ok())
+            return fail(ctx, done.error());
+    }
+    // The audit record keeps what happened and how much, not who: no id, no email.
+    const QString detail = QString::fromUtf8(
+        QJsonDocument(QJsonObject{{QStringLiteral("rows_deleted"), counts.value()}})
+            .toJson(QJsonDocument::Compact));
+    auto audited = sql.exec(
+        QStringLiteral("INSERT INTO audit_log (at, actor, action, detail) VALUES (?, ?, ?, ?)"),
+        {QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), actor,
+         QStringLiteral("account.erased"), detail});
+    if (!audited.ok())
+        return fail(ctx, audited.error());
+    if (auto committed = sql.commit(); !committed.ok())
+        return fail(ctx, committed.error());
+    m_users.invalidateCache();
+    return HttpResponse::json(QJsonObject{{QStringLiteral("message"),
+                                           QStringLiteral("The account and the data it owned have "
+                                                          "been deleted.")},
+                                          {QStringLiteral("rows_deleted"), counts.value()}})
+        .noStore();
+}
+
+} // namespace bulwark

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// See ApiAuthStage.h.
+#include "ApiAuthStage.h"
+
+#include "ErrorMapping.h"
+
+namespace bulwark {
+
+HttpResponse ApiAuthStage::handle(RequestContext &ctx, const Next &next)
+{
+    if (!ctx.request.path.startsWith(m_prefix) || m_public.contains(ctx.request.path))
+        return next(ctx);
+    const QByteArray auth = ctx.request.header("authorization");
+    const bool bearer =
+        auth.size() > 7 && auth.first(7).compare("bearer ", Qt::CaseInsensitive) == 0;
+    Error error{ErrorCode::Unauthorized,
+                QStringLiteral("this endpoint needs Authorization: Bearer <API key>")};
+    if (bearer) {
+        auto principal = m_users.authenticateKey(QByteArrayView(auth).sliced(7).trimmed());
+        if (principal.ok()) {
+            ctx.principal = principal.value();
+            return next(ctx);
+        }
+        error = principal.error();
+    }
+    ctx.routePattern = m_prefix + QStringLiteral("*");
+    HttpResponse response = errorResponse(error, ctx.requestId);
+    if (error.code == ErrorCode::Unauthorized)
+        response.setHeader(QByteArrayLiteral("WWW-Authenticate"),
+                           QByteArrayLiteral("Bearer realm=\"bulwark\""));
+    return response;
+}
+
+} // namespace bulwark

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// See CollectionsController.h.
+#include "CollectionsController.h"
+
+#include "ApiSupport.h"
+
+#include <QJsonArray>
+
+namespace bulwark {
+
+using namespace api;
+
+CollectionsController::CollectionsController(const CollectionStore &store, ConnectionPool &pool,
+                                             QueryInsight &insight, int defaultLimit)
+    : m_store(store), m_pool(pool), m_insight(insight), m_defaultLimit(defaultLimit)
+{
+}
+
+void CollectionsController::registerRoutes(Router &router) const
+{
+    router.add("POST", QStringLiteral("/api/v1/batch"),
+               [this](RequestContext &ctx) { return batch(ctx); });
+    const QString many = QStringLiteral("/api/v1/{collection}");
+    const QString one = QStringLiteral("/api/v1/{collection}/{id}");
+    router.add("GET", many, [this](RequestContext &ctx) { return list(ctx); });
+    router.add("POST", many, [this](RequestContext &ctx) {
+        return write(ctx, CollectionStore::WriteMode::Create);
+    });
+    router.add("GET", one, [this](RequestContext &ctx) { return get(ctx); });
+    router.add("PATCH", one, [this](RequestContext &ctx) {
+        return write(ctx, CollectionStore::WriteMode::Patch);
+    });
+    router.add("PUT", one, [this](RequestContext &ctx) {
+        return write(ctx, CollectionStore::WriteMode::Replace);
+    });
+    router.add("DELETE", one, [this](RequestContext &ctx) { return remove(ctx); });
+}
+
+Result<const CollectionDef *> CollectionsController::collection(const RequestContext &ctx) const
+{
+    const QString name = ctx.pathParams.value(QStringLiteral("collection"));
+    if (const CollectionDef *c = m_store.schema().collection(name))
+        return c;
+    QStringList names;
+    for (const CollectionDef &c : m_store.schema().collections())
+        names.append(c.name);
+    return Error{ErrorCode::NotFound,
+                 QStringLiteral("there is no collection \"%1\" (collections: %2)")
+                     .arg(name.left(64), names.join(QStringLiteral(", ")))};
+}
+
+HttpResponse CollectionsController::list(RequestContext &ctx) const
+{
+    auto c = collection(ctx);
+    if (!c.ok())
+        return fail(ctx, c.error());
+    const HttpRequest &r = ctx.request;
+    ListParams params;
+    auto limit = intParam(r, "limit", m_defaultLimit, 1, 1'000'000);
+    if (!limit.ok())
+        return fail(ctx, limit.error());
+    auto page = intParam(r, "page", 1, 1, 1'000'000'000);
+    if (!page.ok())
+        return fail(ctx, page.error());
+    params.limit = limit.value();
+    params.page = page.value();
+    params.filter = r.queryValue("filter");
+    params.sort = r.queryValue("sort");
+    params.fields = r.queryValue("fields");
+    params.expand = r.queryValue("expand");
+    const QString cursor = r.queryValue("cursor");
+    if (!cursor.isNull())
+        params.cursor = cursor;
+    if (!cursor.isNull() && !r.queryValue("page").isNull())
+        return fail(ctx, Error{ErrorCode::BadRequest,
+                               QStringLiteral("give either page or cursor, not both")});
+    const QString skip = r.queryValue("skip_total");
+    params.skipTotal = skip == QLatin1String("true") || skip == QLatin1String("1");
+    SqlSession sql(m_pool, &m_insight);
+    auto body = m_store.list(sql, *c.value(), params, *ctx.principal);
+    if (!body.ok())
+        return fail(ctx, body.error());
+    return conditionalJson(ctx, std::move(body.value()));
+}
+
+HttpResponse CollectionsController::get(RequestContext &ctx) const
+{
+    auto c = collection(ctx);
+    if (!c.ok())
+        return fail(ctx, c.error());
+    const auto id = idParam(ctx);
+    if (!id)
+        return fail(ctx, Error{ErrorCode::NotFound, QStringLiteral("ids are positive integers")});
+    SqlSession sql(m_pool, &m_insight);
+    auto body = m_store.get(sql, *c.value(), *id, ctx.request.queryValue("fields"),
+                            ctx.request.queryValue("expand"), *ctx.principal);
+    if (!body.ok())
+        return fail(ctx, body.error());
+    return conditionalJson(ctx, std::move(body.value()));
+}
+
+HttpResponse CollectionsController::write(RequestContext &ctx,
+                                          CollectionStore::WriteMode mode) const
+{
+    auto c = collection(ctx);
+    if (!c.ok())
+        return fail(ctx, c.error());
+    qint64 id = 0;
+    if (mode != CollectionStore::WriteMode::Create) {
+        const auto parsed = idParam(ctx);
+        if (!parsed)
+            return fail(ctx,
+                        Error{ErrorCode::NotFound, QStringLiteral("ids are positive integers")});
+        id = *parsed;
+    }
+    auto body = jsonBody(ctx.request);
+    if (!body.ok())
+        return fail(ctx, body.error());
+    const bool minimal = preferMinimal(ctx.request);
+    SqlSession sql(m_pool, &m_insight);
+    auto written = m_store.write(sql, *c.value(), mode, id, body.value(), *ctx.principal,
+                                 ctx.request.header("if-match"), true);
+    if (!written.ok())
+        return fail(ctx, written.error());
+    HttpResponse response;
+    const QByteArray tag = CollectionStore::etag(written.value().body);
+    if (minimal) {
+        response.status = 204;
+    } else {
+        response = HttpResponse::bytes(written.value().body, QByteArrayLiteral("application/json"),
+                                       mode == CollectionStore::WriteMode::Create ? 201 : 200);
+    }
+    if (mode == CollectionStore::WriteMode::Create) {
+        if (minimal)
+            response.status = 201;
+        response.setHeader(
+            QByteArrayLiteral("Location"),
+            QStringLiteral("/api/v1/%1/%2").arg(c.value()->name).arg(written.value().id).toUtf8());
+    }
+    response.setHeader(QByteArrayLiteral("ETag"), tag);
+    if (minimal)
+        response.setHeader(QByteArrayLiteral("Preference-Applied"),
+                           QByteArrayLiteral("return=minimal"));
+    response.noStore();
+    return response;
+}
+
+HttpResponse CollectionsController::remove(RequestContext &ctx) const
+{
+    auto c = collection(ctx);
+    if (!c.ok())
+        return fail(ctx, c.error());
+    const auto id = idParam(ctx);
+    if (!id)
+        return fail(ctx, Error{ErrorCode::NotFound, QStringLiteral("ids are positive integers")});
+    SqlSession sql(m_pool, &m_insight);
+    auto removed =
+        m_store.remove(sql, *c.value(), *id, *ctx.principal, ctx.request.header("if-match"));
+    if (!removed.ok())
+        return fail(ctx, removed.error());
+    HttpResponse response;
+    response.status = 204;
+    return response.noStore();
+}
+
+HttpResponse CollectionsController::batch(RequestContext &ctx) const
+{
+    auto body = jsonBody(ctx.request);
+    if (!body.ok())
+        return fail(ctx, body.error());
+    const QJsonValue operations = body.value().value(QStringLiteral("operations"));
+    if (!operations.isArray())
+        return fail(ctx, Error{ErrorCode::BadRequest,
+                               QStringLiteral("body: expected {\"operations\": [...]}")});
+    SqlSession sql(m_pool, &m_insight);
+    auto result = m_store.batch(sql, operations.toArray(), *ctx.principal);
+    if (!result.ok())
+        return fail(ctx, result.error());
+    return HttpResponse::bytes(std::move(result.value()), QByteArrayLiteral("application/json"))
+        .noStore();
+}
+
+} // namespace bulwark

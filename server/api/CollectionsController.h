@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The collections of the schema file over HTTP, under /api/v1/:
+//   GET    /{collection}        list (pagination, cursor, sort, filter, fields, expand)
+//   POST   /{collection}        create -> 201 + Location (+ the row unless
+//                                Prefer: return=minimal)
+//   GET    /{collection}/{id}   one row, with ETag; If-None-Match -> 304
+//   PATCH  /{collection}/{id}   change the fields given; If-Match -> 412 on mismatch
+//   PUT    /{collection}/{id}   replace the row
+//   DELETE /{collection}/{id}   delete it -> 204
+//   POST   /batch               up to api.batch_max operations in one transaction
+// The controller only translates HTTP to CollectionStore calls and back; every check of
+// names and values against the schema happens in the store.
+#pragma once
+
+#include "CollectionStore.h"
+#include "QueryInsight.h"
+#include "Router.h"
+
+namespace bulwark {
+
+class CollectionsController
+{
+public:
+    CollectionsController(const CollectionStore &store, ConnectionPool &pool, QueryInsight &insight,
+                          int defaultLimit);
+    void registerRoutes(Router &router) const;
+
+private:
+    HttpResponse list(RequestContext &ctx) const;
+    HttpResponse get(RequestContext &ctx) const;
+    HttpResponse write(RequestContext &ctx, CollectionStore::WriteMode mode) const;
+    HttpResponse remove(RequestContext &ctx) const;
+    HttpResponse batch(RequestContext &ctx) const;
+    Result<const CollectionDef *> collection(const RequestContext &ctx) const;
+
+    const CollectionStore &m_store;
+    ConnectionPool &m_pool;
+    QueryInsight &m_insight;
+    int m_defaultLimit;
+};
+
+} // namespace bulwark

@@ -1,0 +1,1269 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// See CollectionStore.h.
+#include "CollectionStore.h"
+
+#include "JsonWriter.h"
+#include "SchemaSync.h" // quoteIdentifier
+
+#include <QDateTime>
+#include <QJsonDocument>
+#include <QSqlRecord>
+#include <QTimeZone>
+
+namespace bulwark {
+
+namespace {
+
+Error badRequest(const QString &message, QJsonObject details = {})
+{
+    return Error{ErrorCode::BadRequest, message, std::move(details)};
+}
+
+QStringList splitList(const QString &text)
+{
+    QStringList out;
+    for (const QString &part : text.split(u',', Qt::SkipEmptyParts)) {
+        const QString trimmed = part.trimmed();
+        if (!trimmed.isEmpty())
+            out.append(trimmed);
+    }
+    return out;
+}
+
+// Datetimes are stored as UTC text with milliseconds on SQLite, so that comparing the text
+// compares the instants; input may be any ISO 8601 form (no offset means UTC).
+std::optional<QString> normaliseDateTime(const QString &text)
+{
+    QDateTime t = QDateTime::fromString(text, Qt::ISODateWithMs);
+    if (!t.isValid())
+        t = QDateTime::fromString(text, Qt::ISODate);
+    if (!t.isValid())
+        return std::nullopt;
+    if (t.timeSpec() == Qt::LocalTime)
+        t.setTimeSpec(Qt::UTC);
+    return t.toUTC().toString(Qt::ISODateWithMs);
+}
+
+QVariant typedNull(FieldType type)
+{
+    switch (type) {
+    case FieldType::Integer: return QVariant(QMetaType::fromType<qlonglong>());
+    case FieldType::Real: return QVariant(QMetaType::fromType<double>());
+    case FieldType::Boolean: return QVariant(QMetaType::fromType<bool>());
+    default: return QVariant(QMetaType::fromType<QString>());
+    }
+}
+
+// A JSON body value for a field: the bound value, or a message for the 422.
+std::optional<QVariant> fromJson(const FieldDef &f, const QJsonValue &v, QString *error)
+{
+    if (v.isNull()) {
+        if (f.required) {
+            *error = QStringLiteral("is required");
+            return std::nullopt;
+        }
+        return typedNull(f.type);
+    }
+    auto bounds = [&](double x, const char *unit) -> bool {
+        if (f.min && x < *f.min) {
+            *error = QStringLiteral("must be at least %1%2").arg(*f.min).arg(QLatin1String(unit));
+            return false;
+        }
+        if (f.max && x > *f.max) {
+            *error = QStringLiteral("must be at most %1%2").arg(*f.max).arg(QLatin1String(unit));
+            return false;
+        }
+        return true;
+    };
+    switch (f.type) {
+    case FieldType::Text: {
+        if (!v.isString()) {
+            *error = QStringLiteral("must be a string");
+            return std::nullopt;
+        }
+        const QString s = v.toString();
+        if (!bounds(double(s.size()), " characters long"))
+            return std::nullopt;
+        if (!f.choices.isEmpty() && !f.choices.contains(s)) {
+            *error = QStringLiteral("must be one of: %1").arg(f.choices.join(QStringLiteral(", ")));
+            return std::nullopt;
+        }
+        return QVariant(s);
+    }
+    case FieldType::Integer: {
+        const double d = v.toDouble();
+        if (!v.isDouble() || d != std::floor(d) || qAbs(d) > 9007199254740991.0) {
+            *error = QStringLiteral("must be an integer");
+            return std::nullopt;
+        }
+        if (!bounds(d, ""))
+            return std::nullopt;
+        return QVariant(qlonglong(d));
+    }
+    case FieldType::Real: {
+        if (!v.isDouble()) {
+            *error = QStringLiteral("must be a number");
+            return std::nullopt;
+        }
+        if (!bounds(v.toDouble(), ""))
+            return std::nullopt;
+        return QVariant(v.toDouble());
+    }
+    case FieldType::Boolean:
+        if (!v.isBool()) {
+            *error = QStringLiteral("must be true or false");
+            return std::nullopt;
+        }
+        return QVariant(v.toBool());
+    case FieldType::DateTime: {
+        const auto normalised = v.isString() ? normaliseDateTime(v.toString()) : std::nullopt;
+        if (!normalised) {
+            *error = QStringLiteral("must be an ISO 8601 date and time, e.g. "
+                                    "2026-11-28T07:30:00Z");
+            return std::nullopt;
+        }
+        return QVariant(*normalised);
+    }
+    case FieldType::Json: {
+        QByteArray text;
+        if (v.isObject())
+            text = QJsonDocument(v.toObject()).toJson(QJsonDocument::Compact);
+        else if (v.isArray())
+            text = QJsonDocument(v.toArray()).toJson(QJsonDocument::Compact);
+        else {
+            QByteArray scalar;
+            JsonWriter(scalar).value(v);
+            text = scalar;
+        }
+        return QVariant(QString::fromUtf8(text));
+    }
+    }
+    return std::nullopt;
+}
+
+void writeValue(JsonWriter &out, FieldType type, const QVariant &v)
+{
+    if (v.isNull()) {
+        out.null();
+        return;
+    }
+    switch (type) {
+    case FieldType::Integer: out.integer(v.toLongLong()); return;
+    case FieldType::Real: out.real(v.toDouble()); return;
+    case FieldType::Boolean: out.boolean(v.toBool()); return;
+    case FieldType::DateTime:
+        if (v.metaType() == QMetaType::fromType<QDateTime>())
+            out.string(v.toDateTime().toUTC().toString(Qt::ISODateWithMs));
+        else
+            out.string(v.toString());
+        return;
+    case FieldType::Json: {
+        const QByteArray text = v.toByteArray();
+        if (text.isEmpty())
+            out.null();
+        else
+            out.raw(text);
+        return;
+    }
+    case FieldType::Text: out.string(v.toString()); return;
+    }
+}
+
+// A cursor value read back from JSON, in the column's type.
+std::optional<QVariant> cursorValue(FieldType type, const QJsonValue &v)
+{
+    switch (type) {
+    case FieldType::Integer:
+        if (v.isDouble())
+            return QVariant(qlonglong(v.toDouble()));
+        break;
+    case FieldType::Real:
+        if (v.isDouble())
+            return QVariant(v.toDouble());
+        break;
+    case FieldType::Boolean:
+        if (v.isBool())
+            return QVariant(v.toBool());
+        break;
+    case FieldType::DateTime:
+    case FieldType::Text:
+        if (v.isString())
+            return QVariant(v.toString());
+        break;
+    case FieldType::Json: break;
+    }
+    return std::nullopt;
+}
+
+QJsonValue toCursorJson(FieldType type, const QVariant &v)
+{
+    switch (type) {
+    case FieldType::Integer: return double(v.toLongLong());
+    case FieldType::Real: return v.toDouble();
+    case FieldType::Boolean: return v.toBool();
+    case FieldType::DateTime:
+        if (v.metaType() == QMetaType::fromType<QDateTime>())
+            return v.toDateTime().toUTC().toString(Qt::ISODateWithMs);
+        return v.toString();
+    default: return v.toString();
+    }
+}
+
+struct SortKey
+{
+    QString column;
+    FieldType type;
+    bool descending;
+    bool notNull;
+};
+
+} // namespace
+
+// What one request reads: columns to show, and relations to expand.
+struct CollectionStore::Relation
+{
+    QString name; // key in the output
+    const CollectionDef *target = nullptr;
+    QString joinColumn; // back-reference: the child's column; forward: our column
+    bool many = false;  // back-reference (array) or forward (object)
+    QList<Column> shown;
+};
+
+struct CollectionStore::Selection
+{
+    QList<Column> shown; // output columns, id first
+    QList<Relation> relations;
+};
+
+CollectionStore::CollectionStore(const CollectionSchema &schema, StoreLimits limits)
+    : m_schema(schema), m_limits(limits)
+{
+}
+
+QByteArray CollectionStore::etag(QByteArrayView body)
+{
+    quint64 hash = 14695981039346656037ULL;
+    for (char c : body) {
+        hash ^= static_cast<unsigned char>(c);
+        hash *= 1099511628211ULL;
+    }
+    return '"' + QByteArray::number(hash, 16).rightJustified(16, '0') + '"';
+}
+
+QList<CollectionStore::Column> CollectionStore::columns(const CollectionDef &c) const
+{
+    QList<Column> out{{QStringLiteral("id"), FieldType::Integer, true},
+                      {QStringLiteral("created_at"), FieldType::DateTime, true},
+                      {QStringLiteral("updated_at"), FieldType::DateTime, true}};
+    for (const FieldDef &f : c.fields)
+        out.append({f.name, f.type, f.required});
+    return out;
+}
+
+Result<CollectionStore::Selection>
+CollectionStore::select(const CollectionDef &c, const QString &fields, const QString &expand) const
+{
+    Selection s;
+    const QList<Column> all = columns(c);
+    // Relations first: "fields" may name their columns as relation.field.
+    for (const QString &name : splitList(expand)) {
+        Relation r;
+        r.name = name;
+        const CollectionDef *child = m_schema.collection(name);
+        if (child) {
+            for (const auto &back : m_schema.backReferences(c.name))
+                if (back.collection == name) {
+                    r.target = child;
+                    r.joinColumn = back.field;
+                    r.many = true;
+                }
+        }
+        if (!r.target) {
+            for (const FieldDef &f : c.fields) {
+                if (f.references.isEmpty() || f.isOwner)
+                    continue;
+                QString key = f.name;
+                if (key.endsWith(QLatin1String("_id")))
+                    key.chop(3);
+                if (key == name) {
+                    r.target = m_schema.collection(f.references);
+                    r.joinColumn = f.name;
+                    r.many = false;
+                }
+            }
+        }
+        if (!r.target) {
+            QStringList expandable;
+            for (const auto &back : m_schema.backReferences(c.name))
+                expandable.append(back.collection);
+            for (const FieldDef &f : c.fields)
+                if (!f.references.isEmpty() && !f.isOwner)
+                    expandable.append(f.name.endsWith(QLatin1String("_id")) ? f.name.chopped(3)
+                                                                            : f.name);
+            return badRequest(
+                QStringLiteral("expand: \"%1\" is not a relation of %2 (expandable: %3)")
+                    .arg(name, c.name,
+                         expandable.isEmpty() ? QStringLiteral("none")
+                                              : expandable.join(QStringLiteral(", "))),
+                QJsonObject{{QStringLiteral("parameter"), QStringLiteral("expand")}});
+        }
+        bool duplicate = false;
+        for (const Relation &other : std::as_const(s.relations))
+            duplicate = duplicate || other.name == name;
+        if (!duplicate)
+            s.relations.append(r);
+    }
+    QStringList own;
+    QHash<QString, QStringList> nested;
+    for (const QString &entry : splitList(fields)) {
+        const qsizetype dot = entry.indexOf(u'.');
+        if (dot < 0) {
+            own.append(entry);
+            continue;
+        }
+        const QString relation = entry.left(dot);
+        bool known = false;
+        for (const Relation &r : std::as_const(s.relations))
+            known = known || r.name == relation;
+        if (!known)
+            return badRequest(QStringLiteral("fields: \"%1\" names a relation that is not in "
+                                             "expand")
+                                  .arg(entry),
+                              QJsonObject{{QStringLiteral("parameter"), QStringLiteral("fields")}});
+        nested[relation].append(entry.mid(dot + 1));
+    }
+    auto pick = [](const CollectionDef &def, const QList<Column> &available,
+                   const QStringList &names, QList<Column> *out) -> std::optional<QString> {
+        if (names.isEmpty()) {
+            *out = available;
+            return std::nullopt;
+        }
+        out->append(available.first()); // id, always
+        for (const QString &n : names) {
+            if (n == QLatin1String("id"))
+                continue;
+            bool found = false;
+            for (const Column &col : available)
+                if (col.name == n) {
+                    out->append(col);
+                    found = true;
+                }
+            if (!found)
+                return QStringLiteral("fields: %1 has no field \"%2\"").arg(def.name, n);
+        }
+        return std::nullopt;
+    };
+    if (auto error = pick(c, all, own, &s.shown))
+        return badRequest(*error,
+                          QJsonObject{{QStringLiteral("parameter"), QStringLiteral("fields")}});
+    for (Relation &r : s.relations)
+        if (auto error = pick(*r.target, columns(*r.target), nested.value(r.name), &r.shown))
+            return badRequest(*error,
+                              QJsonObject{{QStringLiteral("parameter"), QStringLiteral("fields")}});
+    return s;
+}
+
+namespace {
+
+// Filter -> SQL with bound values, checked against the collection's columns.
+class FilterCompiler
+{
+public:
+    FilterCompiler(const CollectionDef &c, const QString &likeOperator)
+        : m_collection(c), m_like(likeOperator)
+    {
+    }
+
+    std::optional<Error> compile(const FilterNode &node, QString *sql, QVariantList *binds)
+    {
+        switch (node.kind) {
+        case FilterNode::Kind::And:
+        case FilterNode::Kind::Or: {
+            QStringList parts;
+            for (const FilterNode &child : node.children) {
+                QString part;
+                if (auto e = compile(child, &part, binds))
+                    return e;
+                parts.append(part);
+            }
+            *sql = u'(' +
+                   parts.join(node.kind == FilterNode::Kind::And ? QStringLiteral(" AND ")
+                                                                 : QStringLiteral(" OR ")) +
+                   u')';
+            return std::nullopt;
+        }
+        case FilterNode::Kind::Not: {
+            QString part;
+            if (auto e = compile(node.children.first(), &part, binds))
+                return e;
+            *sql = QStringLiteral("(NOT ") + part + u')';
+            return std::nullopt;
+        }
+        case FilterNode::Kind::Compare: break;
+        }
+        FieldType type;
+        if (node.field == QLatin1String("id"))
+            type = FieldType::Integer;
+        else if (node.field == QLatin1String("created_at") ||
+                 node.field == QLatin1String("updated_at"))
+            type = FieldType::DateTime;
+        else if (const FieldDef *f = m_collection.field(node.field))
+            type = f->type;
+        else
+            return error(
+                node.position,
+                QStringLiteral("%1 has no field \"%2\"").arg(m_collection.name, node.field));
+        const QString column = quoteIdentifier(node.field);
+        if (node.op == FilterOp::IsNull) {
+            *sql = column + (node.values.first().boolean ? QStringLiteral(" IS NULL")
+                                                         : QStringLiteral(" IS NOT NULL"));
+            return std::nullopt;
+        }
+        if (type == FieldType::Json)
+            return error(node.position, QStringLiteral("%1 is a json field; only is_null applies "
+                                                       "to it")
+                                            .arg(node.field));
+        if (node.op == FilterOp::Like && type != FieldType::Text)
+            return error(node.position, QStringLiteral("like applies to text fields; %1 is %2")
+                                            .arg(node.field, fieldTypeName(type)));
+        QStringList placeholders;
+        for (const FilterValue &v : node.values) {
+            auto bound = convert(type, v);
+            if (!bound)
+                return error(v.position,
+                             QStringLiteral("%1 is %2; %3 does not fit")
+                                 .arg(node.field, fieldTypeName(type),
+                                      v.kind == FilterValue::Kind::String ? u'\'' + v.text + u'\''
+                                                                          : v.text));
+            binds->append(*bound);
+            placeholders.append(QStringLiteral("?"));
+        }
+        switch (node.op) {
+        case FilterOp::Eq: *sql = column + QStringLiteral(" = ?"); break;
+        case FilterOp::Ne: *sql = column + QStringLiteral(" <> ?"); break;
+        case FilterOp::Gt: *sql = column + QStringLiteral(" > ?"); break;
+        case FilterOp::Gte: *sql = column + QStringLiteral(" >= ?"); break;
+        case FilterOp::Lt: *sql = column + QStringLiteral(" < ?"); break;
+        case FilterOp::Lte: *sql = column + QStringLiteral(" <= ?"); break;
+        case FilterOp::Like: *sql = column + u' ' + m_like + QStringLiteral(" ?"); break;
+        case FilterOp::In:
+            *sql =
+                column + QStringLiteral(" IN (") + placeholders.join(QStringLiteral(", ")) + u')';
+            break;
+        case FilterOp::IsNull: break;
+        }
+        return std::nullopt;
+    }
+
+private:
+    static std::optional<QVariant> convert(FieldType type, const FilterValue &v)
+    {
+        switch (type) {
+        case FieldType::Integer:
+            if (v.kind == FilterValue::Kind::Integer)
+                return QVariant(qlonglong(v.integer));
+            return std::nullopt;
+        case FieldType::Real:
+            if (v.kind == FilterValue::Kind::Integer)
+                return QVariant(double(v.integer));
+            if (v.kind == FilterValue::Kind::Real)
+                return QVariant(v.real);
+            return std::nullopt;
+        case FieldType::Boolean:
+            if (v.kind == FilterValue::Kind::Boolean)
+                return QVariant(v.boolean);
+            return std::nullopt;
+        case FieldType::Text:
+            if (v.kind == FilterValue::Kind::String)
+                return QVariant(v.text);
+            return std::nullopt;
+        case FieldType::DateTime:
+            if (v.kind == FilterValue::Kind::String)
+                if (auto normalised = normaliseDateTime(v.text))
+                    return QVariant(*normalised);
+            return std::nullopt;
+        case FieldType::Json: return std::nullopt;
+        }
+        return std::nullopt;
+    }
+
+    static Error error(int position, const QString &message)
+    {
+        return Error{ErrorCode::BadRequest,
+                     QStringLiteral("filter: at position %1: %2").arg(position).arg(message),
+                     QJsonObject{{QStringLiteral("parameter"), QStringLiteral("filter")},
+                                 {QStringLiteral("position"), position}}};
+    }
+
+    const CollectionDef &m_collection;
+    QString m_like;
+};
+
+QString likeOperator(const Dialect &d)
+{
+    // SQLite's LIKE ignores ASCII case; ILIKE gives PostgreSQL the same behaviour.
+    return d.name() == QLatin1String("postgres") ? QStringLiteral("ILIKE") : QStringLiteral("LIKE");
+}
+
+QString columnList(const QList<QString> &names)
+{
+    QStringList quoted;
+    for (const QString &n : names)
+        quoted.append(quoteIdentifier(n));
+    return quoted.join(QStringLiteral(", "));
+}
+
+} // namespace
+
+Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
+                                        const Selection &selection, const QString &where,
+                                        const QVariantList &binds, const QString &tail, int maxRows,
+                                        const Principal &who, JsonWriter &out,
+                                        QList<QVariantList> *lastSortValues,
+                                        const QStringList &sortColumns, bool *more) const
+{
+    // Columns read: those shown, the join columns of forward relations, the sort columns
+    // (for the next cursor). Each once.
+    QStringList read;
+    for (const Column &col : selection.shown)
+        read.append(col.name);
+    for (const Relation &r : selection.relations)
+        if (!r.many && !read.contains(r.joinColumn))
+            read.append(r.joinColumn);
+    for (const QString &s : sortColumns)
+        if (!read.contains(s))
+            read.append(s);
+    const QString text =
+        QStringLiteral("SELECT %1 FROM %2%3%4")
+            .arg(columnList(read), quoteIdentifier(c.name),
+                 where.isEmpty() ? QString() : QStringLiteral(" WHERE ") + where, tail);
+    auto query = sql.exec(text, binds);
+    if (!query.ok())
+        return query.error();
+    QSqlQuery *q = query.value();
+    std::vector<QVariantList> rows;
+    rows.reserve(size_t(qMin(maxRows, 1000)));
+    while (q->next()) {
+        if (int(rows.size()) == maxRows) {
+            *more = true;
+            break;
+        }
+        QVariantList row;
+        row.reserve(read.size());
+        for (int i = 0; i < read.size(); ++i)
+            row.append(q->value(i));
+        rows.push_back(std::move(row));
+    }
+    q->finish();
+    if (lastSortValues && !rows.empty()) {
+        QVariantList values;
+        for (const QString &s : sortColumns)
+            values.append(rows.back().at(read.indexOf(s)));
+        lastSortValues->append(values);
+    }
+
+    // Expansions: one query per relation for the whole page.
+    const int idIndex = 0;                            // id is always the first column shown
+    QList<QHash<qint64, QList<QByteArray>>> expanded; // relation -> key -> serialised rows
+    for (const Relation &r : selection.relations) {
+        QHash<qint64, QList<QByteArray>> byKey;
+        QList<qint64> keys;
+        const int keyIndex = r.many ? idIndex : int(read.indexOf(r.joinColumn));
+        for (const QVariantList &row : rows) {
+            const QVariant k = row.at(keyIndex);
+            if (!k.isNull() && !keys.contains(k.toLongLong()))
+                keys.append(k.toLongLong());
+        }
+        if (!keys.isEmpty()) {
+            QStringList placeholders;
+            QVariantList relBinds;
+            for (qint64 k : std::as_const(keys)) {
+                placeholders.append(QStringLiteral("?"));
+                relBinds.append(QVariant(qlonglong(k)));
+            }
+            const QString keyColumn = r.many ? r.joinColumn : QStringLiteral("id");
+            QString relWhere = quoteIdentifier(keyColumn) + QStringLiteral(" IN (") +
+                               placeholders.join(QStringLiteral(", ")) + u')';
+            if (!r.target->ownerField.isEmpty() && !who.admin) {
+                relWhere += QStringLiteral(" AND ") + quoteIdentifier(r.target->ownerField) +
+                            QStringLiteral(" = ?");
+                relBinds.append(QVariant(qlonglong(who.userId)));
+            }
+            QStringList relRead;
+            for (const Column &col : r.shown)
+                relRead.append(col.name);
+            if (!relRead.contains(keyColumn))
+                relRead.append(keyColumn);
+            // Children in the child collection's default order.
+            QStringList order;
+            for (QString key : r.target->defaultSort.split(u',')) {
+                const bool desc = key.startsWith(u'-');
+                if (desc)
+                    key.remove(0, 1);
+                order.append(quoteIdentifier(key) + (desc ? QStringLiteral(" DESC") : QString()));
+            }
+            order.append(QStringLiteral("\"id\""));
+            const QString relText =
+                QStringLiteral("SELECT %1 FROM %2 WHERE %3 ORDER BY %4 LIMIT %5")
+                    .arg(columnList(relRead), quoteIdentifier(r.target->name), relWhere,
+                         order.join(QStringLiteral(", ")))
+                    .arg(m_limits.maxExpandRows + 1);
+            auto relQuery = sql.exec(relText, relBinds);
+            if (!relQuery.ok())
+                return relQuery.error();
+            QSqlQuery *rq = relQuery.value();
+            const int keyAt = int(relRead.indexOf(keyColumn));
+            int count = 0;
+            while (rq->next()) {
+                if (++count > m_limits.maxExpandRows) {
+                    rq->finish();
+                    return badRequest(QStringLiteral("expand: %1 would load more than %2 rows for "
+                                                     "this page; ask for a smaller limit")
+                                          .arg(r.name)
+                                          .arg(m_limits.maxExpandRows));
+                }
+                QByteArray serialised;
+                JsonWriter w(serialised);
+                w.beginObject();
+                for (int i = 0; i < r.shown.size(); ++i) {
+                    w.key(r.shown.at(i).name);
+                    writeValue(w, r.shown.at(i).type, rq->value(i));
+                }
+                w.endObject();
+                byKey[rq->value(keyAt).toLongLong()].append(serialised);
+            }
+            rq->finish();
+        }
+        expanded.append(byKey);
+    }
+
+    for (const QVariantList &row : rows) {
+        out.beginObject();
+        for (int i = 0; i < selection.shown.size(); ++i) {
+            out.key(selection.shown.at(i).name);
+            writeValue(out, selection.shown.at(i).type, row.at(i));
+        }
+        for (int r = 0; r < selection.relations.size(); ++r) {
+            const Relation &rel = selection.relations.at(r);
+            out.key(rel.name);
+            const int keyIndex = rel.many ? idIndex : int(read.indexOf(rel.joinColumn));
+            const QList<QByteArray> items = expanded.at(r).value(row.at(keyIndex).toLongLong());
+            if (rel.many) {
+                out.beginArray();
+                for (const QByteArray &item : items)
+                    out.raw(item);
+                out.endArray();
+            } else if (items.isEmpty()) {
+                out.null();
+            } else {
+                out.raw(items.first());
+            }
+        }
+        out.endObject();
+    }
+    return true;
+}
+
+Result<QByteArray> CollectionStore::list(SqlSession &sql, const CollectionDef &c,
+                                         const ListParams &params, const Principal &who) const
+{
+    if (params.limit < 1 || params.limit > m_limits.maxLimit)
+        return badRequest(QStringLiteral("limit must be between 1 and %1").arg(m_limits.maxLimit),
+                          QJsonObject{{QStringLiteral("parameter"), QStringLiteral("limit")}});
+    if (params.page < 1)
+        return badRequest(QStringLiteral("page must be 1 or more"),
+                          QJsonObject{{QStringLiteral("parameter"), QStringLiteral("page")}});
+    auto selection = select(c, params.fields, params.expand);
+    if (!selection.ok())
+        return selection.error();
+
+    // Sort: the request's keys (or the collection's default), then id.
+    QList<SortKey> sort;
+    const QString sortText = params.sort.trimmed().isEmpty() ? c.defaultSort : params.sort;
+    const QList<Column> all = columns(c);
+    for (QString key : splitList(sortText)) {
+        const bool desc = key.startsWith(u'-');
+        if (desc || key.startsWith(u'+'))
+            key.remove(0, 1);
+        const Column *found = nullptr;
+        for (const Column &col : all)
+            if (col.name == key)
+                found = &col;
+        if (!found || found->type == FieldType::Json)
+            return badRequest(
+                QStringLiteral("sort: %1 has no sortable field \"%2\"").arg(c.name, key),
+                QJsonObject{{QStringLiteral("parameter"), QStringLiteral("sort")}});
+        bool seen = false;
+        for (const SortKey &s : std::as_const(sort))
+            seen = seen || s.column == key;
+        if (!seen)
+            sort.append({key, found->type, desc, found->notNull});
+    }
+    bool hasId = false;
+    for (const SortKey &s : std::as_const(sort))
+        hasId = hasId || s.column == QLatin1String("id");
+    if (!hasId)
+        sort.append({QStringLiteral("id"), FieldType::Integer,
+                     sort.isEmpty() ? false : sort.first().descending, true});
+    QStringList sortColumns;
+    QStringList orderBy;
+    QString sortSpec;
+    for (const SortKey &s : std::as_const(sort)) {
+        sortColumns.append(s.column);
+        orderBy.append(quoteIdentifier(s.column) +
+                       (s.descending ? QStringLiteral(" DESC") : QString()));
+        sortSpec += (sortSpec.isEmpty() ? QString() : QStringLiteral(",")) +
+                    (s.descending ? QStringLiteral("-") : QString()) + s.column;
+    }
+
+    // WHERE: owner, filter, cursor.
+    QStringList conditions;
+    QVariantList binds;
+    if (!c.ownerField.isEmpty() && !who.admin) {
+        conditions.append(quoteIdentifier(c.ownerField) + QStringLiteral(" = ?"));
+        binds.append(QVariant(qlonglong(who.userId)));
+    }
+    if (!params.filter.trimmed().isEmpty()) {
+        auto parsed = parseFilter(params.filter);
+        if (!parsed.ok())
+            return badRequest(QStringLiteral("filter: at position %1: %2")
+                                  .arg(parsed.error().position)
+                                  .arg(parsed.error().message),
+                              QJsonObject{{QStringLiteral("parameter"), QStringLiteral("filter")},
+                                          {QStringLiteral("position"), parsed.error().position}});
+        QString filterSql;
+        FilterCompiler compiler(c, likeOperator(sql.dialect()));
+        if (auto e = compiler.compile(parsed.value(), &filterSql, &binds))
+            return *e;
+        conditions.append(filterSql);
+    }
+    const QStringList baseConditions = conditions;
+    const QVariantList baseBinds = binds;
+    const bool keyset = params.cursor.has_value();
+    if (keyset) {
+        for (const SortKey &s : std::as_const(sort))
+            if (!s.notNull)
+                return badRequest(
+                    QStringLiteral("sort: cursor pagination needs fields that "
+                                   "cannot be null; %1 is optional (use page "
+                                   "pagination, or sort by a required field)")
+                        .arg(s.column),
+                    QJsonObject{{QStringLiteral("parameter"), QStringLiteral("sort")}});
+        if (!params.cursor->isEmpty()) {
+            const QByteArray raw = QByteArray::fromBase64(params.cursor->toLatin1(),
+                                                          QByteArray::Base64UrlEncoding |
+                                                              QByteArray::OmitTrailingEquals);
+            const QJsonObject decoded = QJsonDocument::fromJson(raw).object();
+            const QJsonArray values = decoded.value(QStringLiteral("v")).toArray();
+            const Error invalid = badRequest(
+                QStringLiteral("cursor: not a cursor this list gave out (copy next_cursor as it "
+                               "is, with the same sort and filter)"),
+                QJsonObject{{QStringLiteral("parameter"), QStringLiteral("cursor")}});
+            if (decoded.value(QStringLiteral("s")).toString() != sortSpec ||
+                values.size() != sort.size())
+                return invalid;
+            // (a, b, id) after (x, y, z) in the sort's directions. With one direction
+            // throughout this is a row-value comparison an index range answers; with
+            // mixed directions it is spelled out.
+            QVariantList values_;
+            for (int i = 0; i < sort.size(); ++i) {
+                auto v = cursorValue(sort.at(i).type, values.at(i));
+                if (!v)
+                    return invalid;
+                values_.append(*v);
+            }
+            bool uniform = true;
+            for (const SortKey &s : std::as_const(sort))
+                uniform = uniform && s.descending == sort.first().descending;
+            if (uniform) {
+                QStringList cols, marks;
+                for (const SortKey &s : std::as_const(sort)) {
+                    cols.append(quoteIdentifier(s.column));
+                    marks.append(QStringLiteral("?"));
+                }
+                conditions.append(
+                    QStringLiteral("(%1) %2 (%3)")
+                        .arg(cols.join(QStringLiteral(", ")),
+                             sort.first().descending ? QStringLiteral("<") : QStringLiteral(">"),
+                             marks.join(QStringLiteral(", "))));
+                binds += values_;
+            } else {
+                QStringList alternatives;
+                for (int i = 0; i < sort.size(); ++i) {
+                    QStringList parts;
+                    for (int j = 0; j < i; ++j) {
+                        parts.append(quoteIdentifier(sort.at(j).column) + QStringLiteral(" = ?"));
+                        binds.append(values_.at(j));
+                    }
+                    parts.append(
+                        quoteIdentifier(sort.at(i).column) +
+                        (sort.at(i).descending ? QStringLiteral(" < ?") : QStringLiteral(" > ?")));
+                    binds.append(values_.at(i));
+                    alternatives.append(u'(' + parts.join(QStringLiteral(" AND ")) + u')');
+                }
+                conditions.append(u'(' + alternatives.join(QStringLiteral(" OR ")) + u')');
+            }
+        }
+    }
+
+    const QString where = conditions.join(QStringLiteral(" AND "));
+    QByteArray body;
+    body.reserve(params.limit * 256 + 128);
+    JsonWriter out(body);
+    out.beginObject();
+    out.key(QLatin1StringView("data"));
+    out.beginArray();
+    bool more = false;
+    QList<QVariantList> last;
+    const QString tail =
+        QStringLiteral(" ORDER BY %1 LIMIT %2%3")
+            .arg(orderBy.join(QStringLiteral(", ")))
+            .arg(params.limit + 1)
+            .arg(keyset ? QString()
+                        : QStringLiteral(" OFFSET %1").arg(qint64(params.page - 1) * params.limit));
+    auto rows = writeRows(sql, c, selection.value(), where, binds, tail, params.limit, who, out,
+                          &last, sortColumns, &more);
+    if (!rows.ok())
+        return rows.error();
+    out.endArray();
+    out.key(QLatin1StringView("pagination"));
+    out.beginObject();
+    if (keyset) {
+        out.key(QLatin1StringView("limit"));
+        out.integer(params.limit);
+        out.key(QLatin1StringView("hasNext"));
+        out.boolean(more);
+        out.key(QLatin1StringView("next_cursor"));
+        if (more && !last.isEmpty()) {
+            QJsonArray values;
+            for (int i = 0; i < sort.size(); ++i)
+                values.append(toCursorJson(sort.at(i).type, last.first().at(i)));
+            const QByteArray cursor =
+                QJsonDocument(
+                    QJsonObject{{QStringLiteral("s"), sortSpec}, {QStringLiteral("v"), values}})
+                    .toJson(QJsonDocument::Compact)
+                    .toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
+            out.string(QString::fromLatin1(cursor));
+        } else {
+            out.null();
+        }
+    } else {
+        out.key(QLatin1StringView("page"));
+        out.integer(params.page);
+        out.key(QLatin1StringView("limit"));
+        out.integer(params.limit);
+        if (params.skipTotal) {
+            out.key(QLatin1StringView("total"));
+            out.null();
+            out.key(QLatin1StringView("totalPages"));
+            out.null();
+        } else {
+            const QString count = QStringLiteral("SELECT COUNT(*) FROM %1%2")
+                                      .arg(quoteIdentifier(c.name),
+                                           baseConditions.isEmpty()
+                                               ? QString()
+                                               : QStringLiteral(" WHERE ") +
+                                                     baseConditions.join(QStringLiteral(" AND ")));
+            auto counted = sql.exec(count, baseBinds);
+            if (!counted.ok())
+                return counted.error();
+            QSqlQuery *q = counted.value();
+            const qint64 total = q->next() ? q->value(0).toLongLong() : 0;
+            q->finish();
+            out.key(QLatin1StringView("total"));
+            out.integer(total);
+            out.key(QLatin1StringView("totalPages"));
+            out.integer((total + params.limit - 1) / params.limit);
+        }
+        out.key(QLatin1StringView("hasNext"));
+        out.boolean(more);
+        out.key(QLatin1StringView("hasPrev"));
+        out.boolean(params.page > 1);
+    }
+    out.endObject();
+    out.endObject();
+    return body;
+}
+
+Result<QByteArray> CollectionStore::get(SqlSession &sql, const CollectionDef &c, qint64 id,
+                                        const QString &fields, const QString &expand,
+                                        const Principal &who) const
+{
+    auto selection = select(c, fields, expand);
+    if (!selection.ok())
+        return selection.error();
+    QString where = QStringLiteral("\"id\" = ?");
+    QVariantList binds{QVariant(qlonglong(id))};
+    if (!c.ownerField.isEmpty() && !who.admin) {
+        where += QStringLiteral(" AND ") + quoteIdentifier(c.ownerField) + QStringLiteral(" = ?");
+        binds.append(QVariant(qlonglong(who.userId)));
+    }
+    QByteArray body;
+    JsonWriter out(body);
+    bool more = false;
+    auto rows = writeRows(sql, c, selection.value(), where, binds, QString(), 1, who, out, nullptr,
+                          {}, &more);
+    if (!rows.ok())
+        return rows.error();
+    if (body.isEmpty())
+        return Error{ErrorCode::NotFound,
+                     QStringLiteral("%1 has no row with id %2").arg(c.name).arg(id)};
+    return body;
+}
+
+Result<QByteArray> CollectionStore::currentRow(SqlSession &sql, const CollectionDef &c, qint64 id,
+                                               const Principal &who) const
+{
+    return get(sql, c, id, QString(), QString(), who);
+}
+
+Result<bool> CollectionStore::ownerCheck(SqlSession &sql, const FieldDef &reference,
+                                         const QVariant &id, const Principal &who) const
+{
+    const CollectionDef *target = m_schema.collection(reference.references);
+    if (!target || id.isNull())
+        return true;
+    QString text =
+        QStringLiteral("SELECT 1 FROM %1 WHERE \"id\" = ?").arg(quoteIdentifier(target->name));
+    QVariantList binds{id};
+    if (!target->ownerField.isEmpty() && !who.admin) {
+        text +=
+            QStringLiteral(" AND ") + quoteIdentifier(target->ownerField) + QStringLiteral(" = ?");
+        binds.append(QVariant(qlonglong(who.userId)));
+    }
+    auto q = sql.exec(text, binds);
+    if (!q.ok())
+        return q.error();
+    const bool found = q.value()->next();
+    q.value()->finish();
+    return found;
+}
+
+Result<CollectionStore::Written>
+CollectionStore::write(SqlSession &sql, const CollectionDef &c, WriteMode mode, qint64 id,
+                       const QJsonObject &body, const Principal &who, const QByteArray &ifMatch,
+                       bool returnRow) const
+{
+    // Validate everything first; report every invalid field at once.
+    QJsonObject fieldErrors;
+    QStringList names;
+    QVariantList values;
+    for (auto it = body.begin(); it != body.end(); ++it) {
+        if (it.key() == QLatin1String("id") || it.key() == QLatin1String("created_at") ||
+            it.key() == QLatin1String("updated_at")) {
+            fieldErrors.insert(it.key(), QStringLiteral("is set by the server"));
+            continue;
+        }
+        const FieldDef *f = c.field(it.key());
+        if (!f) {
+            fieldErrors.insert(it.key(), QStringLiteral("unknown field"));
+            continue;
+        }
+        if (f->isOwner && !who.admin) {
+            if (it.value().toDouble() != double(who.userId))
+                fieldErrors.insert(it.key(),
+                                   QStringLiteral("is set by the server to your user id"));
+            continue;
+        }
+        QString message;
+        auto v = fromJson(*f, it.value(), &message);
+        if (!v) {
+            fieldErrors.insert(it.key(), message);
+            continue;
+        }
+        names.append(f->name);
+        values.append(*v);
+    }
+    if (mode != WriteMode::Patch) {
+        for (const FieldDef &f : c.fields) {
+            if (names.contains(f.name) || fieldErrors.contains(f.name))
+                continue;
+            if (f.isOwner) {
+                if (mode == WriteMode::Create || who.admin) {
+                    if (!who.admin || mode == WriteMode::Create) {
+                        names.append(f.name);
+                        values.append(QVariant(qlonglong(who.userId)));
+                    }
+                }
+                continue;
+            }
+            if (!f.defaultValue.isUndefined()) {
+                QString ignored;
+                if (auto v = fromJson(f, f.defaultValue, &ignored)) {
+                    names.append(f.name);
+                    values.append(*v);
+                }
+            } else if (f.required) {
+                fieldErrors.insert(f.name, QStringLiteral("is required"));
+            } else if (mode == WriteMode::Replace) {
+                names.append(f.name);
+                values.append(typedNull(f.type));
+            }
+        }
+    }
+    if (!fieldErrors.isEmpty())
+        return Error{
+            ErrorCode::Unprocessable,
+            QStringLiteral("%1 invalid field(s) in the %2 row").arg(fieldErrors.size()).arg(c.name),
+            QJsonObject{{QStringLiteral("fields"), fieldErrors}}};
+
+    const bool ownTransaction = !sql.inTransaction();
+    if (ownTransaction)
+        if (auto begun = sql.beginWrite(); !begun.ok())
+            return begun.error();
+    auto failed = [&](Error e) -> Error {
+        if (ownTransaction)
+            sql.rollback();
+        return e;
+    };
+    // References written by a non-admin must point at rows they may see.
+    for (int i = 0; i < names.size(); ++i) {
+        const FieldDef *f = c.field(names.at(i));
+        if (f->references.isEmpty() || f->isOwner)
+            continue;
+        auto visible = ownerCheck(sql, *f, values.at(i), who);
+        if (!visible.ok())
+            return failed(visible.error());
+        if (!visible.value())
+            return failed(
+                Error{ErrorCode::Unprocessable, QStringLiteral("invalid reference"),
+                      QJsonObject{{QStringLiteral("fields"),
+                                   QJsonObject{{f->name, QStringLiteral("%1 has no row with id %2")
+                                                             .arg(f->references)
+                                                             .arg(values.at(i).toLongLong())}}}}});
+    }
+    const QString now = QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
+    qint64 rowId = id;
+    if (mode == WriteMode::Create) {
+        QStringList marks;
+        for (int i = 0; i < names.size() + 2; ++i)
+            marks.append(QStringLiteral("?"));
+        QVariantList binds{now, now};
+        binds += values;
+        const QString text =
+            QStringLiteral("INSERT INTO %1 (\"created_at\", \"updated_at\"%2) "
+                           "VALUES (%3) RETURNING \"id\"")
+                .arg(quoteIdentifier(c.name),
+                     names.isEmpty() ? QString() : QStringLiteral(", ") + columnList(names),
+                     marks.join(QStringLiteral(", ")));
+        auto q = sql.exec(text, binds);
+        if (!q.ok())
+            return failed(q.error());
+        rowId = q.value()->next() ? q.value()->value(0).toLongLong() : 0;
+        q.value()->finish();
+    } else {
+        if (!ifMatch.isEmpty()) {
+            auto current = currentRow(sql, c, id, who);
+            if (!current.ok())
+                return failed(current.error());
+            if (ifMatch != "*" && !ifMatch.split(',').contains(etag(current.value())) &&
+                !ifMatch.split(',').contains(' ' + etag(current.value())))
+                return failed(Error{ErrorCode::PreconditionFailed,
+                                    QStringLiteral("the row has changed since you read it "
+                                                   "(If-Match does not match its ETag)")});
+        }
+        QStringList sets{QStringLiteral("\"updated_at\" = ?")};
+        QVariantList binds{now};
+        for (int i = 0; i < names.size(); ++i) {
+            sets.append(quoteIdentifier(names.at(i)) + QStringLiteral(" = ?"));
+            binds.append(values.at(i));
+        }
+        QString where = QStringLiteral("\"id\" = ?");
+        binds.append(QVariant(qlonglong(id)));
+        if (!c.ownerField.isEmpty() && !who.admin) {
+            where +=
+                QStringLiteral(" AND ") + quoteIdentifier(c.ownerField) + QStringLiteral(" = ?");
+            binds.append(QVariant(qlonglong(who.userId)));
+        }
+        auto q = sql.exec(QStringLiteral("UPDATE %1 SET %2 WHERE %3")
+                              .arg(quoteIdentifier(c.name), sets.join(QStringLiteral(", ")), where),
+                          binds);
+        if (!q.ok())
+            return failed(q.error());
+        if (q.value()->numRowsAffected() == 0)
+            return failed(Error{ErrorCode::NotFound,
+                                QStringLiteral("%1 has no row with id %2").arg(c.name).arg(id)});
+    }
+    Written written;
+    written.id = rowId;
+    if (returnRow || !ifMatch.isEmpty()) {
+        auto row = currentRow(sql, c, rowId, who);
+        if (!row.ok())
+            return failed(row.error());
+        written.body = row.value();
+    }
+    if (ownTransaction)
+        if (auto committed = sql.commit(); !committed.ok())
+            return committed.error();
+    return written;
+}
+
+Result<bool> CollectionStore::remove(SqlSession &sql, const CollectionDef &c, qint64 id,
+                                     const Principal &who, const QByteArray &ifMatch) const
+{
+    const bool ownTransaction = !sql.inTransaction();
+    if (ownTransaction)
+        if (auto begun = sql.beginWrite(); !begun.ok())
+            return begun.error();
+    auto failed = [&](Error e) -> Error {
+        if (ownTransaction)
+            sql.rollback();
+        return e;
+    };
+    if (!ifMatch.isEmpty() && ifMatch != "*") {
+        auto current = currentRow(sql, c, id, who);
+        if (!current.ok())
+            return failed(current.error());
+        if (!ifMatch.split(',').contains(etag(current.value())))
+            return failed(Error{ErrorCode::PreconditionFailed,
+                                QStringLiteral("the row has changed since you read it (If-Match "
+                                               "does not match its ETag)")});
+    }
+    QString where = QStringLiteral("\"id\" = ?");
+    QVariantList binds{QVariant(qlonglong(id))};
+    if (!c.ownerField.isEmpty() && !who.admin) {
+        where += QStringLiteral(" AND ") + quoteIdentifier(c.ownerField) + QStringLiteral(" = ?");
+        binds.append(QVariant(qlonglong(who.userId)));
+    }
+    auto q = sql.exec(QStringLiteral("DELETE FROM %1 WHERE %2").arg(quoteIdentifier(c.name), where),
+                      binds);
+    if (!q.ok()) {
+        Error e = q.error();
+        if (e.code == ErrorCode::Unprocessable) // a restricting reference
+            e = Error{
+                ErrorCode::Conflict,
+                QStringLiteral("other rows refer to %1 %2; delete them first").arg(c.name).arg(id)};
+        return failed(e);
+    }
+    if (q.value()->numRowsAffected() == 0)
+        return failed(Error{ErrorCode::NotFound,
+                            QStringLiteral("%1 has no row with id %2").arg(c.name).arg(id)});
+    if (ownTransaction)
+        if (auto committed = sql.commit(); !committed.ok())
+            return committed.error();
+    return true;
+}
+
+Result<QByteArray> CollectionStore::batch(SqlSession &sql, const QJsonArray &operations,
+                                          const Principal &who) const
+{
+    if (operations.size() > m_limits.maxBatch)
+        return Error{ErrorCode::PayloadTooLarge,
+                     QStringLiteral("a batch holds at most %1 operations; this one has %2")
+                         .arg(m_limits.maxBatch)
+                         .arg(operations.size())};
+    if (auto begun = sql.beginWrite(); !begun.ok())
+        return begun.error();
+    QByteArray body;
+    JsonWriter out(body);
+    out.beginObject();
+    out.key(QLatin1StringView("results"));
+    out.beginArray();
+    for (int i = 0; i < operations.size(); ++i) {
+        const QJsonObject op = operations.at(i).toObject();
+        const QString kind = op.value(QStringLiteral("op")).toString();
+        const QString name = op.value(QStringLiteral("collection")).toString();
+        const CollectionDef *c = m_schema.collection(name);
+        auto fail = [&](const Error &e) -> Error {
+            sql.rollback();
+            Error wrapped = e;
+            wrapped.message = QStringLiteral("operation %1 failed, nothing was applied: %2")
+                                  .arg(i)
+                                  .arg(e.message);
+            QJsonObject detail = e.details;
+            detail.insert(QStringLiteral("code"), errorCodeName(e.code));
+            detail.insert(QStringLiteral("message"), e.message);
+            wrapped.details =
+                QJsonObject{{QStringLiteral("index"), i}, {QStringLiteral("operation"), detail}};
+            return wrapped;
+        };
+        if (!c)
+            return fail(
+                Error{ErrorCode::NotFound, QStringLiteral("unknown collection \"%1\"").arg(name)});
+        const qint64 id = qint64(op.value(QStringLiteral("id")).toDouble());
+        const QJsonObject data = op.value(QStringLiteral("data")).toObject();
+        if (kind == QLatin1String("create") || kind == QLatin1String("update") ||
+            kind == QLatin1String("replace")) {
+            if (!op.value(QStringLiteral("data")).isObject())
+                return fail(
+                    Error{ErrorCode::BadRequest, QStringLiteral("\"data\" must be an object")});
+            if (kind != QLatin1String("create") && id <= 0)
+                return fail(Error{ErrorCode::BadRequest, QStringLiteral("\"id\" is required")});
+            const WriteMode mode = kind == QLatin1String("create")   ? WriteMode::Create
+                                   : kind == QLatin1String("update") ? WriteMode::Patch
+                                                                     : WriteMode::Replace;
+            auto written = write(sql, *c, mode, id, data, who, QByteArray(), false);
+            if (!written.ok())
+                return fail(written.error());
+            out.beginObject();
+            out.key(QLatin1StringView("status"));
+            out.integer(mode == WriteMode::Create ? 201 : 200);
+            out.key(QLatin1StringView("id"));
+            out.integer(written.value().id);
+            out.endObject();
+        } else if (kind == QLatin1String("delete")) {
+            if (id <= 0)
+                return fail(Error{ErrorCode::BadRequest, QStringLiteral("\"id\" is required")});
+            auto removed = remove(sql, *c, id, who, QByteArray());
+            if (!removed.ok())
+                return fail(removed.error());
+            out.beginObject();
+            out.key(QLatin1StringView("status"));
+            out.integer(204);
+            out.key(QLatin1StringView("id"));
+            out.integer(id);
+            out.endObject();
+        } else {
+            return fail(Error{ErrorCode::BadRequest,
+                              QStringLiteral("\"op\" must be create, update, replace or delete")});
+        }
+    }
+    out.endArray();
+    out.endObject();
+    if (auto committed = sql.commit(); !committed.ok())
+        return committed.error();
+    return body;
+}
+
+Result<bool> CollectionStore::exportOwned(SqlSession &sql, qint64 userId, JsonWriter &out) const
+{
+    const Principal owner{userId, false};
+    for (const QString &name : m_schema.dependencyOrder()) {
+        const CollectionDef *c = m_schema.collection(name);
+        if (c->ownerField.isEmpty())
+            continue;
+        out.key(c->name);
+        out.beginArray();
+        Selection all;
+        all.shown = columns(*c);
+        bool more = false;
+        auto rows = writeRows(sql, *c, all, quoteIdentifier(c->ownerField) + QStringLiteral(" = ?"),
+                              {QVariant(qlonglong(userId))}, QStringLiteral(" ORDER BY \"id\""),
+                              std::numeric_limits<int>::max(), owner, out, nullptr, {}, &more);
+        if (!rows.ok())
+            return rows.error();
+        out.endArray();
+    }
+    return true;
+}
+
+Result<QJsonObject> CollectionStore::deleteOwned(SqlSession &sql, qint64 userId) const
+{
+    QJsonObject counts;
+    QStringList order = m_schema.dependencyOrder();
+    std::reverse(order.begin(), order.end()); // children first
+    for (const QString &name : std::as_const(order)) {
+        const CollectionDef *c = m_schema.collection(name);
+        if (c->ownerField.isEmpty())
+            continue;
+        auto q = sql.exec(QStringLiteral("DELETE FROM %1 WHERE %2 = ?")
+                              .arg(quoteIdentifier(c->name), quoteIdentifier(c->ownerField)),
+                          {QVariant(qlonglong(userId))});
+        if (!q.ok())
+            return q.error();
+        counts.insert(c->name, double(q.value()->numRowsAffected()));
+    }
+    return counts;
+}
+
+} // namespace bulwark

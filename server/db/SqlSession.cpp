@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// See SqlSession.h.
+#include "SqlSession.h"
+
+#include <QElapsedTimer>
+#include <QLoggingCategory>
+#include <QSqlRecord>
+
+namespace bulwark {
+
+namespace {
+bool looksLikeLostConnection(const QSqlError &error)
+{
+    if (error.type() == QSqlError::ConnectionError)
+        return true;
+    const QString code = error.nativeErrorCode();
+    // PostgreSQL SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown).
+    if (code.startsWith(QLatin1String("08")) || code.startsWith(QLatin1String("57P")))
+        return true;
+    const QString text = error.text();
+    return text.contains(QLatin1String("server closed the connection")) ||
+           text.contains(QLatin1String("terminating connection")) ||
+           text.contains(QLatin1String("no connection to the server")) ||
+           text.contains(QLatin1String("could not connect")) ||
+           text.contains(QLatin1String("connection is bad"));
+}
+} // namespace
+
+SqlSession::SqlSession(ConnectionPool &pool, QueryInsight *insight)
+    : m_pool(pool), m_insight(insight)
+{
+}
+
+SqlSession::~SqlSession()
+{
+    rollback();
+    if (m_broken)
+        m_lease.discard();
+}
+
+Result<bool> SqlSession::open()
+{
+    if (m_lease.isValid())
+        return true;
+    auto lease = m_pool.acquire();
+    if (!lease.ok())
+        return lease.error();
+    m_lease = std::move(lease.value());
+    return true;
+}
+
+Error SqlSession::classify(const QSqlError &error, const QString &sql, bool *connectionLost)
+{
+    *connectionLost = looksLikeLostConnection(error);
+    if (*connectionLost)
+        return Error{ErrorCode::Unavailable, QStringLiteral("the database is unreachable")};
+    const QString text = error.text();
+    const QString code = error.nativeErrorCode();
+    if (code == QLatin1String("23505") || text.contains(QLatin1String("UNIQUE constraint failed")))
+        return Error{ErrorCode::Conflict,
+                     QStringLiteral("a row with the same unique value exists")};
+    if (code == QLatin1String("23503") || text.contains(QLatin1String("FOREIGN KEY constraint")))
+        return Error{ErrorCode::Unprocessable,
+                     QStringLiteral("a referenced row does not exist, or other rows still refer "
+                                    "to this one")};
+    if (code == QLatin1String("23502") || code == QLatin1String("23514") ||
+        text.contains(QLatin1String("NOT NULL constraint failed")) ||
+        text.contains(QLatin1String("CHECK constraint failed")))
+        return Error{ErrorCode::Unprocessable, QStringLiteral("a value breaks a constraint")};
+    if (code == QLatin1String("5") || code == QLatin1String("6") ||
+        text.contains(QLatin1String("database is locked")) || code == QLatin1String("40001") ||
+        code == QLatin1String("40P01"))
+        return Error{ErrorCode::Unavailable, QStringLiteral("the database is busy; try again")};
+    qWarning("SQL failed: %s: %s", qPrintable(QueryInsight::normalise(sql)), qPrintable(text));
+    return Error{ErrorCode::Internal, QStringLiteral("a database statement failed")};
+}
+
+Result<QSqlQuery *> SqlSession::run(QSqlQuery *query, const QString &sql,
+                                    const std::function<void(QSqlQuery &)> &bind)
+{
+    if (m_broken)
+        return Error{ErrorCode::Unavailable, QStringLiteral("the database is unreachable")};
+    if (auto opened = open(); !opened.ok())
+        return opened.error();
+    bool cached = false;
+    if (!query)
+        query = m_lease.statement(sql, &cached);
+    ++m_statements;
+    QElapsedTimer timer;
+    timer.start();
+    bool ok = !query->lastError().isValid() || cached;
+    if (ok) {
+        query->finish();
+        bind(*query);
+        ok = query->exec();
+    }
+    const double ms = double(timer.nsecsElapsed()) / 1e6;
+    const qint64 rows = ok && !query->isSelect() ? query->numRowsAffected() : 0;
+    bool wantPlan = false;
+    if (m_insight)
+        wantPlan = m_insight->record(sql, ms, rows, !ok);
+    if (!ok) {
+        bool lost = false;
+        Error error = classify(query->lastError(), sql, &lost);
+        if (lost) {
+            m_broken = true;
+            m_inTransaction = false;
+        }
+        return error;
+    }
+    if (wantPlan && sql.startsWith(QLatin1String("SELECT")))
+        capturePlan(sql, bind, ms);
+    return query;
+}
+
+void SqlSession::capturePlan(const QString &sql, const std::function<void(QSqlQuery &)> &bind,
+                             double ms)
+{
+    QSqlQuery explain(m_lease.database());
+    QString plan;
+    if (explain.prepare(dialect().explainPrefix() + sql)) {
+        bind(explain);
+        if (explain.exec()) {
+            // SQLite: (id, parent, notused, detail); PostgreSQL: one text column.
+            const int column = explain.record().count() >= 4 ? 3 : 0;
+            QStringList lines;
+            while (explain.next())
+                lines.append(explain.value(column).toString());
+            plan = lines.join(u'\n');
+        }
+    }
+    if (plan.isEmpty())
+        plan = QStringLiteral("(plan unavailable)");
+    qWarning("slow query (%.1f ms): %s\n%s", ms, qPrintable(QueryInsight::normalise(sql)),
+             qPrintable(plan));
+    m_insight->addSlow(SlowQuery{sql, ms, QDateTime::currentDateTimeUtc(), plan});
+}
+
+Result<QSqlQuery *> SqlSession::exec(const QString &sql, const QVariantList &binds)
+{
+    return run(nullptr, sql, [&binds](QSqlQuery &q) {
+        for (int i = 0; i < binds.size(); ++i)
+            q.bindValue(i, binds.at(i));
+    });
+}
+
+Result<QSqlQuery *> SqlSession::execNamed(const QString &sql, const QVariantHash &binds)
+{
+    return run(nullptr, sql, [&binds](QSqlQuery &q) {
+        for (auto it = binds.begin(); it != binds.end(); ++it)
+            q.bindValue(u':' + it.key(), it.value());
+    });
+}
+
+Result<bool> SqlSession::beginWrite()
+{
+    if (auto opened = open(); !opened.ok())
+        return opened.error();
+    if (dialect().serializesWrites())
+        m_writeLock = std::unique_lock(m_pool.writeMutex());
+    auto r = exec(dialect().beginWrite());
+    if (!r.ok()) {
+        if (m_writeLock.owns_lock())
+            m_writeLock.unlock();
+        return r.error();
+    }
+    m_inTransaction = true;
+    return true;
+}
+
+Result<bool> SqlSession::beginRead()
+{
+    auto r = exec(QStringLiteral("BEGIN"));
+    if (!r.ok())
+        return r.error();
+    m_inTransaction = true;
+    return true;
+}
+
+Result<bool> SqlSession::commit()
+{
+    auto r = exec(QStringLiteral("COMMIT"));
+    m_inTransaction = false;
+    if (m_writeLock.owns_lock())
+        m_writeLock.unlock();
+    if (!r.ok()) {
+        rollback();
+        return r.error();
+    }
+    return true;
+}
+
+void SqlSession::rollback()
+{
+    if (m_inTransaction && !m_broken) {
+        m_inTransaction = false;
+        QSqlQuery(m_lease.database()).exec(QStringLiteral("ROLLBACK"));
+    }
+    m_inTransaction = false;
+    if (m_writeLock.owns_lock())
+        m_writeLock.unlock();
+}
+
+} // namespace bulwark

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The one place the data API's statements run: a session wraps a pool lease for the
+// length of a request (one thread), prepares each statement once per connection (the
+// lease's statement cache), binds every value, times and counts the statement in
+// QueryInsight, captures the plan of a slow one, and turns driver errors into Bulwark's
+// error vocabulary:
+//   - the connection is gone (server restarted, network) -> Unavailable, and the
+//     connection is discarded so the next request opens a fresh one;
+//   - SQLite busy past its timeout -> Unavailable (the client may retry);
+//   - unique violation -> Conflict; foreign key / not null / check -> Unprocessable;
+//   - anything else -> Internal (logged with the SQL, never sent to the client).
+// Write transactions on SQLite first take a process-wide mutex (the pool's write lock):
+// SQLite allows one writer at a time, and queueing on a mutex is cheaper and fairer than
+// every writer spinning on SQLITE_BUSY. Readers never take it: WAL lets them read while a
+// write is in progress.
+#pragma once
+
+#include "ConnectionPool.h"
+#include "Error.h"
+#include "QueryInsight.h"
+
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QVariant>
+#include <mutex>
+
+namespace bulwark {
+
+class SqlSession
+{
+public:
+    SqlSession(ConnectionPool &pool, QueryInsight *insight);
+    ~SqlSession();
+    Q_DISABLE_COPY_MOVE(SqlSession)
+
+    // Acquires the connection (once); Unavailable after acquire_timeout or when the
+    // database cannot be reached.
+    Result<bool> open();
+
+    // Runs a statement with positional (?) parameters. On success the returned query is
+    // positioned before its first row; it stays valid until the next exec of the same SQL.
+    Result<QSqlQuery *> exec(const QString &sql, const QVariantList &binds = {});
+    // The same with named (:name) parameters.
+    Result<QSqlQuery *> execNamed(const QString &sql, const QVariantHash &binds);
+
+    // Write transaction: serialised per process on SQLite (see above).
+    Result<bool> beginWrite();
+    Result<bool> beginRead();
+    Result<bool> commit();
+    void rollback(); // no-op outside a transaction
+    bool inTransaction() const { return m_inTransaction; }
+
+    int statementCount() const { return m_statements; }
+    const Dialect &dialect() const { return m_pool.dialect(); }
+    QSqlDatabase database() const { return m_lease.database(); }
+
+    // Maps a driver error to Bulwark's error (see above); exposed for tests.
+    static Error classify(const QSqlError &error, const QString &sql, bool *connectionLost);
+
+private:
+    Result<QSqlQuery *> run(QSqlQuery *query, const QString &sql,
+                            const std::function<void(QSqlQuery &)> &bind);
+    void capturePlan(const QString &sql, const std::function<void(QSqlQuery &)> &bind, double ms);
+
+    ConnectionPool &m_pool;
+    QueryInsight *m_insight;
+    ConnectionPool::Lease m_lease;
+    std::unique_lock<std::mutex> m_writeLock;
+    bool m_inTransaction = false;
+    bool m_broken = false;
+    int m_statements = 0;
+};
+
+} // namespace bulwark
