@@ -54,6 +54,10 @@ public:
     QString databaseDescription() const { return m_databaseDescription; }
     bool adminTokenGenerated() const { return m_adminTokenGenerated; }
     const Config &config() const { return m_config; }
+    // For the commands and tests that embed the server (valid after start()).
+    UserStore *users() const { return m_users.get(); }
+    QueryInsight *queryInsight() const { return m_insight.get(); }
+    ConnectionPool *pool() const { return m_pool.get(); }
 
     // Graceful shutdown; emits finished() when every connection is closed, or when the
     // grace period ran out (then drainedCleanly() is false and worker threads may still be

@@ -5,6 +5,7 @@
 #include "UserCommand.h"
 
 #include "Clock.h"
+#include "CommandSupport.h"
 #include "ConfigLoader.h"
 #include "DatabaseSetup.h"
 #include "UserStore.h"
@@ -53,7 +54,7 @@ const QString kCommonHelp = QStringLiteral(
     "\nOptions of every user command:\n"
     "  --config FILE     read configuration from FILE (as 'bulwark --server' does)\n"
     "  --data-dir DIR    the server's data directory (holds bulwark.db with SQLite)\n"
-    "  -h, --help        show this help\n"
+    "  -h, --help        show this help\n\n"
     "BULWARK_* environment variables apply as for the server (BULWARK_DB_DRIVER, ...), so\n"
     "the command works on the database the server uses, SQLite or PostgreSQL.\n"
     "Exit codes: 0 ok, 1 runtime failure (database unreachable, duplicate email, unknown\n"
@@ -108,15 +109,6 @@ const QString kKeyHelp = QStringLiteral(
     "                      unit h, m, s or ms (a bare number is seconds), e.g. 720h for\n"
     "                      30 days (default: the key does not expire)\n");
 
-QCommandLineOption configOption()
-{
-    return {QStringLiteral("config"), QStringLiteral("Configuration file."),
-            QStringLiteral("file")};
-}
-QCommandLineOption dataDirOption()
-{
-    return {QStringLiteral("data-dir"), QStringLiteral("Data directory."), QStringLiteral("dir")};
-}
 QCommandLineOption helpOption()
 {
     return {{QStringLiteral("h"), QStringLiteral("help")}, QStringLiteral("Show help.")};
@@ -133,7 +125,8 @@ public:
           m_positionalName(std::move(positional)), m_positionals(m_positionalName.isEmpty() ? 0 : 1)
     {
         m_parser.setSingleDashWordOptionMode(QCommandLineParser::ParseAsLongOptions);
-        m_parser.addOptions({configOption(), dataDirOption(), helpOption()});
+        addCommonCommandOptions(m_parser);
+        m_parser.addOption(helpOption());
     }
 
     QCommandLineParser &parser() { return m_parser; }
@@ -161,48 +154,10 @@ public:
     QString positional(int i) const { return m_parser.positionalArguments().value(i); }
 
     // Builds the Config as the server does and opens the database; on failure returns the
-    // exit code (2 for configuration errors, a bad schema file included; 1 when the
-    // database cannot be opened or migrated).
-    std::optional<int> openStore()
-    {
-        ConfigLoader::Sources sources;
-        sources.environment = QProcessEnvironment::systemEnvironment();
-        sources.file = m_parser.value(QStringLiteral("config"));
-        if (m_parser.isSet(QStringLiteral("data-dir")))
-            sources.flags.insert(QStringLiteral("server.data_dir"),
-                                 m_parser.value(QStringLiteral("data-dir")));
-        const auto loaded = ConfigLoader::load(sources);
-        if (!loaded) {
-            for (const QString &e : loaded.error())
-                err(QStringLiteral("bulwark: user: %1\n").arg(e));
-            return kUsage;
-        }
-        const Config &config = loaded.value();
-        const auto dataDir = resolveDataDir(config.server);
-        if (!dataDir)
-            return fail(kFailure, dataDir.error().message);
-        auto setup = openDatabase(config.db, dataDir.value(), m_clock, nullptr);
-        if (!setup) {
-            // A schema file that does not load is a configuration error; the database
-            // being unreachable or failing is a runtime one.
-            const ErrorCode code = setup.error().code;
-            const bool configuration =
-                code == ErrorCode::BadRequest || code == ErrorCode::Unprocessable;
-            return fail(configuration ? kUsage : kFailure, setup.error().message);
-        }
-        m_database = std::move(setup).value();
-        m_store = std::make_unique<UserStore>(*m_database.pool, m_clock);
-        return std::nullopt;
-    }
+    // exit code (see CommandDatabase::open).
+    std::optional<int> openStore() { return m_database.open(m_parser); }
 
-    UserStore &store() { return *m_store; }
-
-    ~Invocation()
-    {
-        m_store.reset();
-        if (m_database.pool)
-            m_database.pool->closeThreadConnections();
-    }
+    UserStore &store() { return m_database.users(); }
     Q_DISABLE_COPY_MOVE(Invocation)
 
 private:
@@ -211,9 +166,7 @@ private:
     QString m_positionalName;
     int m_positionals = 0;
     QCommandLineParser m_parser;
-    SteadyClock m_clock; // before the pool, which keeps a reference
-    DatabaseSetup m_database;
-    std::unique_ptr<UserStore> m_store;
+    CommandDatabase m_database{QStringLiteral("user")};
 };
 
 QString timestamp(const QDateTime &t)

@@ -5,6 +5,7 @@
 // 2 usage or configuration error.
 #include "ConfigLoader.h"
 #include "Logger.h"
+#include "SeedCommand.h"
 #include "ServerApp.h"
 #include "SignalWatcher.h"
 #include "UserCommand.h"
@@ -31,8 +32,8 @@ void printErrors(const QStringList &errors)
 }
 
 // Admin commands: `bulwark <name> ...` runs the command with the arguments after its name
-// instead of the server, and its return value is the exit code. Add a command (e.g.
-// "seed") with one row here.
+// instead of the server, and its return value is the exit code. Add a command with one row
+// here.
 struct Command
 {
     const char *name;
@@ -40,6 +41,7 @@ struct Command
 };
 constexpr Command kCommands[] = {
     {"user", runUserCommand},
+    {"seed", runSeedCommand},
 };
 
 // 10 000 keep-alive connections need more descriptors than the usual soft limit of 1024.
@@ -82,7 +84,9 @@ int main(int argc, char *argv[])
         "  bulwark --server [options]       run the server in the foreground\n"
         "  bulwark --check-config FILE      validate a configuration file and exit\n"
         "  bulwark user <command> ...       manage users and API keys (add, list, disable,\n"
-        "                                   enable, key); see 'bulwark user --help'\n\n"
+        "                                   enable, key); see 'bulwark user --help'\n"
+        "  bulwark seed [options]           fill the demo schema with deterministic demo\n"
+        "                                   data; see 'bulwark seed --help'\n\n"
         "Configuration comes from built-in defaults, then --config FILE (JSON, comments\n"
         "allowed), then BULWARK_* environment variables (server.max_body is\n"
         "BULWARK_SERVER_MAX_BODY), then the flags below. Every key is described in\n"
@@ -111,8 +115,12 @@ int main(int argc, char *argv[])
         QStringLiteral("check-config"),
         QStringLiteral("Validate <file> (with the environment and flags applied) and exit."),
         QStringLiteral("file"));
-    parser.addOptions(
-        {serverOption, configOption, listenOption, dataDirOption, threadsOption, checkOption});
+    const QCommandLineOption destructiveOption(
+        QStringLiteral("allow-destructive-schema"),
+        QStringLiteral("Apply schema file changes that lose data (removed fields and "
+                       "collections, changed field types); without it they stop the start."));
+    parser.addOptions({serverOption, configOption, listenOption, dataDirOption, threadsOption,
+                       checkOption, destructiveOption});
 
     if (!parser.parse(QCoreApplication::arguments())) {
         std::fprintf(stderr, "bulwark: %s\nTry 'bulwark --help'.\n",
@@ -165,6 +173,7 @@ int main(int argc, char *argv[])
     raiseFileLimit();
 
     ServerApp server(config);
+    server.setAllowDestructiveSchema(parser.isSet(destructiveOption));
     SignalWatcher signals;
     QString error;
     if (!signals.install(&error) || !server.start(&error)) {

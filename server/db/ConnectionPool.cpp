@@ -174,6 +174,9 @@ Result<ConnectionPool::Lease> ConnectionPool::acquire()
                 QStringLiteral("bulwark-pool-%1-%2").arg(quintptr(this), 0, 16).arg(++m_serial);
             c->owner = self;
             c->inUse = true;
+            // Set now, under the lock: another thread's leak check reads it while this
+            // connection is still being opened.
+            c->acquiredAt = c->lastUsed = m_clock.now();
             m_all.push_back(std::move(owned));
             lock.unlock();
             QString error;

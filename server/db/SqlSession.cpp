@@ -51,9 +51,10 @@ Result<bool> SqlSession::open()
 
 Error SqlSession::classify(const QSqlError &error, const QString &sql, bool *connectionLost)
 {
-    *connectionLost = looksLikeLostConnection(error);
-    if (*connectionLost)
-        return Error{ErrorCode::Unavailable, QStringLiteral("the database is unreachable")};
+    // Constraint and busy errors first: Qt's SQLite driver reports every failed step as a
+    // ConnectionError, so the error type alone would call a unique violation a lost
+    // connection.
+    *connectionLost = false;
     const QString text = error.text();
     const QString code = error.nativeErrorCode();
     if (code == QLatin1String("23505") || text.contains(QLatin1String("UNIQUE constraint failed")))
@@ -71,6 +72,15 @@ Error SqlSession::classify(const QSqlError &error, const QString &sql, bool *con
         text.contains(QLatin1String("database is locked")) || code == QLatin1String("40001") ||
         code == QLatin1String("40P01"))
         return Error{ErrorCode::Unavailable, QStringLiteral("the database is busy; try again")};
+    bool numeric = false;
+    const int sqliteCode = code.toInt(&numeric) & 0xff; // SQLite: (extended) result codes
+    if (numeric && sqliteCode != 10 && sqliteCode != 14 && sqliteCode != 26) {
+        // Any other SQLite failure is about the statement, not the connection.
+    } else if (numeric || looksLikeLostConnection(error)) {
+        // SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_NOTADB; or PostgreSQL gone.
+        *connectionLost = true;
+        return Error{ErrorCode::Unavailable, QStringLiteral("the database is unreachable")};
+    }
     qWarning("SQL failed: %s: %s", qPrintable(QueryInsight::normalise(sql)), qPrintable(text));
     return Error{ErrorCode::Internal, QStringLiteral("a database statement failed")};
 }

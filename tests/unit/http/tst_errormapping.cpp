@@ -20,7 +20,8 @@ const QList<ErrorCode> kAllCodes = {
     ErrorCode::PayloadTooLarge,  ErrorCode::UriTooLong,
     ErrorCode::HeadersTooLarge,  ErrorCode::RateLimited,
     ErrorCode::Internal,         ErrorCode::NotImplemented,
-    ErrorCode::Unavailable,      ErrorCode::VersionNotSupported,
+    ErrorCode::Unavailable,      ErrorCode::VersionNotSupported, ErrorCode::Conflict,
+    ErrorCode::PreconditionFailed, ErrorCode::Unprocessable,
 };
 } // namespace
 
@@ -50,6 +51,10 @@ private Q_SLOTS:
         QTest::newRow("Internal") << ErrorCode::Internal << 500 << "internal";
         QTest::newRow("NotImplemented") << ErrorCode::NotImplemented << 501 << "not_implemented";
         QTest::newRow("Unavailable") << ErrorCode::Unavailable << 503 << "unavailable";
+        QTest::newRow("Conflict") << ErrorCode::Conflict << 409 << "conflict";
+        QTest::newRow("PreconditionFailed")
+            << ErrorCode::PreconditionFailed << 412 << "precondition_failed";
+        QTest::newRow("Unprocessable") << ErrorCode::Unprocessable << 422 << "validation_failed";
         QTest::newRow("VersionNotSupported")
             << ErrorCode::VersionNotSupported << 505 << "http_version_not_supported";
     }
