@@ -147,6 +147,20 @@ cmd_run() {
         "[::]") host="[::1]" ;;
     esac
 
+    # First start: a small deterministic demo data set (3 demo users, 300 activities), so the
+    # data API has something to serve. `seed --if-empty` does nothing once activities exist.
+    local seed_args=()
+    for ((i = 0; i < ${#args[@]}; i++)); do
+        case "${args[i]}" in
+            --config=* | --data-dir=*) seed_args+=("${args[i]}") ;;
+            --config | --data-dir) seed_args+=("${args[i]}" "${args[i + 1]:-}") ;;
+        esac
+    done
+    local demo_key=""
+    say "seeding demo data on first start (bulwark seed --if-empty)"
+    demo_key="$("${bin}" seed --users 3 --rows 300 --if-empty "${seed_args[@]}")" \
+        || say "demo data not seeded (see the message above); starting anyway"
+
     say "starting bulwark --server${*:+ $*}"
     printf '    URL:            http://%s:%s/  (health: /health/live /health/ready /health, metrics: /metrics)\n' "${host}" "${port}"
     printf '    data directory: %s\n' "${data_dir}"
@@ -154,6 +168,10 @@ cmd_run() {
         printf '    admin token:    taken from BULWARK_ADMIN_TOKEN (no file)\n'
     else
         printf '    admin token:    %s/admin.token (generated and printed once on first start, mode 0600)\n' "${data_dir}"
+    fi
+    if [[ -n "${demo_key}" ]]; then
+        printf '    demo API key:   %s  (demo1@example.com; shown once)\n' "${demo_key}"
+        printf '    try:            curl -H "Authorization: Bearer %s" http://%s:%s/api/v1/activities?limit=5\n' "${demo_key}" "${host}" "${port}"
     fi
     printf '    stop with Ctrl-C or SIGTERM; SIGHUP reopens the access log\n'
     exec "${bin}" --server "$@"

@@ -97,7 +97,8 @@ bool ServerApp::start(QString *error)
     m_database->registerRoutes(m_router);
     // Fixed paths and /api/v1/reports/{name} before /api/v1/{collection}/{id}: the first
     // pattern registered wins.
-    m_accounts->registerRoutes(m_router);
+    m_auth->registerRoutes(m_router);
+    m_gdpr->registerRoutes(m_router);
     m_reports->registerRoutes(m_router);
     m_collections->registerRoutes(m_router);
     buildPipeline();
@@ -140,8 +141,8 @@ bool ServerApp::openDatabase(QString *error)
     m_collections = std::make_unique<CollectionsController>(*m_store, *m_pool, *m_insight,
                                                             m_config.api.defaultLimit);
     m_reports = std::make_unique<ReportsController>(*m_schema, *m_pool, *m_insight);
-    m_accounts = std::make_unique<AccountController>(*m_store, *m_users, *m_pool, *m_insight,
-                                                     m_config.api.sessionTtl);
+    m_auth = std::make_unique<AuthController>(*m_users, m_config.api.sessionTtl);
+    m_gdpr = std::make_unique<GdprController>(*m_store, *m_users, *m_pool, *m_insight);
     return true;
 }
 

@@ -6,8 +6,9 @@
 #pragma once
 
 #include "AccessLogStage.h"
-#include "AccountController.h"
+#include "AuthController.h"
 #include "CollectionsController.h"
+#include "GdprController.h"
 #include "Config.h"
 #include "ConnectionPool.h"
 #include "DatabaseController.h"
@@ -99,7 +100,8 @@ private:
     std::unique_ptr<CollectionStore> m_store;
     std::unique_ptr<CollectionsController> m_collections;
     std::unique_ptr<ReportsController> m_reports;
-    std::unique_ptr<AccountController> m_accounts;
+    std::unique_ptr<AuthController> m_auth;
+    std::unique_ptr<GdprController> m_gdpr;
     bool m_allowDestructiveSchema = false;
     std::shared_ptr<AccessLogStage> m_accessLogStage; // also logs requests rejected early
     std::unique_ptr<SystemController> m_system;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// See AccountController.h.
-#include "AccountController.h"
+// See GdprController.h.
+#include "GdprController.h"
 
 #include "ApiSupport.h"
 #include "JsonWriter.h"
@@ -11,19 +11,8 @@ namespace bulwark {
 
 using namespace api;
 
-AccountController::AccountController(const CollectionStore &store, UserStore &users,
-                                     ConnectionPool &pool, QueryInsight &insight,
-                                     std::chrono::milliseconds sessionTtl)
-    : m_store(store), m_users(users), m_pool(pool), m_insight(insight), m_sessionTtl(sessionTtl)
+void GdprController::registerRoutes(Router &router) const
 {
-}
-
-void AccountController::registerRoutes(Router &router) const
-{
-    router.add("POST", QStringLiteral("/api/v1/auth/login"),
-               [this](RequestContext &ctx) { return login(ctx); });
-    router.add("GET", QStringLiteral("/api/v1/me"),
-               [this](RequestContext &ctx) { return me(ctx); });
     router.add("DELETE", QStringLiteral("/api/v1/me"), [this](RequestContext &ctx) {
         return erase(ctx, ctx.principal->userId, QStringLiteral("self"));
     });
@@ -42,49 +31,7 @@ void AccountController::registerRoutes(Router &router) const
     });
 }
 
-HttpResponse AccountController::login(RequestContext &ctx) const
-{
-    auto body = jsonBody(ctx.request);
-    if (!body.ok())
-        return fail(ctx, body.error());
-    const QJsonObject credentials = body.value();
-    if (!credentials.value(QStringLiteral("email")).isString() ||
-        !credentials.value(QStringLiteral("password")).isString())
-        return fail(ctx,
-                    Error{ErrorCode::BadRequest,
-                          QStringLiteral("body: expected {\"email\": ..., \"password\": ...}")});
-    auto principal = m_users.login(credentials.value(QStringLiteral("email")).toString(),
-                                   credentials.value(QStringLiteral("password")).toString());
-    if (!principal.ok())
-        return fail(ctx, principal.error());
-    const QDateTime expires =
-        QDateTime::currentDateTimeUtc().addMSecs(qint64(m_sessionTtl.count()));
-    auto key = m_users.createApiKey(principal.value().userId, QStringLiteral("login"), expires);
-    if (!key.ok())
-        return fail(ctx, key.error());
-    return HttpResponse::json(
-               QJsonObject{{QStringLiteral("token"), QString::fromLatin1(key.value().token)},
-                           {QStringLiteral("key_id"), double(key.value().id)},
-                           {QStringLiteral("expires_at"), expires.toString(Qt::ISODateWithMs)}})
-        .noStore();
-}
-
-HttpResponse AccountController::me(RequestContext &ctx) const
-{
-    auto user = m_users.findUser(QString::number(ctx.principal->userId));
-    if (!user.ok())
-        return fail(ctx, user.error());
-    const UserRecord &u = user.value();
-    return HttpResponse::json(
-               QJsonObject{{QStringLiteral("id"), double(u.id)},
-                           {QStringLiteral("email"), u.email},
-                           {QStringLiteral("display_name"), u.displayName},
-                           {QStringLiteral("role"), u.role},
-                           {QStringLiteral("created_at"), u.createdAt.toString(Qt::ISODateWithMs)}})
-        .noStore();
-}
-
-HttpResponse AccountController::exportData(RequestContext &ctx) const
+HttpResponse GdprController::exportData(RequestContext &ctx) const
 {
     const qint64 userId = ctx.principal->userId;
     auto user = m_users.findUser(QString::number(userId));
@@ -147,8 +94,7 @@ HttpResponse AccountController::exportData(RequestContext &ctx) const
     return response.noStore();
 }
 
-HttpResponse AccountController::erase(RequestContext &ctx, qint64 userId,
-                                      const QString &actor) const
+HttpResponse GdprController::erase(RequestContext &ctx, qint64 userId, const QString &actor) const
 {
     SqlSession sql(m_pool, &m_insight);
     if (auto begun = sql.beginWrite(); !begun.ok())

@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# The data API benchmark: uncached list and report requests over a seeded database, in one
+# run, against the bare Qt 6.4 QHttpServer hello world as the same-session baseline.
+#
+# It seeds the demo schema with `bulwark seed` (1 000 000 activities over 1 000 users by
+# default; the seed time is reported, it is the "1 M rows in under a minute" figure), starts
+# `bulwark --server` on it (default worker threads, access log off) and drives, with wrk
+# at 64 connections, as an admin (who sees all rows):
+#   keyset-first   GET /api/v1/activities?limit=50&cursor=           (first keyset page)
+#   keyset-deep    GET /api/v1/activities?limit=50&cursor=<90 % deep> (cursor built from
+#                  the row at 90 % of the list, read from the database)
+#   offset-first   GET /api/v1/activities?limit=50                   (page 1, with COUNT)
+#   offset-first-nocount  the same with skip_total=true
+#   offset-deep    GET /api/v1/activities?limit=50&page=18000&skip_total=true (contrast)
+#   report         GET /api/v1/reports/weekly_distance as demo1 (its ~1 000 activities)
+#   bare           the bare QHttpServer's 1 KiB /debug/bytes, the baseline of the session
+# Rounds alternate between them (the order rotates each round); it prints every round,
+# the medians of requests/s and of wrk's p50/p99 latency, and the ratios deep/first.
+# Then the same lists on PostgreSQL (a temporary cluster started here as the postgres
+# user, on a free loopback port), seeded with the same data. Targets (issue "Step 2"):
+# keyset page >= 10 000 requests/s; deep cursor within 1.2x of the first page.
+#
+# Everything listens and connects on 127.0.0.1 only; every wait is bounded; every process
+# started here is stopped on exit. With the defaults it takes about 12 minutes (seeding
+# both databases is most of it). docs/benchmarks.md explains the figures.
+#
+# Usage: bench/run_data_bench.sh [--no-build] [--build-dir DIR] [--rows N] [--users N]
+#            [--duration S] [--rounds N] [--connections N] [--no-postgres] [--keep-tmp]
+#            [--no-lock]
+#   --no-build         use the binaries already in the build directory
+#   --build-dir DIR    default build/bench (release preset, tests off)
+#   --rows N           activities to seed (default 1000000)
+#   --users N          demo users to spread them over (default 1000)
+#   --duration S       seconds per wrk round (default 10)
+#   --rounds N         rounds (default 3)
+#   --connections N    wrk connections (default 64)
+#   --no-postgres      SQLite only
+#   --keep-tmp         keep the databases, logs and wrk outputs (path printed at the end)
+#   --no-lock          do not hold the shared build lock during the measurements
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=run_data_bench
+BUILD_DIR="$ROOT/build/bench"
+DO_BUILD=1
+ROWS=1000000
+USERS=1000
+DURATION=10
+ROUNDS=3
+CONNECTIONS=64
+WRK_THREADS=2
+POSTGRES=1
+KEEP_TMP=0
+HOLD_LOCK=1
+LOCK_FILE=/tmp/bulwark-build.lock
+WRK_EXTRA=()
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
+usage() { sed -n '3,39p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --no-build) DO_BUILD=0; shift ;;
+        --build-dir) [[ $# -ge 2 ]] || die "--build-dir needs a value"; BUILD_DIR=$(realpath -m "$2"); shift 2 ;;
+        --rows) int_in_range "${2:-}" 1000 100000000 || die "--rows must be 1000..100000000"; ROWS=$2; shift 2 ;;
+        --users) int_in_range "${2:-}" 1 1000000 || die "--users must be 1..1000000"; USERS=$2; shift 2 ;;
+        --duration) int_in_range "${2:-}" 1 120 || die "--duration must be 1..120 seconds"; DURATION=$2; shift 2 ;;
+        --rounds) int_in_range "${2:-}" 1 9 || die "--rounds must be 1..9"; ROUNDS=$2; shift 2 ;;
+        --connections) int_in_range "${2:-}" 2 1024 || die "--connections must be 2..1024"; CONNECTIONS=$2; shift 2 ;;
+        --no-postgres) POSTGRES=0; shift ;;
+        --keep-tmp) KEEP_TMP=1; shift ;;
+        --no-lock) HOLD_LOCK=0; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) die "unknown option $1 (try --help)" ;;
+    esac
+done
+(( WRK_THREADS <= CONNECTIONS )) || WRK_THREADS=$CONNECTIONS
+(( ROWS / USERS >= 1 )) || die "--rows must be at least --users"
+for tool in wrk curl python3; do
+    command -v "$tool" >/dev/null || die "$tool is required (Debian: apt-get install $tool)"
+done
+
+if (( DO_BUILD )); then
+    echo "== building the release preset in $BUILD_DIR"
+    (cd "$ROOT" && locked cmake --preset release -B "$BUILD_DIR" -DBULWARK_BUILD_TESTS=OFF -DBULWARK_BUILD_BENCH=ON) >/dev/null
+    (cd "$ROOT" && locked cmake --build "$BUILD_DIR" --target bulwark bulwark_hello_qhttpserver)
+fi
+BULWARK="$BUILD_DIR/app/bulwark"
+BARE="$BUILD_DIR/bench/bulwark_hello_qhttpserver"
+for bin in "$BULWARK" "$BARE"; do
+    [[ -x "$bin" ]] || die "$bin is missing; build first (drop --no-build)"
+done
+grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null \
+    || echo "WARNING: $BUILD_DIR is not a Release build; the figures are not comparable" >&2
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bulwark-data-bench.XXXXXX")
+chmod 755 "$TMP"
+PG_BIN=""
+PG_DATA=""
+stop_postgres() {
+    if [[ -n "$PG_DATA" && -f "$PG_DATA/postmaster.pid" ]]; then
+        as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+    fi
+}
+on_exit() {
+    stop_postgres
+    cleanup
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+as_postgres() { # PostgreSQL refuses to run as root
+    if (( EUID == 0 )); then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# ---------------------------------------------------------------- the machine
+CPU_MODEL=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
+NPROC=$(nproc)
+echo "== machine: $NPROC cores ($CPU_MODEL), kernel $(uname -r); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "   Qt $(dpkg-query -W -f='${Version}' libqt6core6 2>/dev/null || echo unknown), $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}'), SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)')"
+
+# Keep builds (which all take the shared lock) off the cores while seeding and measuring.
+LOCK_NOTE="not held (--no-lock or no flock)"
+if (( HOLD_LOCK )) && command -v flock >/dev/null; then
+    exec 9>"$LOCK_FILE"
+    if flock -w 600 9; then LOCK_NOTE="held during seeding and the rounds"; else LOCK_NOTE="NOT held: a build kept it for 10 minutes"; fi
+fi
+
+# ---------------------------------------------------------------- seeding
+SEED_LINE=""
+seed() { # label extra-env... : seeds ROWS activities, sets SEED_LINE
+    local label=$1
+    shift
+    echo "== seeding $label: bulwark seed --users $USERS --rows $ROWS"
+    env "$@" "$BULWARK" seed --users "$USERS" --rows "$ROWS" --no-key >"$TMP/seed-$label.out" 2>"$TMP/seed-$label.err" \
+        || { tail -5 "$TMP/seed-$label.err" >&2; die "seeding $label failed"; }
+    SEED_LINE=$(tr '\r' '\n' <"$TMP/seed-$label.err" | grep -E 'rows in [0-9.]+ s' | tail -1 | sed 's/^bulwark: seed: //')
+    echo "   $SEED_LINE"
+}
+
+key_for() { # email role extra-env... -> prints an API key
+    local email=$1 role=$2
+    shift 2
+    env "$@" "$BULWARK" user add "$email" --role "$role" >/dev/null 2>&1 || true
+    env "$@" "$BULWARK" user key "$email" --name bench 2>/dev/null
+}
+
+start_server() { # label extra-env... -> sets SERVER_PID, SERVER_PORT
+    local label=$1
+    shift
+    env BULWARK_LOG_ACCESS=off "$@" "$BULWARK" --server --listen 127.0.0.1:0 >"$TMP/$label.out" 2>"$TMP/$label.err" &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    wait_for_line "$TMP/$label.err" 'listening on http://127\.0\.0\.1:[0-9]+' 600 \
+        || { tail -20 "$TMP/$label.err" >&2; die "bulwark ($label) did not start"; }
+    SERVER_PORT=$(grep -oE 'listening on http://127\.0\.0\.1:[0-9]+' <<<"$FOUND_LINE" | grep -oE '[0-9]+$')
+}
+
+deep_cursor() { # label python-connect-snippet -> prints the cursor of the row at 90 %
+    python3 - "$1" "$(( ROWS * 9 / 10 ))" <<'PY'
+import base64, json, sys
+label, offset = sys.argv[1], int(sys.argv[2])
+if label.startswith("sqlite:"):
+    import sqlite3
+    db = sqlite3.connect(label[len("sqlite:"):])
+    row = db.execute("SELECT started_at, id FROM activities ORDER BY started_at DESC, id DESC "
+                     "LIMIT 1 OFFSET ?", (offset,)).fetchone()
+    started, ident = row
+else:
+    import subprocess
+    port = label[len("postgres:"):]
+    out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d", "bulwark",
+                          "-At", "-c",
+                          "SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), id "
+                          f"FROM activities ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET {offset}"],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    started, ident = out.split("|")
+cursor = json.dumps({"s": "-started_at,-id", "v": [started, int(ident)]}, separators=(",", ":"))
+print(base64.urlsafe_b64encode(cursor.encode()).decode().rstrip("="))
+PY
+}
+
+check_page() { # url header: a 200 with a data array of 50 rows
+    local code rows
+    code=$(curl -s --max-time 120 -o "$TMP/check.json" -w '%{http_code}' -H "$2" "$1") || code=000
+    rows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["data"]))' "$TMP/check.json" 2>/dev/null || echo 0)
+    [[ "$code" == 200 ]] || die "$1 answered $code: $(head -c 300 "$TMP/check.json")"
+    echo "$rows"
+}
+
+# ---------------------------------------------------------------- measuring
+declare -A URL=() HEADER=() RPS=() P50=() P99=() NOTES=() CPUS=() PID_OF=()
+measure() { # names... : ROUNDS rotating rounds over the named endpoints
+    local names=("$@") round i name n=${#names[@]}
+    for name in "${names[@]}"; do RPS[$name]=""; P50[$name]=""; P99[$name]=""; NOTES[$name]=""; CPUS[$name]=""; done
+    echo "== wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS rounds (order rotates each round)"
+    for (( round = 1; round <= ROUNDS; round++ )); do
+        for (( i = 0; i < n; i++ )); do
+            name=${names[$(( (i + round - 1) % n ))]}
+            if [[ -n "${HEADER[$name]}" ]]; then WRK_EXTRA=(-H "${HEADER[$name]}"); else WRK_EXTRA=(); fi
+            run_wrk "$TMP/wrk-$name-$round.txt" "${URL[$name]}" "$DURATION" "${PID_OF[$name]}"
+            RPS[$name]+="$WRK_RPS "
+            P50[$name]+="$WRK_P50 "
+            P99[$name]+="$WRK_P99 "
+            CPUS[$name]+="$WRK_CPU "
+            [[ "$WRK_NOTE" == ok ]] || NOTES[$name]+="round $round: $WRK_NOTE; "
+            printf '   round %d  %-22s %10s req/s  p50 %8s ms  p99 %8s ms  %s\n' "$round" "$name" "$WRK_RPS" "$WRK_P50" "$WRK_P99" "$WRK_NOTE"
+        done
+    done
+}
+
+# shellcheck disable=SC2086 # the lists are space-separated numbers
+summary_line() { # name label
+    printf '%-22s %-58s %10s req/s  p50 %8s ms  p99 %8s ms  (rounds: %s) %s\n' "$1" "$2" \
+        "$(median ${RPS[$1]})" "$(median ${P50[$1]})" "$(median ${P99[$1]})" "${RPS[$1]% }" "${NOTES[$1]}"
+}
+
+# ---------------------------------------------------------------- SQLite
+SQLITE_DIR="$TMP/sqlite"
+SEED_START=$(date +%s.%N)
+seed sqlite BULWARK_SERVER_DATA_DIR="$SQLITE_DIR"
+SQLITE_SEED=$SEED_LINE
+SQLITE_SIZE=$(du -h "$SQLITE_DIR/bulwark.db" | cut -f1)
+ADMIN_KEY=$(key_for bench-admin@example.com admin BULWARK_SERVER_DATA_DIR="$SQLITE_DIR")
+DEMO_KEY=$(env BULWARK_SERVER_DATA_DIR="$SQLITE_DIR" "$BULWARK" user key demo1@example.com --name bench 2>/dev/null)
+[[ "$ADMIN_KEY" == bwk_* && "$DEMO_KEY" == bwk_* ]] || die "could not create API keys"
+DEEP=$(deep_cursor "sqlite:$SQLITE_DIR/bulwark.db")
+
+start_server sqlite BULWARK_SERVER_DATA_DIR="$SQLITE_DIR"
+SQLITE_PID=$SERVER_PID
+BASE="http://127.0.0.1:$SERVER_PORT/api/v1"
+"$BARE" 0 >"$TMP/bare.out" 2>"$TMP/bare.err" &
+BARE_PID=$!
+PIDS+=("$BARE_PID")
+wait_for_line "$TMP/bare.out" '^port [0-9]+' 100 || die "the bare server did not start"
+BARE_PORT=${FOUND_LINE#port }
+
+ADMIN="Authorization: Bearer $ADMIN_KEY"
+URL[keyset-first]="$BASE/activities?limit=50&cursor="
+URL[keyset-deep]="$BASE/activities?limit=50&cursor=$DEEP"
+URL[offset-first]="$BASE/activities?limit=50"
+URL[offset-first-nocount]="$BASE/activities?limit=50&skip_total=true"
+URL[offset-deep]="$BASE/activities?limit=50&page=18000&skip_total=true"
+URL[report]="$BASE/reports/weekly_distance"
+URL[bare]="http://127.0.0.1:$BARE_PORT/debug/bytes?n=1024"
+for name in keyset-first keyset-deep offset-first offset-first-nocount offset-deep; do HEADER[$name]=$ADMIN; PID_OF[$name]=$SQLITE_PID; done
+HEADER[report]="Authorization: Bearer $DEMO_KEY"; PID_OF[report]=$SQLITE_PID
+HEADER[bare]=""; PID_OF[bare]=$BARE_PID
+for name in keyset-first keyset-deep offset-first offset-deep; do
+    echo "   check $name: $(check_page "${URL[$name]}" "${HEADER[$name]}") rows"
+done
+SQLITE_NAMES=(keyset-first keyset-deep offset-first offset-first-nocount offset-deep report bare)
+measure "${SQLITE_NAMES[@]}"
+declare -A SQLITE_RPS SQLITE_P50 SQLITE_P99 SQLITE_NOTES
+for name in "${SQLITE_NAMES[@]}"; do
+    SQLITE_RPS[$name]=${RPS[$name]}; SQLITE_P50[$name]=${P50[$name]}; SQLITE_P99[$name]=${P99[$name]}; SQLITE_NOTES[$name]=${NOTES[$name]}
+done
+stop_pid "$SQLITE_PID"
+
+# ---------------------------------------------------------------- PostgreSQL
+PG_SEED="skipped (--no-postgres)"
+if (( POSTGRES )); then
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL is not installed (Debian: apt-get install postgresql)"
+    PG_DIR="$TMP/pg"
+    mkdir -p "$PG_DIR"
+    (( EUID != 0 )) || chown postgres: "$PG_DIR"
+    PG_DATA="$PG_DIR/data"
+    PG_PORT=$(free_port)
+    echo "== starting PostgreSQL ($PG_BIN) on 127.0.0.1:$PG_PORT"
+    as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --no-sync >"$TMP/initdb.log" 2>&1 \
+        || { tail "$TMP/initdb.log" >&2; die "initdb failed"; }
+    # Durability off, as in the test harness: the benchmark reads; it only speeds the seeding.
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/log" -w -t 60 \
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB" \
+        start >/dev/null || { tail "$PG_DIR/log" >&2; die "PostgreSQL did not start"; }
+    as_postgres "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE DATABASE bulwark" >/dev/null
+    PG_ENV=(BULWARK_SERVER_DATA_DIR="$TMP/pg-data" BULWARK_DB_DRIVER=postgres BULWARK_DB_POSTGRES_HOST=127.0.0.1
+            BULWARK_DB_POSTGRES_PORT="$PG_PORT" BULWARK_DB_POSTGRES_USER=postgres BULWARK_DB_POSTGRES_NAME=bulwark)
+    seed postgres "${PG_ENV[@]}"
+    PG_SEED=$SEED_LINE
+    PG_ADMIN_KEY=$(key_for bench-admin@example.com admin "${PG_ENV[@]}")
+    [[ "$PG_ADMIN_KEY" == bwk_* ]] || die "could not create the PostgreSQL admin key"
+    PG_DEEP=$(PATH="$PG_BIN:$PATH" deep_cursor "postgres:$PG_PORT")
+    start_server postgres "${PG_ENV[@]}"
+    PG_PID=$SERVER_PID
+    PG_BASE="http://127.0.0.1:$SERVER_PORT/api/v1"
+    URL[pg-keyset-first]="$PG_BASE/activities?limit=50&cursor="
+    URL[pg-keyset-deep]="$PG_BASE/activities?limit=50&cursor=$PG_DEEP"
+    URL[pg-offset-first]="$PG_BASE/activities?limit=50"
+    URL[pg-offset-deep]="$PG_BASE/activities?limit=50&page=18000&skip_total=true"
+    for name in pg-keyset-first pg-keyset-deep pg-offset-first pg-offset-deep; do
+        HEADER[$name]="Authorization: Bearer $PG_ADMIN_KEY"; PID_OF[$name]=$PG_PID
+        echo "   check $name: $(check_page "${URL[$name]}" "${HEADER[$name]}") rows"
+    done
+    measure pg-keyset-first pg-keyset-deep pg-offset-first pg-offset-deep bare
+    PG_BARE_RPS=${RPS[bare]}; PG_BARE_P50=${P50[bare]}; PG_BARE_P99=${P99[bare]}; PG_BARE_NOTES=${NOTES[bare]}
+fi
+
+# ---------------------------------------------------------------- summary
+echo
+echo "================================================================ summary"
+echo "machine     $NPROC cores ($CPU_MODEL); build lock $LOCK_NOTE; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "data        $ROWS activities over $USERS users (SQLite file $SQLITE_SIZE)"
+echo "seed        SQLite: $SQLITE_SEED"
+echo "seed        PostgreSQL: $PG_SEED"
+echo "load        wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS rotating rounds; medians"
+for name in "${SQLITE_NAMES[@]}"; do
+    RPS[$name]=${SQLITE_RPS[$name]}; P50[$name]=${SQLITE_P50[$name]}; P99[$name]=${SQLITE_P99[$name]}; NOTES[$name]=${SQLITE_NOTES[$name]}
+done
+summary_line keyset-first "SQLite  first keyset page (limit 50)"
+summary_line keyset-deep "SQLite  keyset page at 90 % depth"
+summary_line offset-first "SQLite  page 1 with total (COUNT over all rows)"
+summary_line offset-first-nocount "SQLite  page 1, skip_total"
+summary_line offset-deep "SQLite  page 18000 (OFFSET 899950), for contrast"
+summary_line report "SQLite  weekly_distance report (demo1)"
+summary_line bare "bare QHttpServer 1 KiB (baseline, SQLite rounds)"
+# shellcheck disable=SC2086
+FIRST=$(median ${SQLITE_RPS[keyset-first]}); DEEPR=$(median ${SQLITE_RPS[keyset-deep]}); BARER=$(median ${SQLITE_RPS[bare]})
+echo "ratio       SQLite deep/first keyset requests/s: $(ratio "$DEEPR" "$FIRST") (target: deep within 1.2x of first, i.e. >= 0.833)"
+echo "ratio       SQLite first keyset page / bare QHttpServer 1 KiB: $(ratio "$FIRST" "$BARER")"
+if (( POSTGRES )); then
+    summary_line pg-keyset-first "PostgreSQL first keyset page"
+    summary_line pg-keyset-deep "PostgreSQL keyset page at 90 % depth"
+    summary_line pg-offset-first "PostgreSQL page 1 with total"
+    summary_line pg-offset-deep "PostgreSQL page 18000, for contrast"
+    RPS[bare]=$PG_BARE_RPS; P50[bare]=$PG_BARE_P50; P99[bare]=$PG_BARE_P99; NOTES[bare]=$PG_BARE_NOTES
+    summary_line bare "bare QHttpServer 1 KiB (baseline, PostgreSQL rounds)"
+    # shellcheck disable=SC2086
+    echo "ratio       PostgreSQL deep/first keyset requests/s: $(ratio "$(median ${RPS[pg-keyset-deep]})" "$(median ${RPS[pg-keyset-first]})")"
+fi
