@@ -277,7 +277,7 @@ Result<SeedSummary> DemoSeeder::run(const std::function<void(qint64)> &progress)
     if (auto committed = sql.commit(); !committed.ok())
         return committed.error();
     // Fresh statistics for the planner after a bulk load.
-    sql.exec(QStringLiteral("ANALYZE"));
+    sql.execUnprepared(QStringLiteral("ANALYZE"));
     return summary;
 }
 

@@ -85,7 +85,7 @@ HttpResponse DatabaseController::maintenance(RequestContext &ctx) const
     std::unique_lock<std::mutex> writeLock;
     if (m_pool.dialect().serializesWrites())
         writeLock = std::unique_lock(m_pool.writeMutex());
-    auto done = sql.exec(statement);
+    auto done = sql.execUnprepared(statement);
     if (!done.ok())
         return errorResponse(done.error(), ctx.requestId);
     return HttpResponse::json(QJsonObject{{QStringLiteral("action"), action},

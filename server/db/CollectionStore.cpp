@@ -186,6 +186,10 @@ std::optional<QVariant> cursorValue(FieldType type, const QJsonValue &v)
             return QVariant(v.toBool());
         break;
     case FieldType::DateTime:
+        if (v.isString())
+            if (auto normalised = normaliseDateTime(v.toString()))
+                return QVariant(*normalised);
+        break;
     case FieldType::Text:
         if (v.isString())
             return QVariant(v.toString());

@@ -162,13 +162,40 @@ Result<QSqlQuery *> SqlSession::execNamed(const QString &sql, const QVariantHash
     });
 }
 
+Result<bool> SqlSession::execUnprepared(const QString &sql)
+{
+    // Transaction control is run as it is, not prepared: PostgreSQL cannot PREPARE BEGIN or
+    // COMMIT (Qt's QPSQL prepares with PREPARE ... AS).
+    if (m_broken)
+        return Error{ErrorCode::Unavailable, QStringLiteral("the database is unreachable")};
+    if (auto opened = open(); !opened.ok())
+        return opened.error();
+    ++m_statements;
+    QElapsedTimer timer;
+    timer.start();
+    QSqlQuery query(m_lease.database());
+    const bool ok = query.exec(sql);
+    if (m_insight)
+        m_insight->record(sql, double(timer.nsecsElapsed()) / 1e6, 0, !ok);
+    if (!ok) {
+        bool lost = false;
+        Error error = classify(query.lastError(), sql, &lost);
+        if (lost) {
+            m_broken = true;
+            m_inTransaction = false;
+        }
+        return error;
+    }
+    return true;
+}
+
 Result<bool> SqlSession::beginWrite()
 {
     if (auto opened = open(); !opened.ok())
         return opened.error();
     if (dialect().serializesWrites())
         m_writeLock = std::unique_lock(m_pool.writeMutex());
-    auto r = exec(dialect().beginWrite());
+    auto r = execUnprepared(dialect().beginWrite());
     if (!r.ok()) {
         if (m_writeLock.owns_lock())
             m_writeLock.unlock();
@@ -180,7 +207,7 @@ Result<bool> SqlSession::beginWrite()
 
 Result<bool> SqlSession::beginRead()
 {
-    auto r = exec(QStringLiteral("BEGIN"));
+    auto r = execUnprepared(QStringLiteral("BEGIN"));
     if (!r.ok())
         return r.error();
     m_inTransaction = true;
@@ -189,7 +216,7 @@ Result<bool> SqlSession::beginRead()
 
 Result<bool> SqlSession::commit()
 {
-    auto r = exec(QStringLiteral("COMMIT"));
+    auto r = execUnprepared(QStringLiteral("COMMIT"));
     m_inTransaction = false;
     if (m_writeLock.owns_lock())
         m_writeLock.unlock();

@@ -43,6 +43,10 @@ public:
     // The same with named (:name) parameters.
     Result<QSqlQuery *> execNamed(const QString &sql, const QVariantHash &binds);
 
+    // Runs a statement as it is, without preparing or binding: for what PostgreSQL cannot
+    // PREPARE (BEGIN, COMMIT, ANALYZE, VACUUM, SET). Never pass request data here.
+    Result<bool> execUnprepared(const QString &sql);
+
     // Write transaction: serialised per process on SQLite (see above).
     Result<bool> beginWrite();
     Result<bool> beginRead();
