@@ -8,6 +8,7 @@
 #include <QCommandLineParser>
 #include <QDateTime>
 #include <QElapsedTimer>
+#include <QRegularExpression>
 #include <cstdio>
 #include <random>
 
@@ -312,9 +313,11 @@ int runSeedCommand(const QStringList &arguments)
         return 2;
     }
     if (parser.isSet(QStringLiteral("help"))) {
-        std::fputs(qPrintable(parser.helpText().replace(QStringLiteral("bulwark seed [options]"),
-                                                        QStringLiteral("bulwark seed [options]"))),
-                   stdout);
+        // QCommandLineParser names the program from argv[0]; this is a subcommand.
+        QString help = parser.helpText();
+        help.replace(QRegularExpression(QStringLiteral("^Usage: \\S+")),
+                     QStringLiteral("Usage: bulwark seed"));
+        std::fputs(qPrintable(help), stdout);
         return 0;
     }
     if (!parser.positionalArguments().isEmpty()) {

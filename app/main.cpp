@@ -4,6 +4,7 @@
 // codes: 0 success, 1 runtime failure (cannot listen, cannot write the data directory),
 // 2 usage or configuration error.
 #include "ConfigLoader.h"
+#include "DatabaseSetup.h"
 #include "Logger.h"
 #include "SeedCommand.h"
 #include "ServerApp.h"
@@ -156,6 +157,12 @@ int main(int argc, char *argv[])
     const auto loaded = ConfigLoader::load(sources);
     if (!loaded) {
         printErrors(loaded.error());
+        return 2;
+    }
+    // The schema file is configuration too: check it here, so that a broken one is a
+    // configuration error (exit 2) and --check-config finds it.
+    if (const auto schema = loadSchema(loaded.value().db); !schema) {
+        printErrors(schema.error());
         return 2;
     }
     if (checkOnly) {

@@ -56,7 +56,7 @@ HttpResponse CollectionsController::list(RequestContext &ctx) const
         return fail(ctx, c.error());
     const HttpRequest &r = ctx.request;
     ListParams params;
-    auto limit = intParam(r, "limit", m_defaultLimit, 1, 1'000'000);
+    auto limit = intParam(r, "limit", m_defaultLimit, 1, m_store.limits().maxLimit);
     if (!limit.ok())
         return fail(ctx, limit.error());
     auto page = intParam(r, "page", 1, 1, 1'000'000'000);

@@ -138,6 +138,13 @@ std::optional<FieldType> parseType(const QString &text)
     return *it;
 }
 
+// Whether `text` has the placeholder :name as a whole word (":p" is not in ":pp").
+bool usesPlaceholder(const QString &text, const QString &name)
+{
+    const QRegularExpression re(QStringLiteral(":%1(?![A-Za-z0-9_])").arg(name));
+    return re.match(text).hasMatch();
+}
+
 class Parser
 {
 public:
@@ -333,6 +340,9 @@ public:
             if (!c.hasColumn(key))
                 error(path + QStringLiteral(".default_sort"),
                       QStringLiteral("unknown field \"%1\"").arg(key));
+            else if (const FieldDef *f = c.field(key); f && f->type == FieldType::Json)
+                error(path + QStringLiteral(".default_sort"),
+                      QStringLiteral("json field \"%1\" cannot be sorted on").arg(key));
         }
         return c;
     }
@@ -391,7 +401,10 @@ public:
             error(path + QStringLiteral(".sql"),
                   QStringLiteral("must be a SELECT statement, or an object with one per database"));
         }
-        for (const QString &text : m_reportSql.value(name)) {
+        // One check per distinct text (one SQL for both databases is checked once).
+        QStringList texts = m_reportSql.value(name).values();
+        texts.removeDuplicates();
+        for (const QString &text : std::as_const(texts)) {
             const QString head = text.trimmed().left(6).toUpper();
             if (!(head.startsWith(QLatin1String("SELECT")) ||
                   head.startsWith(QLatin1String("WITH"))) ||
@@ -399,10 +412,10 @@ public:
                 error(path + QStringLiteral(".sql"),
                       QStringLiteral("a report is one read-only SELECT (or WITH ... SELECT) "
                                      "statement"));
-            if (text.contains(QLatin1String(":owner")))
+            if (usesPlaceholder(text, QStringLiteral("owner")))
                 r.ownerScoped = true;
             for (const ReportParam &p : std::as_const(r.params))
-                if (!text.contains(u':' + p.name))
+                if (!usesPlaceholder(text, p.name))
                     error(path + QStringLiteral(".params.") + p.name,
                           QStringLiteral("is not used in the SQL (write it as :%1)").arg(p.name));
         }
@@ -490,10 +503,20 @@ Result<CollectionSchema, QStringList> CollectionSchema::parse(const QByteArray &
     const QJsonObject reports = root.value(QStringLiteral("reports")).toObject();
     for (auto it = reports.begin(); it != reports.end(); ++it)
         if (auto r = parser.report(it.key(), it.value(), QStringLiteral("reports.") + it.key())) {
-            for (const QString &d : std::as_const(r->dependsOn))
-                if (!schema.collection(d))
+            for (const QString &d : std::as_const(r->dependsOn)) {
+                const CollectionDef *dep = schema.collection(d);
+                if (!dep)
                     parser.error(QStringLiteral("reports.%1.depends_on").arg(it.key()),
                                  QStringLiteral("unknown collection \"%1\"").arg(d));
+                else if (!dep->ownerField.isEmpty() && !r->ownerScoped)
+                    // Reports run for any caller with a key: one over owned rows must be
+                    // limited to the caller's own.
+                    parser.error(QStringLiteral("reports.%1.sql").arg(it.key()),
+                                 QStringLiteral("depends on the owned collection %1, so it must "
+                                                "limit its rows with :owner (the caller's user "
+                                                "id)")
+                                     .arg(d));
+            }
             schema.m_reports.append(*r);
         }
     schema.m_reportSql = parser.m_reportSql;

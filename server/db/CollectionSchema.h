@@ -50,8 +50,8 @@ struct FieldDef
     FieldType type = FieldType::Text;
     bool required = false;
     bool unique = false;
-    QJsonValue defaultValue; // Undefined: none
-    QString references;      // target collection ("users" for the owner), empty: none
+    QJsonValue defaultValue{QJsonValue::Undefined}; // Undefined: none
+    QString references; // target collection ("users" for the owner), empty: none
     OnDelete onDelete = OnDelete::Restrict;
     std::optional<double> min; // numbers: value bounds; text: length bounds
     std::optional<double> max;
@@ -84,7 +84,7 @@ struct ReportParam
     QString name;
     FieldType type = FieldType::Text;
     bool required = true;
-    QJsonValue defaultValue;
+    QJsonValue defaultValue{QJsonValue::Undefined};
 };
 
 struct ReportDef

@@ -213,6 +213,15 @@ QJsonValue toCursorJson(FieldType type, const QVariant &v)
     }
 }
 
+// Whether an If-Match / If-None-Match list ("a", "b" or *) names `tag`.
+bool etagListMatches(const QByteArray &header, const QByteArray &tag)
+{
+    for (const QByteArray &entry : header.split(','))
+        if (entry.trimmed() == "*" || entry.trimmed() == tag)
+            return true;
+    return false;
+}
+
 struct SortKey
 {
     QString column;
@@ -284,7 +293,7 @@ CollectionStore::select(const CollectionDef &c, const QString &fields, const QSt
         }
         if (!r.target) {
             for (const FieldDef &f : c.fields) {
-                if (f.references.isEmpty() || f.isOwner)
+                if (f.references.isEmpty() || f.isOwner || !m_schema.collection(f.references))
                     continue;
                 QString key = f.name;
                 if (key.endsWith(QLatin1String("_id")))
@@ -301,7 +310,7 @@ CollectionStore::select(const CollectionDef &c, const QString &fields, const QSt
             for (const auto &back : m_schema.backReferences(c.name))
                 expandable.append(back.collection);
             for (const FieldDef &f : c.fields)
-                if (!f.references.isEmpty() && !f.isOwner)
+                if (!f.references.isEmpty() && !f.isOwner && m_schema.collection(f.references))
                     expandable.append(f.name.endsWith(QLatin1String("_id")) ? f.name.chopped(3)
                                                                             : f.name);
             return badRequest(
@@ -509,6 +518,20 @@ QString likeOperator(const Dialect &d)
     return d.name() == QLatin1String("postgres") ? QStringLiteral("ILIKE") : QStringLiteral("LIKE");
 }
 
+// "\"name\":" for each column, escaped once per request instead of once per row.
+QList<QByteArray> preparedKeys(const QStringList &names)
+{
+    QList<QByteArray> keys;
+    keys.reserve(names.size());
+    for (const QString &name : names) {
+        QByteArray key;
+        JsonWriter::appendString(key, name);
+        key.append(':');
+        keys.append(key);
+    }
+    return keys;
+}
+
 QString columnList(const QList<QString> &names)
 {
     QStringList quoted;
@@ -607,16 +630,19 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
                 order.append(quoteIdentifier(key) + (desc ? QStringLiteral(" DESC") : QString()));
             }
             order.append(QStringLiteral("\"id\""));
-            const QString relText =
-                QStringLiteral("SELECT %1 FROM %2 WHERE %3 ORDER BY %4 LIMIT %5")
-                    .arg(columnList(relRead), quoteIdentifier(r.target->name), relWhere,
-                         order.join(QStringLiteral(", ")))
-                    .arg(m_limits.maxExpandRows + 1);
+            const QString relText = QStringLiteral("SELECT %1 FROM %2 WHERE %3 ORDER BY %4 LIMIT ?")
+                                        .arg(columnList(relRead), quoteIdentifier(r.target->name),
+                                             relWhere, order.join(QStringLiteral(", ")));
+            relBinds.append(QVariant(qlonglong(m_limits.maxExpandRows + 1)));
             auto relQuery = sql.exec(relText, relBinds);
             if (!relQuery.ok())
                 return relQuery.error();
             QSqlQuery *rq = relQuery.value();
             const int keyAt = int(relRead.indexOf(keyColumn));
+            QStringList shownNames;
+            for (const Column &col : r.shown)
+                shownNames.append(col.name);
+            const QList<QByteArray> relKeys = preparedKeys(shownNames);
             int count = 0;
             while (rq->next()) {
                 if (++count > m_limits.maxExpandRows) {
@@ -630,7 +656,7 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
                 JsonWriter w(serialised);
                 w.beginObject();
                 for (int i = 0; i < r.shown.size(); ++i) {
-                    w.key(r.shown.at(i).name);
+                    w.preparedKey(relKeys.at(i));
                     writeValue(w, r.shown.at(i).type, rq->value(i));
                 }
                 w.endObject();
@@ -641,10 +667,14 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
         expanded.append(byKey);
     }
 
+    QStringList shownNames;
+    for (const Column &col : selection.shown)
+        shownNames.append(col.name);
+    const QList<QByteArray> keys = preparedKeys(shownNames);
     for (const QVariantList &row : rows) {
         out.beginObject();
         for (int i = 0; i < selection.shown.size(); ++i) {
-            out.key(selection.shown.at(i).name);
+            out.preparedKey(keys.at(i));
             writeValue(out, selection.shown.at(i).type, row.at(i));
         }
         for (int r = 0; r < selection.relations.size(); ++r) {
@@ -741,6 +771,11 @@ Result<QByteArray> CollectionStore::list(SqlSession &sql, const CollectionDef &c
             return *e;
         conditions.append(filterSql);
     }
+    // A cursor belongs to one filter: it carries a short hash of the filter text.
+    const QString filterTag =
+        params.filter.trimmed().isEmpty()
+            ? QString()
+            : QString::fromLatin1(etag(params.filter.trimmed().toUtf8()).mid(1, 8));
     const QStringList baseConditions = conditions;
     const QVariantList baseBinds = binds;
     const bool keyset = params.cursor.has_value();
@@ -764,6 +799,7 @@ Result<QByteArray> CollectionStore::list(SqlSession &sql, const CollectionDef &c
                                "is, with the same sort and filter)"),
                 QJsonObject{{QStringLiteral("parameter"), QStringLiteral("cursor")}});
             if (decoded.value(QStringLiteral("s")).toString() != sortSpec ||
+                decoded.value(QStringLiteral("f")).toString() != filterTag ||
                 values.size() != sort.size())
                 return invalid;
             // (a, b, id) after (x, y, z) in the sort's directions. With one direction
@@ -819,13 +855,16 @@ Result<QByteArray> CollectionStore::list(SqlSession &sql, const CollectionDef &c
     out.beginArray();
     bool more = false;
     QList<QVariantList> last;
-    const QString tail =
-        QStringLiteral(" ORDER BY %1 LIMIT %2%3")
-            .arg(orderBy.join(QStringLiteral(", ")))
-            .arg(params.limit + 1)
-            .arg(keyset ? QString()
-                        : QStringLiteral(" OFFSET %1").arg(qint64(params.page - 1) * params.limit));
-    auto rows = writeRows(sql, c, selection.value(), where, binds, tail, params.limit, who, out,
+    // LIMIT and OFFSET are bound too, so every page of a list is one statement (one
+    // prepared statement, one line in the statement stats).
+    const QString tail = QStringLiteral(" ORDER BY %1 LIMIT ?%2")
+                             .arg(orderBy.join(QStringLiteral(", ")),
+                                  keyset ? QString() : QStringLiteral(" OFFSET ?"));
+    QVariantList pageBinds = binds;
+    pageBinds.append(QVariant(qlonglong(params.limit + 1)));
+    if (!keyset)
+        pageBinds.append(QVariant(qlonglong(params.page - 1) * params.limit));
+    auto rows = writeRows(sql, c, selection.value(), where, pageBinds, tail, params.limit, who, out,
                           &last, sortColumns, &more);
     if (!rows.ok())
         return rows.error();
@@ -843,8 +882,9 @@ Result<QByteArray> CollectionStore::list(SqlSession &sql, const CollectionDef &c
             for (int i = 0; i < sort.size(); ++i)
                 values.append(toCursorJson(sort.at(i).type, last.first().at(i)));
             const QByteArray cursor =
-                QJsonDocument(
-                    QJsonObject{{QStringLiteral("s"), sortSpec}, {QStringLiteral("v"), values}})
+                QJsonDocument(QJsonObject{{QStringLiteral("s"), sortSpec},
+                                          {QStringLiteral("f"), filterTag},
+                                          {QStringLiteral("v"), values}})
                     .toJson(QJsonDocument::Compact)
                     .toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
             out.string(QString::fromLatin1(cursor));
@@ -1060,8 +1100,7 @@ CollectionStore::write(SqlSession &sql, const CollectionDef &c, WriteMode mode, 
             auto current = currentRow(sql, c, id, who);
             if (!current.ok())
                 return failed(current.error());
-            if (ifMatch != "*" && !ifMatch.split(',').contains(etag(current.value())) &&
-                !ifMatch.split(',').contains(' ' + etag(current.value())))
+            if (!etagListMatches(ifMatch, etag(current.value())))
                 return failed(Error{ErrorCode::PreconditionFailed,
                                     QStringLiteral("the row has changed since you read it "
                                                    "(If-Match does not match its ETag)")});
@@ -1114,11 +1153,11 @@ Result<bool> CollectionStore::remove(SqlSession &sql, const CollectionDef &c, qi
             sql.rollback();
         return e;
     };
-    if (!ifMatch.isEmpty() && ifMatch != "*") {
+    if (!ifMatch.isEmpty()) {
         auto current = currentRow(sql, c, id, who);
         if (!current.ok())
             return failed(current.error());
-        if (!ifMatch.split(',').contains(etag(current.value())))
+        if (!etagListMatches(ifMatch, etag(current.value())))
             return failed(Error{ErrorCode::PreconditionFailed,
                                 QStringLiteral("the row has changed since you read it (If-Match "
                                                "does not match its ETag)")});

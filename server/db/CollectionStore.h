@@ -85,7 +85,7 @@ public:
                         const QByteArray &ifMatch) const;
 
     // All operations in one transaction; on the first failure everything is rolled back
-    // and the error carries per-operation results in details.results.
+    // and the error names the operation: details {index, operation: {code, message, ...}}.
     Result<QByteArray> batch(SqlSession &sql, const QJsonArray &operations,
                              const Principal &who) const;
 
@@ -98,6 +98,7 @@ public:
     // Strong validator of a representation: FNV-1a 64 of the bytes, quoted.
     static QByteArray etag(QByteArrayView body);
     const CollectionSchema &schema() const { return m_schema; }
+    const StoreLimits &limits() const { return m_limits; }
 
 private:
     struct Column

@@ -2,6 +2,7 @@
 // See ConnectionPool.h for the design.
 #include "ConnectionPool.h"
 
+#include <QAbstractEventDispatcher>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <algorithm>
@@ -117,6 +118,7 @@ Result<ConnectionPool::Lease> ConnectionPool::acquire()
             Connection *c = mine.back();
             mine.pop_back();
             c->inUse = true;
+            c->closeRequested = false;
             const auto now = m_clock.now();
             const bool tooOld = now - c->created >= m_options.maxLifetime;
             const bool needsPing = now - c->lastUsed >= m_options.pingAfterIdle;
@@ -185,6 +187,8 @@ Result<ConnectionPool::Lease> ConnectionPool::acquire()
                 closeConnection(c);
                 std::lock_guard counters(m_mutex);
                 ++m_counters.failures;
+                // The driver's words are for operators (start-up errors, logs); request
+                // paths (SqlSession) answer clients without them.
                 return Error{ErrorCode::Unavailable,
                              QStringLiteral("the database is unreachable: %1").arg(error)};
             }
@@ -197,6 +201,7 @@ Result<ConnectionPool::Lease> ConnectionPool::acquire()
                 m_waitHistogram->observe(seconds(m_clock.now() - start));
             return Lease(this, c);
         }
+        requestCloseElsewhere(self);
         ++m_pending;
         updateGauges();
         const bool woke = m_changed.wait_until(lock, deadline) == std::cv_status::no_timeout;
@@ -210,6 +215,46 @@ Result<ConnectionPool::Lease> ConnectionPool::acquire()
                          QStringLiteral("no database connection became free within %1 ms")
                              .arg(m_options.acquireTimeout.count())};
         }
+    }
+}
+
+void ConnectionPool::requestCloseElsewhere(QThread *self)
+{
+    // At the cap, with this thread's list empty: another thread's idle connection is the
+    // capacity we need, but only its owner may close it (Qt's rule). Ask the owner through
+    // its event loop; closeConnection() then wakes us. Threads without an event loop
+    // (a command's main thread) cannot be asked; their connections go at release.
+    for (auto &[owner, list] : m_idle) {
+        if (owner == self || list.empty())
+            continue;
+        Connection *victim = list.front();
+        if (victim->closeRequested)
+            return; // one request in flight is enough
+        QAbstractEventDispatcher *dispatcher = owner->eventDispatcher();
+        if (!dispatcher)
+            continue;
+        victim->closeRequested = true;
+        QMetaObject::invokeMethod(
+            dispatcher,
+            [this, owner = owner, victim] {
+                bool stillIdle = false;
+                {
+                    std::lock_guard lock(m_mutex);
+                    auto &idle = m_idle[owner];
+                    const auto it = std::find(idle.begin(), idle.end(), victim);
+                    // Not found: its owner took it again (acquire clears the flag) or
+                    // closed it already; either way nothing to do, and `victim` must not
+                    // be touched.
+                    if (it != idle.end()) {
+                        idle.erase(it);
+                        stillIdle = true;
+                    }
+                }
+                if (stillIdle)
+                    closeConnection(victim);
+            },
+            Qt::QueuedConnection);
+        return;
     }
 }
 

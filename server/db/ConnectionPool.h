@@ -7,7 +7,10 @@
 // acquire(): reuse an idle connection of this thread (closing it if past max_lifetime,
 // pinging it first if idle longer than ping_after_idle and reconnecting once if the ping
 // fails), else open a new one while under max_size, else wait up to acquire_timeout and
-// fail with ErrorCode::Unavailable (503 with Retry-After at the HTTP layer). release(): when
+// fail with ErrorCode::Unavailable (503 with Retry-After at the HTTP layer). A thread that
+// waits at the cap while another thread holds an idle connection asks that thread, through
+// its event loop, to close it, so max_size below the number of threads still serves every
+// thread (at the price of reconnects). release(): when
 // threads are waiting, the connection is closed instead of kept idle, because a waiter in
 // another thread could not use it; this frees capacity at the price of a reconnect, and
 // does not happen when max_size covers the threads that use the pool (the normal setup:
@@ -130,9 +133,11 @@ private:
         std::chrono::steady_clock::time_point acquiredAt;
         bool inUse = false;
         bool leakReported = false;
+        bool closeRequested = false; // a waiter asked its owner to close it
     };
 
     void release(Connection *connection);
+    void requestCloseElsewhere(QThread *self); // with m_mutex held
     void discard(Connection *connection);
     bool open(Connection *connection, QString *error);
     void closeConnection(Connection *connection); // in the owner thread, without the lock held

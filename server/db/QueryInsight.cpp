@@ -142,6 +142,7 @@ QList<SlowQuery> QueryInsight::slowQueries() const
 void QueryInsight::reset()
 {
     std::lock_guard lock(m_mutex);
+    m_count.store(0, std::memory_order_relaxed);
     m_stats.clear();
     m_slow.clear();
     m_lastPlan.clear();

@@ -48,11 +48,16 @@ QJsonObject fieldJson(const FieldDef &f)
     return o;
 }
 
-// The parts of a field that live in the table (bounds and choices are checked by Bulwark,
-// so changing them needs no DDL).
+// Whether two recorded fields give the same column. Only type, NOT NULL and the reference
+// live in the column: bounds and choices are checked by Bulwark, a default is applied by
+// Bulwark on insert (the DDL default only fills existing rows when a column is added), and
+// unique is an index of its own, compared with the indexes.
 bool sameColumn(const QJsonObject &a, const QJsonObject &b)
 {
-    return a == b;
+    for (const char *key : {"type", "required", "references", "on_delete"})
+        if (a.value(QLatin1String(key)) != b.value(QLatin1String(key)))
+            return false;
+    return true;
 }
 
 } // namespace
@@ -168,7 +173,9 @@ Result<SchemaSync::Outcome> SchemaSync::apply(QSqlDatabase &db, bool allowDestru
     Outcome outcome;
     QStringList statements;
     QStringList destructive; // what would be refused
-    for (const CollectionDef &c : m_schema.collections()) {
+    // Parents before children: a table's REFERENCES need the referenced table to exist.
+    for (const QString &name : m_schema.dependencyOrder()) {
+        const CollectionDef &c = *m_schema.collection(name);
         const QJsonObject wanted = definitionJson(c);
         const auto wantedIndexes = allIndexes(c);
         if (!recorded.contains(c.name)) {
@@ -233,18 +240,24 @@ Result<SchemaSync::Outcome> SchemaSync::apply(QSqlDatabase &db, bool allowDestru
                 outcome.applied.append(QStringLiteral("dropped index %1").arg(it.key()));
             }
         }
-        for (const QString &column : std::as_const(droppedColumns))
+        for (const QString &column : std::as_const(droppedColumns)) {
             statements.append(QStringLiteral("ALTER TABLE %1 DROP COLUMN %2")
                                   .arg(quoteIdentifier(c.name), quoteIdentifier(column)));
+            outcome.applied.append(QStringLiteral("dropped field %1.%2").arg(c.name, column));
+        }
         for (const FieldDef &f : c.fields) {
             if (hadFields.contains(f.name) && !droppedColumns.contains(f.name))
                 continue;
             if (f.required && f.defaultValue.isUndefined()) {
                 q.exec(QStringLiteral("ROLLBACK"));
+                const bool recreated = hadFields.contains(f.name);
                 return Error{ErrorCode::Internal,
-                             QStringLiteral("collection %1: new required field %2 needs a "
+                             QStringLiteral("collection %1: %2 required field %3 needs a "
                                             "\"default\", because existing rows must get a value")
-                                 .arg(c.name, f.name)};
+                                 .arg(c.name,
+                                      recreated ? QStringLiteral("the changed (re-created)")
+                                                : QStringLiteral("new"),
+                                      f.name)};
             }
             statements.append(QStringLiteral("ALTER TABLE %1 ADD COLUMN %2")
                                   .arg(quoteIdentifier(c.name), columnDefinition(f, true)));
@@ -260,11 +273,39 @@ Result<SchemaSync::Outcome> SchemaSync::apply(QSqlDatabase &db, bool allowDestru
             }
         }
     }
-    // Collections removed from the file, children first so references do not block.
-    QStringList removed;
+    // Collections removed from the file, children first so references do not block: a
+    // removed collection is dropped once no other removed one still refers to it.
+    QStringList pending;
     for (auto it = recorded.begin(); it != recorded.end(); ++it)
         if (!m_schema.collection(it.key()))
-            removed.append(it.key());
+            pending.append(it.key());
+    pending.sort(); // deterministic order among unrelated collections
+    QStringList removed;
+    while (!pending.isEmpty()) {
+        const qsizetype before = pending.size();
+        for (qsizetype i = 0; i < pending.size(); ++i) {
+            const QString &candidate = pending.at(i);
+            bool referenced = false;
+            for (const QString &other : std::as_const(pending)) {
+                if (other == candidate)
+                    continue;
+                const QJsonObject fields =
+                    recorded.value(other).value(QStringLiteral("fields")).toObject();
+                for (auto f = fields.begin(); f != fields.end(); ++f)
+                    referenced = referenced || f.value().toObject().value(
+                                                   QStringLiteral("references")) == candidate;
+            }
+            if (!referenced) {
+                removed.append(candidate);
+                pending.removeAt(i);
+                break;
+            }
+        }
+        if (pending.size() == before) { // a cycle (a file can't declare one): any order
+            removed += pending;
+            pending.clear();
+        }
+    }
     for (const QString &name : std::as_const(removed)) {
         destructive.append(QStringLiteral("%1: collection removed (its table and rows would be "
                                           "dropped)")

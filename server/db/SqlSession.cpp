@@ -43,8 +43,16 @@ Result<bool> SqlSession::open()
     if (m_lease.isValid())
         return true;
     auto lease = m_pool.acquire();
-    if (!lease.ok())
+    if (!lease.ok()) {
+        // The driver's message names hosts and users: it goes to the log, and the client
+        // gets the plain reason (unreachable, or no free connection in time).
+        const QString message = lease.error().message;
+        if (message.startsWith(QLatin1String("the database is unreachable"))) {
+            qWarning("%s", qPrintable(message));
+            return Error{ErrorCode::Unavailable, QStringLiteral("the database is unreachable")};
+        }
         return lease.error();
+    }
     m_lease = std::move(lease.value());
     return true;
 }
@@ -118,7 +126,8 @@ Result<QSqlQuery *> SqlSession::run(QSqlQuery *query, const QString &sql,
         }
         return error;
     }
-    if (wantPlan && sql.startsWith(QLatin1String("SELECT")))
+    if (wantPlan &&
+        (sql.startsWith(QLatin1String("SELECT")) || sql.startsWith(QLatin1String("WITH"))))
         capturePlan(sql, bind, ms);
     return query;
 }

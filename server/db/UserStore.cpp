@@ -10,6 +10,16 @@
 namespace bulwark {
 
 namespace {
+// Pool errors carry the driver's message for operators; clients get the plain reason.
+Error withoutDriverDetail(const Error &error)
+{
+    if (error.code == ErrorCode::Unavailable &&
+        error.message.startsWith(QLatin1String("the database is unreachable"))) {
+        qWarning("users: %s", qPrintable(error.message));
+        return Error{ErrorCode::Unavailable, QStringLiteral("the database is unreachable")};
+    }
+    return error;
+}
 
 const QString kBadLogin = QStringLiteral("invalid email or password");
 const QString kBadKey = QStringLiteral("invalid API key");
@@ -98,14 +108,14 @@ public:
     // then discarded), Internal otherwise.
     Error fail(const QSqlError &error, const QString &what)
     {
+        // The driver's text is logged, not returned: these errors reach HTTP clients
+        // through the auth stage.
+        qWarning("users: %s: %s", qPrintable(what), qPrintable(error.text()));
         if (isConnectionError(error, m_sqlite)) {
             m_broken = true;
-            return Error{
-                ErrorCode::Unavailable,
-                QStringLiteral("the database is unreachable (%1): %2").arg(what, error.text())};
+            return Error{ErrorCode::Unavailable, QStringLiteral("the database is unreachable")};
         }
-        return Error{ErrorCode::Internal,
-                     QStringLiteral("database error (%1): %2").arg(what, error.text())};
+        return Error{ErrorCode::Internal, QStringLiteral("a database statement failed")};
     }
 
 private:
@@ -173,7 +183,7 @@ Result<qint64> UserStore::addUser(const QString &email, const QString &displayNa
 
     auto acquired = m_pool.acquire();
     if (!acquired)
-        return acquired.error();
+        return withoutDriverDetail(acquired.error());
     Session session(std::move(acquired).value(), m_sqlite);
     QSqlQuery q(session.database());
     const auto exists = [&]() -> Result<bool> {
@@ -223,7 +233,7 @@ Result<QList<UserRecord>> UserStore::listUsers()
 {
     auto acquired = m_pool.acquire();
     if (!acquired)
-        return acquired.error();
+        return withoutDriverDetail(acquired.error());
     Session session(std::move(acquired).value(), m_sqlite);
     QSqlQuery q(session.database());
     q.setForwardOnly(true);
@@ -272,7 +282,7 @@ Result<UserRecord> UserStore::findUser(const QString &idOrEmail)
 {
     auto acquired = m_pool.acquire();
     if (!acquired)
-        return acquired.error();
+        return withoutDriverDetail(acquired.error());
     Session session(std::move(acquired).value(), m_sqlite);
     const QString key = idOrEmail.trimmed();
     if (isAllDigits(key))
@@ -284,7 +294,7 @@ Result<bool> UserStore::setDisabled(qint64 userId, bool disabled)
 {
     auto acquired = m_pool.acquire();
     if (!acquired)
-        return acquired.error();
+        return withoutDriverDetail(acquired.error());
     Session session(std::move(acquired).value(), m_sqlite);
     QSqlQuery q(session.database());
     q.prepare(QStringLiteral("UPDATE users SET disabled = ? WHERE id = ? AND disabled <> ?"));
@@ -312,7 +322,7 @@ Result<NewKey> UserStore::createApiKey(qint64 userId, const QString &name,
                      QStringLiteral("the key's expiry must be a time in the future")};
     auto acquired = m_pool.acquire();
     if (!acquired)
-        return acquired.error();
+        return withoutDriverDetail(acquired.error());
     Session session(std::move(acquired).value(), m_sqlite);
     const auto user = findUserBy(session, QStringLiteral("id"), userId);
     if (!user)
@@ -343,7 +353,7 @@ Result<bool> UserStore::revokeKey(qint64 keyId, qint64 userId)
 {
     auto acquired = m_pool.acquire();
     if (!acquired)
-        return acquired.error();
+        return withoutDriverDetail(acquired.error());
     Session session(std::move(acquired).value(), m_sqlite);
     QSqlQuery q(session.database());
     q.prepare(QStringLiteral("UPDATE api_keys SET revoked_at = ? "
@@ -372,7 +382,7 @@ Result<UserStore::EntryPtr> UserStore::lookupKey(const QByteArray &hash)
 {
     auto acquired = m_pool.acquire();
     if (!acquired)
-        return acquired.error();
+        return withoutDriverDetail(acquired.error());
     Session session(std::move(acquired).value(), m_sqlite);
     QSqlQuery q(session.database());
     q.prepare(QStringLiteral("SELECT k.id, k.user_id, k.revoked_at, k.expires_at, "
@@ -498,7 +508,7 @@ Result<Principal> UserStore::login(const QString &email, const QString &password
     {
         auto acquired = m_pool.acquire();
         if (!acquired)
-            return acquired.error();
+            return withoutDriverDetail(acquired.error());
         Session session(std::move(acquired).value(), m_sqlite);
         QSqlQuery q(session.database());
         q.prepare(QStringLiteral("SELECT id, role, disabled, password_hash, password_salt, "
