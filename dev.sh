@@ -23,7 +23,7 @@ cd "$ROOT"
 BUILD_PACKAGES=(
     build-essential cmake ninja-build ccache pkg-config
     qt6-base-dev qt6-base-dev-tools qt6-httpserver-dev qt6-websockets-dev qt6-charts-dev
-    libqt6sql6-sqlite libqt6sql6-psql libhiredis-dev zlib1g-dev libgl-dev
+    libqt6sql6-sqlite libqt6sql6-psql libsqlite3-dev libhiredis-dev zlib1g-dev libgl-dev
 )
 # Needed on top of those for testing: openssl makes throw-away TLS certificates, promtool
 # (package prometheus) checks the /metrics exposition, wrk drives the benchmarks in bench/,

@@ -55,6 +55,7 @@ ConnectionPool::~ConnectionPool()
     // closeThreadConnections(); what is left is closed here.
     for (const auto &c : m_all) {
         c->statements.clear();
+        c->nativeState.reset();
         c->failedStatement.reset();
         {
             QSqlDatabase db = QSqlDatabase::database(c->name, false);
@@ -90,6 +91,7 @@ void ConnectionPool::closeConnection(Connection *connection)
 {
     const QString name = connection->name;
     connection->statements.clear(); // prepared statements die before their connection
+    connection->nativeState.reset();
     connection->failedStatement.reset();
     {
         QSqlDatabase db = QSqlDatabase::database(name, false);
@@ -413,6 +415,11 @@ QSqlQuery *ConnectionPool::Lease::statement(const QString &sql, bool *cached)
         return query.get();
     }
     return statements.insert(sql, query)->get();
+}
+
+std::shared_ptr<void> &ConnectionPool::Lease::nativeState()
+{
+    return m_connection->nativeState;
 }
 
 void ConnectionPool::Lease::discard()

@@ -70,6 +70,9 @@ class ConnectionPool
     struct Connection;
 
 public:
+    // Prepared statements kept per connection (the cache is emptied when full).
+    static constexpr int kStatementCacheSize = 256;
+
     ConnectionPool(std::shared_ptr<const Dialect> dialect, PoolOptions options, const Clock &clock,
                    MetricsRegistry *metrics = nullptr);
     ~ConnectionPool();
@@ -98,6 +101,9 @@ public:
         // When preparing fails, the query returned is not cached and has lastError() set
         // (query->isValid()/lastError().isValid() tell).
         QSqlQuery *statement(const QString &sql, bool *cached = nullptr);
+        // Per-connection state of code that talks to the driver's native handle (SqlSession's
+        // SQLite statement cache). Released before the connection closes.
+        std::shared_ptr<void> &nativeState();
 
     private:
         friend class ConnectionPool;
@@ -120,13 +126,12 @@ public:
     const Dialect &dialect() const { return *m_dialect; }
 
 private:
-    static constexpr int kStatementCacheSize = 256;
-
     struct Connection
     {
         QString name;                                          // QSqlDatabase connection name
         QHash<QString, std::shared_ptr<QSqlQuery>> statements; // used by the owner thread only
         std::shared_ptr<QSqlQuery> failedStatement;
+        std::shared_ptr<void> nativeState;
         QThread *owner = nullptr;
         std::chrono::steady_clock::time_point created;
         std::chrono::steady_clock::time_point lastUsed;

@@ -2,7 +2,10 @@
 // See SqlSession.h.
 #include "SqlSession.h"
 
+#include <QDateTime>
 #include <QElapsedTimer>
+#include <QSqlDriver>
+#include <sqlite3.h>
 #include <QLoggingCategory>
 #include <QSqlRecord>
 
@@ -196,6 +199,192 @@ Result<bool> SqlSession::execUnprepared(const QString &sql)
         return error;
     }
     return true;
+}
+
+namespace {
+
+// Prepared sqlite3_stmt handles of one connection, by SQL text; finalized when the
+// connection closes (the pool drops this state first).
+struct SqliteStatements
+{
+    QHash<QString, sqlite3_stmt *> statements;
+    ~SqliteStatements()
+    {
+        for (sqlite3_stmt *stmt : std::as_const(statements))
+            sqlite3_finalize(stmt);
+    }
+};
+
+bool bindSqlite(sqlite3_stmt *stmt, int index, const QVariant &v)
+{
+    if (v.isNull())
+        return sqlite3_bind_null(stmt, index) == SQLITE_OK;
+    switch (v.metaType().id()) {
+    case QMetaType::Bool:
+    case QMetaType::Int:
+    case QMetaType::UInt:
+    case QMetaType::LongLong:
+    case QMetaType::ULongLong:
+        return sqlite3_bind_int64(stmt, index, v.toLongLong()) == SQLITE_OK;
+    case QMetaType::Double:
+    case QMetaType::Float: return sqlite3_bind_double(stmt, index, v.toDouble()) == SQLITE_OK;
+    default: {
+        const QByteArray text = v.toString().toUtf8();
+        return sqlite3_bind_text(stmt, index, text.constData(), int(text.size()),
+                                 SQLITE_TRANSIENT) == SQLITE_OK;
+    }
+    }
+}
+
+} // namespace
+
+Result<qint64> SqlSession::select(const QString &sql, const QVariantList &binds,
+                                  const RowCallback &row)
+{
+    if (m_broken)
+        return Error{ErrorCode::Unavailable, QStringLiteral("the database is unreachable")};
+    if (auto opened = open(); !opened.ok())
+        return opened.error();
+    if (dialect().name() == QLatin1String("sqlite"))
+        return selectSqlite(sql, binds, row);
+    auto query = exec(sql, binds);
+    if (!query.ok())
+        return query.error();
+    QSqlQuery *q = query.value();
+    const int columns = q->record().count();
+    QVarLengthArray<SqlCell, 32> cells(columns);
+    QVarLengthArray<QByteArray, 32> texts(columns);
+    qint64 count = 0;
+    while (q->next()) {
+        for (int i = 0; i < columns; ++i) {
+            const QVariant v = q->value(i);
+            SqlCell &cell = cells[i];
+            cell = SqlCell{};
+            if (v.isNull())
+                continue;
+            switch (v.metaType().id()) {
+            case QMetaType::Bool:
+            case QMetaType::Int:
+            case QMetaType::UInt:
+            case QMetaType::LongLong:
+            case QMetaType::ULongLong:
+                cell.kind = SqlCell::Kind::Integer;
+                cell.integer = v.toLongLong();
+                break;
+            case QMetaType::Double:
+            case QMetaType::Float:
+                cell.kind = SqlCell::Kind::Real;
+                cell.real = v.toDouble();
+                break;
+            case QMetaType::QDateTime:
+                texts[i] = v.toDateTime().toUTC().toString(Qt::ISODateWithMs).toUtf8();
+                cell.kind = SqlCell::Kind::Text;
+                cell.text = texts[i];
+                break;
+            default:
+                texts[i] = v.toString().toUtf8();
+                cell.kind = SqlCell::Kind::Text;
+                cell.text = texts[i];
+            }
+        }
+        ++count;
+        if (!row(cells.constData(), columns))
+            break;
+    }
+    q->finish();
+    return count;
+}
+
+Result<qint64> SqlSession::selectSqlite(const QString &sql, const QVariantList &binds,
+                                        const RowCallback &row)
+{
+    QSqlDatabase db = m_lease.database();
+    sqlite3 *handle = *static_cast<sqlite3 *const *>(db.driver()->handle().constData());
+    auto &state = m_lease.nativeState();
+    if (!state)
+        state = std::make_shared<SqliteStatements>();
+    auto &statements = static_cast<SqliteStatements *>(state.get())->statements;
+    ++m_statements;
+    QElapsedTimer timer;
+    timer.start();
+    sqlite3_stmt *stmt = statements.value(sql);
+    if (!stmt) {
+        if (statements.size() >= ConnectionPool::kStatementCacheSize) {
+            for (sqlite3_stmt *old : std::as_const(statements))
+                sqlite3_finalize(old);
+            statements.clear();
+        }
+        const QByteArray utf8 = sql.toUtf8();
+        if (sqlite3_prepare_v3(handle, utf8.constData(), int(utf8.size()),
+                               SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+            const QSqlError error(QString(), QString::fromUtf8(sqlite3_errmsg(handle)),
+                                  QSqlError::StatementError,
+                                  QString::number(sqlite3_extended_errcode(handle)));
+            if (m_insight)
+                m_insight->record(sql, double(timer.nsecsElapsed()) / 1e6, 0, true);
+            bool lost = false;
+            return classify(error, sql, &lost);
+        }
+        statements.insert(sql, stmt);
+    }
+    for (int i = 0; i < binds.size(); ++i)
+        bindSqlite(stmt, i + 1, binds.at(i));
+    const int columns = sqlite3_column_count(stmt);
+    QVarLengthArray<SqlCell, 32> cells(columns);
+    qint64 count = 0;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        for (int i = 0; i < columns; ++i) {
+            SqlCell &cell = cells[i];
+            switch (sqlite3_column_type(stmt, i)) {
+            case SQLITE_INTEGER:
+                cell.kind = SqlCell::Kind::Integer;
+                cell.integer = sqlite3_column_int64(stmt, i);
+                break;
+            case SQLITE_FLOAT:
+                cell.kind = SqlCell::Kind::Real;
+                cell.real = sqlite3_column_double(stmt, i);
+                break;
+            case SQLITE_NULL: cell.kind = SqlCell::Kind::Null; break;
+            default: {
+                const auto *text = reinterpret_cast<const char *>(sqlite3_column_text(stmt, i));
+                cell.kind = SqlCell::Kind::Text;
+                cell.text = QByteArrayView(text, sqlite3_column_bytes(stmt, i));
+            }
+            }
+        }
+        ++count;
+        if (!row(cells.constData(), columns)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    // Reset at once: a statement left mid-way would hold SQLite's read snapshot.
+    const int errcode = rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(handle);
+    const QString message = rc == SQLITE_DONE ? QString() : QString::fromUtf8(sqlite3_errmsg(handle));
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    const double ms = double(timer.nsecsElapsed()) / 1e6;
+    bool wantPlan = false;
+    if (m_insight)
+        wantPlan = m_insight->record(sql, ms, count, rc != SQLITE_DONE);
+    if (rc != SQLITE_DONE) {
+        bool lost = false;
+        Error error = classify(QSqlError(QString(), message, QSqlError::StatementError,
+                                         QString::number(errcode)),
+                               sql, &lost);
+        if (lost) {
+            m_broken = true;
+            m_inTransaction = false;
+        }
+        return error;
+    }
+    if (wantPlan)
+        capturePlan(sql, [&binds](QSqlQuery &q) {
+            for (int i = 0; i < binds.size(); ++i)
+                q.bindValue(i, binds.at(i));
+        }, ms);
+    return count;
 }
 
 Result<bool> SqlSession::beginWrite()
