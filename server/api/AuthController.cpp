@@ -16,6 +16,26 @@ void AuthController::registerRoutes(Router &router) const
                [this](RequestContext &ctx) { return login(ctx); });
     router.add("GET", QStringLiteral("/api/v1/me"),
                [this](RequestContext &ctx) { return me(ctx); });
+    router.add("POST", QStringLiteral("/api/v1/auth/logout"),
+               [this](RequestContext &ctx) { return revoke(ctx, ctx.principal->keyId); });
+    router.add("DELETE", QStringLiteral("/api/v1/auth/keys/{id}"), [this](RequestContext &ctx) {
+        const auto id = idParam(ctx);
+        if (!id)
+            return fail(ctx,
+                        Error{ErrorCode::NotFound, QStringLiteral("ids are positive integers")});
+        return revoke(ctx, *id);
+    });
+}
+
+HttpResponse AuthController::revoke(RequestContext &ctx, qint64 keyId) const
+{
+    // Only the caller's own keys: revokeKey matches the key id and the user id together.
+    auto revoked = m_users.revokeKey(keyId, ctx.principal->userId);
+    if (!revoked.ok())
+        return fail(ctx, revoked.error());
+    HttpResponse response;
+    response.status = 204;
+    return response.noStore();
 }
 
 HttpResponse AuthController::login(RequestContext &ctx) const

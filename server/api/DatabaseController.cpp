@@ -152,16 +152,23 @@ ComponentHealth DatabaseController::check() const
     ComponentHealth health{QStringLiteral("database"), ComponentHealth::State::Up, QString(), true};
     auto lease = m_pool.acquire();
     if (!lease.ok()) {
+        // /health needs no token: the driver's message (hosts, users) goes to the log only.
+        qWarning("health: %s", qPrintable(lease.error().message));
         health.state = ComponentHealth::State::Down;
-        health.detail = lease.error().message;
+        health.detail =
+            lease.error().message.startsWith(QLatin1String("the database is unreachable"))
+                ? QStringLiteral("the database is unreachable")
+                : lease.error().message;
         return health;
     }
     bool alive = false;
     {
         QSqlQuery query(lease.value().database());
         alive = query.exec(m_pool.dialect().pingStatement());
-        if (!alive)
-            health.detail = query.lastError().text();
+        if (!alive) {
+            qWarning("health: %s", qPrintable(query.lastError().text()));
+            health.detail = QStringLiteral("the database does not answer");
+        }
     }
     if (!alive) {
         health.state = ComponentHealth::State::Down;

@@ -160,6 +160,8 @@ HttpResponse ReportsController::run(RequestContext &ctx) const
         binds.insert(QStringLiteral("owner"), QVariant(qlonglong(ctx.principal->userId)));
 
     SqlSession sql(m_pool, &m_insight);
+    if (auto begun = sql.beginReadOnly(); !begun.ok())
+        return fail(ctx, begun.error());
     auto result = sql.execNamed(m_schema.reportSql(report->name, sql.dialect().name()), binds);
     if (!result.ok())
         return fail(ctx, result.error());
@@ -183,6 +185,7 @@ HttpResponse ReportsController::run(RequestContext &ctx) const
         out.endObject();
     }
     q->finish();
+    sql.rollback(); // read-only: nothing to keep
     out.endArray();
     out.endObject();
     return conditionalJson(ctx, std::move(body));

@@ -75,20 +75,14 @@ public:
     {
         separate();
         char buffer[24];
-        const auto r = std::to_chars(buffer, buffer + sizeof buffer, value);
-        put(buffer, r.ptr - buffer);
+        put(buffer, putInteger(buffer, value) - buffer);
     }
     // Shortest form that reads back as the same double (std::to_chars, no allocation).
     void real(double value)
     {
         separate();
-        if (!qIsFinite(value)) {
-            m_out.append("null");
-            return;
-        }
         char buffer[32];
-        const auto r = std::to_chars(buffer, buffer + sizeof buffer, value);
-        put(buffer, r.ptr - buffer);
+        put(buffer, putReal(buffer, value) - buffer);
     }
     void boolean(bool value)
     {
@@ -108,10 +102,19 @@ public:
     void rawString(QByteArrayView utf8)
     {
         separate();
-        static const char hex[] = "0123456789abcdef";
         const qsizetype start = m_out.size();
         m_out.resize(start + 2 + utf8.size() * 6);
-        char *p = m_out.data() + start;
+        char *end = putString(m_out.data() + start, utf8);
+        m_out.resize(end - m_out.constData());
+    }
+
+    // Pointer-level pieces for callers that size a buffer once and fill it (the data API
+    // writes each result row this way: one resize per row instead of one call per value).
+    // Each writes at `p` and returns the end; the caller guarantees the room:
+    // 2 + 6 * utf8.size() bytes for a string, 24 for an integer, 32 for a real.
+    static char *putString(char *p, QByteArrayView utf8)
+    {
+        static const char hex[] = "0123456789abcdef";
         *p++ = '"';
         for (char ch : utf8) {
             const auto c = static_cast<unsigned char>(ch);
@@ -135,8 +138,18 @@ public:
             }
         }
         *p++ = '"';
-        m_out.resize(p - m_out.constData());
+        return p;
     }
+    static char *putInteger(char *p, qint64 value) { return std::to_chars(p, p + 24, value).ptr; }
+    static char *putReal(char *p, double value)
+    {
+        if (!qIsFinite(value)) {
+            std::memcpy(p, "null", 4);
+            return p + 4;
+        }
+        return std::to_chars(p, p + 32, value).ptr;
+    }
+
     // Already-valid JSON text (a stored json field, a nested document).
     void raw(QByteArrayView json)
     {

@@ -12,6 +12,7 @@ struct Principal
 {
     qint64 userId = 0;
     bool admin = false;
+    qint64 keyId = 0; // the API key the request came with (0 for a password login)
 };
 
 } // namespace bulwark

@@ -142,47 +142,74 @@ std::optional<QVariant> fromJson(const FieldDef &f, const QJsonValue &v, QString
     return std::nullopt;
 }
 
-// JSON string from UTF-8 bytes that SQLite (or the driver) gave.
-void writeUtf8String(JsonWriter &out, QByteArrayView utf8)
+// One result cell as JSON in the schema's type for the column, written at `p` (the room
+// is reserved by appendRow). SQLite gives numbers as numbers and text as UTF-8; PostgreSQL
+// values come through the driver and may arrive as text.
+char *putCell(char *p, FieldType type, const SqlCell &cell)
 {
-    out.rawString(utf8);
-}
-
-// One result cell as JSON in the schema's type for the column.
-void writeCell(JsonWriter &out, FieldType type, const SqlCell &cell)
-{
+    auto literal = [&p](const char *text, size_t n) {
+        std::memcpy(p, text, n);
+        return p + n;
+    };
     switch (cell.kind) {
-    case SqlCell::Kind::Null: out.null(); return;
+    case SqlCell::Kind::Null: return literal("null", 4);
     case SqlCell::Kind::Integer:
         if (type == FieldType::Boolean)
-            out.boolean(cell.integer != 0);
-        else if (type == FieldType::Text || type == FieldType::DateTime)
-            out.string(QString::number(cell.integer));
-        else
-            out.integer(cell.integer);
-        return;
+            return cell.integer ? literal("true", 4) : literal("false", 5);
+        if (type == FieldType::Text || type == FieldType::DateTime) {
+            *p++ = '"';
+            p = JsonWriter::putInteger(p, cell.integer);
+            *p++ = '"';
+            return p;
+        }
+        return JsonWriter::putInteger(p, cell.integer);
     case SqlCell::Kind::Real:
-        if (type == FieldType::Text || type == FieldType::DateTime)
-            out.string(QString::number(cell.real, 'g', 17));
-        else
-            out.real(cell.real);
-        return;
+        if (type == FieldType::Text || type == FieldType::DateTime) {
+            *p++ = '"';
+            p = JsonWriter::putReal(p, cell.real);
+            *p++ = '"';
+            return p;
+        }
+        return JsonWriter::putReal(p, cell.real);
     case SqlCell::Kind::Text:
         switch (type) {
-        case FieldType::Json:
+        case FieldType::Json: // validated JSON when written
             if (cell.text.isEmpty())
-                out.null();
-            else
-                out.raw(cell.text); // validated JSON when written
-            return;
+                return literal("null", 4);
+            std::memcpy(p, cell.text.data(), size_t(cell.text.size()));
+            return p + cell.text.size();
         case FieldType::Boolean: // PostgreSQL through the driver: "true"/"false"
-            out.boolean(cell.text == "true" || cell.text == "t" || cell.text == "1");
-            return;
-        case FieldType::Integer: out.integer(cell.text.toLongLong()); return;
-        case FieldType::Real: out.real(cell.text.toDouble()); return;
-        default: writeUtf8String(out, cell.text); return;
+            return cell.text == "true" || cell.text == "t" || cell.text == "1"
+                       ? literal("true", 4)
+                       : literal("false", 5);
+        case FieldType::Integer: return JsonWriter::putInteger(p, cell.text.toLongLong());
+        case FieldType::Real: return JsonWriter::putReal(p, cell.text.toDouble());
+        default: return JsonWriter::putString(p, cell.text);
         }
     }
+    return p;
+}
+
+// Appends one row as a JSON object without its closing brace (expansions may follow):
+// `keys` are the prepared "\"name\":" of the columns, the first without a comma, the
+// others with one. The buffer grows once to the row's worst case and shrinks back.
+void appendRow(QByteArray &buffer, const QList<QByteArray> &keys, const QList<FieldType> &types,
+               const SqlCell *cells)
+{
+    qsizetype need = 1;
+    for (qsizetype i = 0; i < keys.size(); ++i)
+        need += keys.at(i).size() +
+                (cells[i].kind == SqlCell::Kind::Text ? 2 + 6 * cells[i].text.size() : 34);
+    const qsizetype start = buffer.size();
+    buffer.resize(start + need);
+    char *p = buffer.data() + start;
+    *p++ = '{';
+    for (qsizetype i = 0; i < keys.size(); ++i) {
+        std::memcpy(p, keys.at(i).constData(), size_t(keys.at(i).size()));
+        p += keys.at(i).size();
+        p = putCell(p, types.at(i), cells[i]);
+    }
+    buffer.resize(p - buffer.constData());
 }
 
 QVariant cellVariant(const SqlCell &cell)
@@ -562,18 +589,27 @@ QString likeOperator(const Dialect &d)
     return d.name() == QLatin1String("postgres") ? QStringLiteral("ILIKE") : QStringLiteral("LIKE");
 }
 
-// "\"name\":" for each column, escaped once per request instead of once per row.
+// "\"name\":" for each column (",\"name\":" after the first), escaped once per request
+// instead of once per row.
 QList<QByteArray> preparedKeys(const QStringList &names)
 {
     QList<QByteArray> keys;
     keys.reserve(names.size());
     for (const QString &name : names) {
-        QByteArray key;
+        QByteArray key = keys.isEmpty() ? QByteArray() : QByteArrayLiteral(",");
         JsonWriter::appendString(key, name);
         key.append(':');
         keys.append(key);
     }
     return keys;
+}
+
+QList<FieldType> typesOf(const auto &columns)
+{
+    QList<FieldType> types;
+    for (const auto &col : columns)
+        types.append(col.type);
+    return types;
 }
 
 QString columnList(const QList<QString> &names)
@@ -588,8 +624,8 @@ QString columnList(const QList<QString> &names)
 
 Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
                                         const Selection &selection, const QString &where,
-                                        const QVariantList &binds, const QString &tail,
-                                        int maxRows, const Principal &who, JsonWriter &out,
+                                        const QVariantList &binds, const QString &tail, int maxRows,
+                                        const Principal &who, JsonWriter &out,
                                         QList<QVariantList> *lastSortValues,
                                         const QStringList &sortColumns, bool *more) const
 {
@@ -604,10 +640,10 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
     for (const QString &s : sortColumns)
         if (!read.contains(s))
             read.append(s);
-    const QString text = QStringLiteral("SELECT %1 FROM %2%3%4")
-                             .arg(columnList(read), quoteIdentifier(c.name),
-                                  where.isEmpty() ? QString() : QStringLiteral(" WHERE ") + where,
-                                  tail);
+    const QString text =
+        QStringLiteral("SELECT %1 FROM %2%3%4")
+            .arg(columnList(read), quoteIdentifier(c.name),
+                 where.isEmpty() ? QString() : QStringLiteral(" WHERE ") + where, tail);
     // Each row is serialised as it arrives into one buffer, without its closing brace
     // (expansions are appended later); `ends` marks where each row stops, `keys` keeps the
     // values that expansions join on.
@@ -615,6 +651,7 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
     for (const Column &col : selection.shown)
         shownNames.append(col.name);
     const QList<QByteArray> keys = preparedKeys(shownNames);
+    const QList<FieldType> shownTypes = typesOf(selection.shown);
     QList<int> keyColumns; // per relation: the column its rows are looked up by
     for (const Relation &r : selection.relations)
         keyColumns.append(r.many ? 0 : int(read.indexOf(r.joinColumn))); // 0: id
@@ -633,18 +670,15 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
             return false;
         }
         ++rows;
-        JsonWriter w(buffer);
-        w.beginObject();
-        for (int i = 0; i < selection.shown.size(); ++i) {
-            w.preparedKey(keys.at(i));
-            writeCell(w, selection.shown.at(i).type, cells[i]);
-        }
+        appendRow(buffer, keys, shownTypes, cells);
         ends.append(buffer.size());
         for (int r = 0; r < keyColumns.size(); ++r) {
             const SqlCell &k = cells[keyColumns.at(r)];
             joinKeys[r].append(k.kind == SqlCell::Kind::Integer ? k.integer : -1);
         }
-        if (lastSortValues) {
+        // The next cursor is made from the last row returned, which is row maxRows
+        // whenever there is a next page.
+        if (lastSortValues && rows == maxRows) {
             lastSort.clear();
             for (int at : std::as_const(sortAt))
                 lastSort.append(cellVariant(cells[at]));
@@ -653,7 +687,7 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
     });
     if (!selected.ok())
         return selected.error();
-    if (lastSortValues && rows > 0)
+    if (lastSortValues && !lastSort.isEmpty())
         lastSortValues->append(lastSort);
 
     // Expansions: one query per relation for the whole page.
@@ -694,16 +728,16 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
                 order.append(quoteIdentifier(key) + (desc ? QStringLiteral(" DESC") : QString()));
             }
             order.append(QStringLiteral("\"id\""));
-            const QString relText =
-                QStringLiteral("SELECT %1 FROM %2 WHERE %3 ORDER BY %4 LIMIT ?")
-                    .arg(columnList(relRead), quoteIdentifier(r.target->name), relWhere,
-                         order.join(QStringLiteral(", ")));
+            const QString relText = QStringLiteral("SELECT %1 FROM %2 WHERE %3 ORDER BY %4 LIMIT ?")
+                                        .arg(columnList(relRead), quoteIdentifier(r.target->name),
+                                             relWhere, order.join(QStringLiteral(", ")));
             relBinds.append(QVariant(qlonglong(m_limits.maxExpandRows + 1)));
             const int keyAt = int(relRead.indexOf(keyColumn));
             QStringList relNames;
             for (const Column &col : r.shown)
                 relNames.append(col.name);
             const QList<QByteArray> relKeys = preparedKeys(relNames);
+            const QList<FieldType> relTypes = typesOf(r.shown);
             int count = 0;
             bool tooMany = false;
             auto loaded = sql.select(relText, relBinds, [&](const SqlCell *cells, int) {
@@ -712,13 +746,8 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
                     return false;
                 }
                 QByteArray serialised;
-                JsonWriter w(serialised);
-                w.beginObject();
-                for (int i = 0; i < r.shown.size(); ++i) {
-                    w.preparedKey(relKeys.at(i));
-                    writeCell(w, r.shown.at(i).type, cells[i]);
-                }
-                w.endObject();
+                appendRow(serialised, relKeys, relTypes, cells);
+                serialised.append('}');
                 byKey[cells[keyAt].integer].append(serialised);
                 return true;
             });
@@ -733,9 +762,9 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
         expanded.append(byKey);
     }
 
-    QList<QByteArray> relationKeys;
+    QList<QByteArray> relationKeys; // each with its leading comma
     for (const Relation &r : selection.relations)
-        relationKeys.append(preparedKeys({r.name}).first());
+        relationKeys.append(preparedKeys({QString(), r.name}).last());
     qsizetype start = 0;
     for (int row = 0; row < ends.size(); ++row) {
         // The row was written with its own writer; append its bytes as one value.
@@ -749,7 +778,6 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
         out.raw(bytes);
         for (int r = 0; r < selection.relations.size(); ++r) {
             const Relation &rel = selection.relations.at(r);
-            out.rawAppend(",");
             out.rawAppend(relationKeys.at(r));
             const QList<QByteArray> items = expanded.at(r).value(joinKeys[r].at(row));
             if (rel.many) {
@@ -761,7 +789,8 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
                 }
                 out.rawAppend("]");
             } else {
-                out.rawAppend(items.isEmpty() ? QByteArrayView("null") : QByteArrayView(items.first()));
+                out.rawAppend(items.isEmpty() ? QByteArrayView("null")
+                                              : QByteArrayView(items.first()));
             }
         }
         out.rawAppend("}");

@@ -4,10 +4,10 @@
 
 #include <QDateTime>
 #include <QElapsedTimer>
-#include <QSqlDriver>
-#include <sqlite3.h>
 #include <QLoggingCategory>
+#include <QSqlDriver>
 #include <QSqlRecord>
+#include <sqlite3.h>
 
 namespace bulwark {
 
@@ -60,7 +60,8 @@ Result<bool> SqlSession::open()
     return true;
 }
 
-Error SqlSession::classify(const QSqlError &error, const QString &sql, bool *connectionLost)
+Error SqlSession::classify(const QSqlError &error, const QString &sql, bool sqlite,
+                           bool *connectionLost)
 {
     // Constraint and busy errors first: Qt's SQLite driver reports every failed step as a
     // ConnectionError, so the error type alone would call a unique violation a lost
@@ -79,15 +80,18 @@ Error SqlSession::classify(const QSqlError &error, const QString &sql, bool *con
         text.contains(QLatin1String("NOT NULL constraint failed")) ||
         text.contains(QLatin1String("CHECK constraint failed")))
         return Error{ErrorCode::Unprocessable, QStringLiteral("a value breaks a constraint")};
-    if (code == QLatin1String("5") || code == QLatin1String("6") ||
-        text.contains(QLatin1String("database is locked")) || code == QLatin1String("40001") ||
-        code == QLatin1String("40P01"))
+    // SQLite's codes are numbers (extended result codes); PostgreSQL's are SQLSTATEs, some
+    // of which are all digits too ("08006"), so the dialect decides how to read them.
+    const int sqliteCode = sqlite ? code.toInt() & 0xff : 0;
+    // SQLITE_BUSY / SQLITE_LOCKED past the busy timeout; PostgreSQL serialization failure
+    // or deadlock: the client may retry.
+    if ((sqlite && (sqliteCode == 5 || sqliteCode == 6)) ||
+        text.contains(QLatin1String("database is locked")) ||
+        (!sqlite && (code == QLatin1String("40001") || code == QLatin1String("40P01"))))
         return Error{ErrorCode::Unavailable, QStringLiteral("the database is busy; try again")};
-    bool numeric = false;
-    const int sqliteCode = code.toInt(&numeric) & 0xff; // SQLite: (extended) result codes
-    if (numeric && sqliteCode != 10 && sqliteCode != 14 && sqliteCode != 26) {
+    if (sqlite && sqliteCode != 10 && sqliteCode != 14 && sqliteCode != 26) {
         // Any other SQLite failure is about the statement, not the connection.
-    } else if (numeric || looksLikeLostConnection(error)) {
+    } else if (sqlite || looksLikeLostConnection(error)) {
         // SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_NOTADB; or PostgreSQL gone.
         *connectionLost = true;
         return Error{ErrorCode::Unavailable, QStringLiteral("the database is unreachable")};
@@ -122,7 +126,7 @@ Result<QSqlQuery *> SqlSession::run(QSqlQuery *query, const QString &sql,
         wantPlan = m_insight->record(sql, ms, rows, !ok);
     if (!ok) {
         bool lost = false;
-        Error error = classify(query->lastError(), sql, &lost);
+        Error error = classify(query->lastError(), sql, isSqlite(), &lost);
         if (lost) {
             m_broken = true;
             m_inTransaction = false;
@@ -191,7 +195,7 @@ Result<bool> SqlSession::execUnprepared(const QString &sql)
         m_insight->record(sql, double(timer.nsecsElapsed()) / 1e6, 0, !ok);
     if (!ok) {
         bool lost = false;
-        Error error = classify(query.lastError(), sql, &lost);
+        Error error = classify(query.lastError(), sql, isSqlite(), &lost);
         if (lost) {
             m_broken = true;
             m_inTransaction = false;
@@ -224,8 +228,7 @@ bool bindSqlite(sqlite3_stmt *stmt, int index, const QVariant &v)
     case QMetaType::Int:
     case QMetaType::UInt:
     case QMetaType::LongLong:
-    case QMetaType::ULongLong:
-        return sqlite3_bind_int64(stmt, index, v.toLongLong()) == SQLITE_OK;
+    case QMetaType::ULongLong: return sqlite3_bind_int64(stmt, index, v.toLongLong()) == SQLITE_OK;
     case QMetaType::Double:
     case QMetaType::Float: return sqlite3_bind_double(stmt, index, v.toDouble()) == SQLITE_OK;
     default: {
@@ -323,7 +326,7 @@ Result<qint64> SqlSession::selectSqlite(const QString &sql, const QVariantList &
             if (m_insight)
                 m_insight->record(sql, double(timer.nsecsElapsed()) / 1e6, 0, true);
             bool lost = false;
-            return classify(error, sql, &lost);
+            return classify(error, sql, true, &lost);
         }
         statements.insert(sql, stmt);
     }
@@ -361,7 +364,8 @@ Result<qint64> SqlSession::selectSqlite(const QString &sql, const QVariantList &
     }
     // Reset at once: a statement left mid-way would hold SQLite's read snapshot.
     const int errcode = rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(handle);
-    const QString message = rc == SQLITE_DONE ? QString() : QString::fromUtf8(sqlite3_errmsg(handle));
+    const QString message =
+        rc == SQLITE_DONE ? QString() : QString::fromUtf8(sqlite3_errmsg(handle));
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     const double ms = double(timer.nsecsElapsed()) / 1e6;
@@ -370,9 +374,9 @@ Result<qint64> SqlSession::selectSqlite(const QString &sql, const QVariantList &
         wantPlan = m_insight->record(sql, ms, count, rc != SQLITE_DONE);
     if (rc != SQLITE_DONE) {
         bool lost = false;
-        Error error = classify(QSqlError(QString(), message, QSqlError::StatementError,
-                                         QString::number(errcode)),
-                               sql, &lost);
+        Error error = classify(
+            QSqlError(QString(), message, QSqlError::StatementError, QString::number(errcode)), sql,
+            true, &lost);
         if (lost) {
             m_broken = true;
             m_inTransaction = false;
@@ -380,10 +384,13 @@ Result<qint64> SqlSession::selectSqlite(const QString &sql, const QVariantList &
         return error;
     }
     if (wantPlan)
-        capturePlan(sql, [&binds](QSqlQuery &q) {
-            for (int i = 0; i < binds.size(); ++i)
-                q.bindValue(i, binds.at(i));
-        }, ms);
+        capturePlan(
+            sql,
+            [&binds](QSqlQuery &q) {
+                for (int i = 0; i < binds.size(); ++i)
+                    q.bindValue(i, binds.at(i));
+            },
+            ms);
     return count;
 }
 
@@ -412,6 +419,23 @@ Result<bool> SqlSession::beginRead()
     return true;
 }
 
+Result<bool> SqlSession::beginReadOnly()
+{
+    const bool sqlite = dialect().name() == QLatin1String("sqlite");
+    auto r = execUnprepared(sqlite ? QStringLiteral("BEGIN") : QStringLiteral("BEGIN READ ONLY"));
+    if (!r.ok())
+        return r.error();
+    m_inTransaction = true;
+    if (sqlite) {
+        if (auto on = execUnprepared(QStringLiteral("PRAGMA query_only = ON")); !on.ok()) {
+            rollback();
+            return on.error();
+        }
+        m_queryOnly = true;
+    }
+    return true;
+}
+
 Result<bool> SqlSession::commit()
 {
     auto r = execUnprepared(QStringLiteral("COMMIT"));
@@ -431,6 +455,9 @@ void SqlSession::rollback()
         m_inTransaction = false;
         QSqlQuery(m_lease.database()).exec(QStringLiteral("ROLLBACK"));
     }
+    if (m_queryOnly && !m_broken) // the connection goes back to the pool writable
+        QSqlQuery(m_lease.database()).exec(QStringLiteral("PRAGMA query_only = OFF"));
+    m_queryOnly = false;
     m_inTransaction = false;
     if (m_writeLock.owns_lock())
         m_writeLock.unlock();

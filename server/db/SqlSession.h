@@ -75,16 +75,23 @@ public:
     // Write transaction: serialised per process on SQLite (see above).
     Result<bool> beginWrite();
     Result<bool> beginRead();
+    // A transaction in which writes fail (PostgreSQL: BEGIN READ ONLY; SQLite: PRAGMA
+    // query_only for its length): reports run in one, so schema-file SQL cannot change data
+    // even if it tries (WITH ... DELETE ... RETURNING passes a textual check). End it with
+    // rollback().
+    Result<bool> beginReadOnly();
     Result<bool> commit();
     void rollback(); // no-op outside a transaction
     bool inTransaction() const { return m_inTransaction; }
 
     int statementCount() const { return m_statements; }
     const Dialect &dialect() const { return m_pool.dialect(); }
+    bool isSqlite() const { return m_pool.dialect().name() == QLatin1String("sqlite"); }
     QSqlDatabase database() const { return m_lease.database(); }
 
     // Maps a driver error to Bulwark's error (see above); exposed for tests.
-    static Error classify(const QSqlError &error, const QString &sql, bool *connectionLost);
+    static Error classify(const QSqlError &error, const QString &sql, bool sqlite,
+                          bool *connectionLost);
 
 private:
     Result<qint64> selectSqlite(const QString &sql, const QVariantList &binds,
@@ -98,6 +105,7 @@ private:
     ConnectionPool::Lease m_lease;
     std::unique_lock<std::mutex> m_writeLock;
     bool m_inTransaction = false;
+    bool m_queryOnly = false; // SQLite's query_only pragma is on for this connection
     bool m_broken = false;
     int m_statements = 0;
 };

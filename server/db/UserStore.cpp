@@ -399,6 +399,7 @@ Result<UserStore::EntryPtr> UserStore::lookupKey(const QByteArray &hash)
         return EntryPtr(entry);
     entry->keyId = q.value(0).toLongLong();
     entry->principal.userId = q.value(1).toLongLong();
+    entry->principal.keyId = entry->keyId;
     const bool revoked = !q.value(2).isNull();
     entry->expiresAt = readOptionalTimestamp(q.value(3));
     const QDateTime lastUsed = readTimestamp(q.value(4));

@@ -20,12 +20,14 @@
 #include "TestSupport.h"
 
 #include <QElapsedTimer>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QSqlRecord>
+#include <QTemporaryDir>
 #include <QThread>
 #include <QUrl>
 #include <QtTest>
@@ -240,6 +242,10 @@ private Q_SLOTS:
     void smallPoolServesEveryWorker_data();
     void smallPoolServesEveryWorker();
     void postgresStoppedUnderRequests();
+    void reportsCannotWrite_data();
+    void reportsCannotWrite();
+    void logoutAndKeyRevocation_data();
+    void logoutAndKeyRevocation();
 
 private:
     static void addBackends();
@@ -1127,4 +1133,95 @@ void TestDataSecurity::postgresStoppedUnderRequests()
 }
 
 QTEST_GUILESS_MAIN(TestDataSecurity)
+void TestDataSecurity::reportsCannotWrite_data()
+{
+    addBackends();
+}
+
+// A report's SQL passes a textual check (one SELECT or WITH statement), but PostgreSQL lets
+// a WITH hold a DELETE. Reports run in a read-only transaction, so such a report fails and
+// deletes nothing. SQLite has no data-modifying WITH; its query_only pragma is checked by
+// running a harmless report and then a normal write on the same server (the pragma must
+// not stick to the pooled connection).
+void TestDataSecurity::reportsCannotWrite()
+{
+    QFETCH(QString, backend);
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString schemaFile = dir.filePath(QStringLiteral("schema.json"));
+    QFile file(schemaFile);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(R"({
+      "collections": {
+        "notes": { "owner": "user_id", "fields": { "text": { "type": "text" } } }
+      },
+      "reports": {
+        "sneaky": {
+          "depends_on": ["notes"],
+          "sql": {
+            "postgres": "WITH gone AS (DELETE FROM notes WHERE user_id = :owner RETURNING id) SELECT COUNT(*) AS n FROM gone",
+            "sqlite": "SELECT COUNT(*) AS n FROM notes WHERE user_id = :owner"
+          }
+        }
+      }
+    })");
+    file.close();
+    TestServer server;
+    server.config.db.schema = schemaFile;
+    server.config.server.threads = 1; // one connection: the pragma check below meets it again
+    BULWARK_CHECK(startServer(server, backend));
+    const Account a = addAccount(server, QStringLiteral("a@example.org"));
+    BULWARK_CHECK(create(server, a, QStringLiteral("notes"), QJsonObject{{"text", "keep me"}}));
+
+    const RawResponse report =
+        api(server.port(), "GET", QStringLiteral("/api/v1/reports/sneaky"), a.token);
+    if (backend == QLatin1String("postgres")) {
+        EXPECT_STATUS("GET", "/api/v1/reports/sneaky", report, 500);
+    } else {
+        EXPECT_STATUS("GET", "/api/v1/reports/sneaky", report, 200);
+        QCOMPARE(report.json().value("data").toArray().at(0).toObject().value("n").toInt(), 1);
+    }
+    // The note is still there, and writes still work on the same connection.
+    const QJsonObject notes = getJson(server, a, QStringLiteral("/api/v1/notes"));
+    QCOMPARE(notes.value("data").toArray().size(), 1);
+    BULWARK_CHECK(create(server, a, QStringLiteral("notes"), QJsonObject{{"text", "second"}}));
+    QCOMPARE(getJson(server, a, QStringLiteral("/api/v1/notes")).value("data").toArray().size(), 2);
+}
+
+void TestDataSecurity::logoutAndKeyRevocation_data()
+{
+    addBackends();
+}
+
+void TestDataSecurity::logoutAndKeyRevocation()
+{
+    QFETCH(QString, backend);
+    TestServer server;
+    BULWARK_CHECK(startServer(server, backend));
+    const Account a = addAccount(server, QStringLiteral("a@example.org"));
+    const Account b = addAccount(server, QStringLiteral("b@example.org"));
+    const QByteArray second = newKey(server, a.id);
+    BULWARK_CHECK(getJson(server, a, QStringLiteral("/api/v1/me")));
+
+    // B cannot revoke A's key: 404, and A's key still works.
+    const auto keyId = server.app()->users()->authenticateKey(second);
+    QVERIFY(keyId.ok());
+    const QString target = QStringLiteral("/api/v1/auth/keys/%1").arg(keyId.value().keyId);
+    EXPECT_STATUS("DELETE", target, api(server.port(), "DELETE", target, b.token), 404);
+    Account withSecond = a;
+    withSecond.token = second;
+    BULWARK_CHECK(getJson(server, withSecond, QStringLiteral("/api/v1/me")));
+
+    // A revokes the second key with the first; then logs the first out.
+    EXPECT_STATUS("DELETE", target, api(server.port(), "DELETE", target, a.token), 204);
+    EXPECT_STATUS("GET", "/api/v1/me",
+                  api(server.port(), "GET", QStringLiteral("/api/v1/me"), second), 401);
+    const QString logout = QStringLiteral("/api/v1/auth/logout");
+    EXPECT_STATUS("POST", logout, api(server.port(), "POST", logout, a.token), 204);
+    EXPECT_STATUS("GET", "/api/v1/me",
+                  api(server.port(), "GET", QStringLiteral("/api/v1/me"), a.token), 401);
+    // B is unaffected.
+    BULWARK_CHECK(getJson(server, b, QStringLiteral("/api/v1/me")));
+}
+
 #include "tst_data_security.moc"
