@@ -612,6 +612,31 @@ QList<FieldType> typesOf(const auto &columns)
     return types;
 }
 
+// The SELECT list for `names`. On PostgreSQL datetimes are formatted by the server into
+// the API's ISO 8601 form: QPSQL would otherwise parse each into a QDateTime and we would
+// format it back (most of a list's time there). The expression gets its own alias, so
+// that ORDER BY "started_at" still means the column (and its index), not the text.
+QString selectList(const Dialect &dialect, const CollectionDef &c, const QStringList &names)
+{
+    const bool postgres = dialect.name() == QLatin1String("postgres");
+    QStringList parts;
+    for (const QString &name : names) {
+        const FieldDef *f = c.field(name);
+        const bool datetime = name == QLatin1String("created_at") ||
+                              name == QLatin1String("updated_at") ||
+                              (f && f->type == FieldType::DateTime);
+        if (postgres && datetime)
+            parts.append(QStringLiteral("to_char(%1 AT TIME ZONE 'UTC', "
+                                        "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS %2")
+                             .arg(quoteIdentifier(name),
+                                  // Upper case: field names are lower case, so no clash.
+                                  quoteIdentifier(QStringLiteral("ISO_") + name)));
+        else
+            parts.append(quoteIdentifier(name));
+    }
+    return parts.join(QStringLiteral(", "));
+}
+
 QString columnList(const QList<QString> &names)
 {
     QStringList quoted;
@@ -642,7 +667,7 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
             read.append(s);
     const QString text =
         QStringLiteral("SELECT %1 FROM %2%3%4")
-            .arg(columnList(read), quoteIdentifier(c.name),
+            .arg(selectList(sql.dialect(), c, read), quoteIdentifier(c.name),
                  where.isEmpty() ? QString() : QStringLiteral(" WHERE ") + where, tail);
     // Each row is serialised as it arrives into one buffer, without its closing brace
     // (expansions are appended later); `ends` marks where each row stops, `keys` keeps the
@@ -729,7 +754,8 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
             }
             order.append(QStringLiteral("\"id\""));
             const QString relText = QStringLiteral("SELECT %1 FROM %2 WHERE %3 ORDER BY %4 LIMIT ?")
-                                        .arg(columnList(relRead), quoteIdentifier(r.target->name),
+                                        .arg(selectList(sql.dialect(), *r.target, relRead),
+                                             quoteIdentifier(r.target->name),
                                              relWhere, order.join(QStringLiteral(", ")));
             relBinds.append(QVariant(qlonglong(m_limits.maxExpandRows + 1)));
             const int keyAt = int(relRead.indexOf(keyColumn));
