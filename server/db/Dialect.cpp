@@ -36,10 +36,14 @@ bool SqliteDialect::prepareSession(QSqlDatabase &db, QString *error) const
 {
     // WAL: readers never wait for the writer; NORMAL is durable at every checkpoint and
     // safe against corruption in WAL mode; foreign keys are off by default in SQLite.
+    // mmap: reads come straight from the OS page cache, shared by every connection,
+    // instead of being copied into each connection's own page cache (the list benchmark
+    // reads ~100 pages a request). 256 MiB of address space per connection, not memory.
     return runAll(db,
                   {QStringLiteral("PRAGMA journal_mode=WAL"),
                    QStringLiteral("PRAGMA synchronous=NORMAL"),
-                   QStringLiteral("PRAGMA foreign_keys=ON")},
+                   QStringLiteral("PRAGMA foreign_keys=ON"),
+                   QStringLiteral("PRAGMA mmap_size=268435456")},
                   error);
 }
 
