@@ -133,7 +133,10 @@ bool ServerApp::openDatabase(QString *error)
     m_insight = std::make_unique<QueryInsight>(double(m_config.db.slowQueryMs), &m_metrics);
     m_database = std::make_unique<DatabaseController>(
         *m_pool, *m_insight, setup.value().schemaVersion, m_config.db.poolMaxSize);
-    m_users = std::make_unique<UserStore>(*m_pool, m_clock);
+    UserStoreOptions userOptions;
+    userOptions.insight = m_insight.get();
+    userOptions.cacheTtl = m_config.api.keyCacheTtl;
+    m_users = std::make_unique<UserStore>(*m_pool, m_clock, userOptions);
     StoreLimits limits;
     limits.maxLimit = m_config.api.maxLimit;
     limits.maxBatch = m_config.api.batchMax;

@@ -106,6 +106,7 @@ struct ApiConfig
     int maxLimit = 1000;
     int batchMax = 1000;
     Milliseconds sessionTtl{24 * 3600 * 1000};
+    Milliseconds keyCacheTtl{5000};
     bool operator==(const ApiConfig &) const = default;
 };
 

@@ -215,6 +215,10 @@ QList<ConfigKey> buildKeys()
     add("api.session_ttl", Kind::Duration, "24h", 60 * 1000.0, 365 * 24 * 3600 * 1000.0,
         "How long an API key issued by POST /api/v1/auth/login stays valid.",
         [ms](Config &c, const QJsonValue &v) { c.api.sessionTtl = ms(v); });
+    add("api.key_cache_ttl", Kind::Duration, "5s", 0, 3600 * 1000.0,
+        "How long a checked API key is remembered; a key revoked or a user disabled by another "
+        "instance or by `bulwark user` stops working within this time (0: check every request).",
+        [ms](Config &c, const QJsonValue &v) { c.api.keyCacheTtl = ms(v); });
 
     add("admin.token", Kind::String, "", 0, 0,
         "Bearer token for /admin/api/ (at least 32 characters); empty means read or generate "

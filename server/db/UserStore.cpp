@@ -2,6 +2,7 @@
 // See UserStore.h for the design (cache, timing-safe login, timestamps).
 #include "UserStore.h"
 
+#include <QElapsedTimer>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QVariant>
@@ -124,6 +125,20 @@ private:
     bool m_broken = false;
 };
 
+bool UserStore::run(QSqlQuery &q, const QString &sql) const
+{
+    // Counted and timed with every other statement (QueryInsight): the key lookups behind
+    // the API's authentication show up in /admin/api/db like the data queries.
+    QElapsedTimer timer;
+    timer.start();
+    const bool ok = sql.isNull() ? q.exec() : q.exec(sql);
+    if (m_options.insight)
+        m_options.insight->record(sql.isNull() ? q.lastQuery() : sql,
+                                  double(timer.nsecsElapsed()) / 1e6,
+                                  ok && !q.isSelect() ? q.numRowsAffected() : 0, !ok);
+    return ok;
+}
+
 UserStore::UserStore(ConnectionPool &pool, const Clock &clock, UserStoreOptions options)
     : m_pool(pool), m_clock(clock), m_options(options),
       m_sqlite(pool.dialect().name() == QLatin1String("sqlite")),
@@ -189,7 +204,7 @@ Result<qint64> UserStore::addUser(const QString &email, const QString &displayNa
     const auto exists = [&]() -> Result<bool> {
         q.prepare(QStringLiteral("SELECT 1 FROM users WHERE email = ?"));
         q.addBindValue(*normalized);
-        if (!q.exec())
+        if (!run(q))
             return session.fail(q.lastError(), QStringLiteral("find user"));
         return q.next();
     };
@@ -215,7 +230,7 @@ Result<qint64> UserStore::addUser(const QString &email, const QString &displayNa
     q.addBindValue(role);
     q.addBindValue(false);
     q.addBindValue(timestampValue(wallNow()));
-    if (!q.exec() || !q.next()) {
+    if (!run(q) || !q.next()) {
         const QSqlError error = q.lastError();
         if (isConnectionError(error, m_sqlite))
             return session.fail(error, QStringLiteral("add user"));
@@ -237,7 +252,7 @@ Result<QList<UserRecord>> UserStore::listUsers()
     Session session(std::move(acquired).value(), m_sqlite);
     QSqlQuery q(session.database());
     q.setForwardOnly(true);
-    if (!q.exec(QStringLiteral("SELECT id, email, display_name, role, disabled, "
+    if (!run(q, QStringLiteral("SELECT id, email, display_name, role, disabled, "
                                "password_hash IS NOT NULL, created_at FROM users ORDER BY id")))
         return session.fail(q.lastError(), QStringLiteral("list users"));
     QList<UserRecord> users;
@@ -263,7 +278,7 @@ Result<UserRecord> UserStore::findUserBy(Session &session, const QString &column
                              "password_hash IS NOT NULL, created_at FROM users WHERE %1 = ?")
                   .arg(column));
     q.addBindValue(value);
-    if (!q.exec())
+    if (!run(q))
         return session.fail(q.lastError(), QStringLiteral("find user"));
     if (!q.next())
         return Error{ErrorCode::NotFound, QStringLiteral("no user %1").arg(value.toString())};
@@ -301,7 +316,7 @@ Result<bool> UserStore::setDisabled(qint64 userId, bool disabled)
     q.addBindValue(disabled);
     q.addBindValue(userId);
     q.addBindValue(disabled);
-    if (!q.exec())
+    if (!run(q))
         return session.fail(q.lastError(), QStringLiteral("update user"));
     const bool changed = q.numRowsAffected() > 0;
     invalidateCache();
@@ -339,7 +354,7 @@ Result<NewKey> UserStore::createApiKey(qint64 userId, const QString &name,
     q.addBindValue(expiresAt ? timestampValue(*expiresAt)
                              : nullOf(m_sqlite ? QMetaType::fromType<QString>()
                                                : QMetaType::fromType<QDateTime>()));
-    if (!q.exec() || !q.next())
+    if (!run(q) || !q.next())
         return session.fail(q.lastError(), QStringLiteral("create API key"));
     NewKey created;
     created.id = q.value(0).toLongLong();
@@ -361,7 +376,7 @@ Result<bool> UserStore::revokeKey(qint64 keyId, qint64 userId)
     q.addBindValue(timestampValue(wallNow()));
     q.addBindValue(keyId);
     q.addBindValue(userId);
-    if (!q.exec())
+    if (!run(q))
         return session.fail(q.lastError(), QStringLiteral("revoke API key"));
     const bool revoked = q.numRowsAffected() > 0;
     invalidateCache();
@@ -370,7 +385,7 @@ Result<bool> UserStore::revokeKey(qint64 keyId, qint64 userId)
     q.prepare(QStringLiteral("SELECT 1 FROM api_keys WHERE id = ? AND user_id = ?"));
     q.addBindValue(keyId);
     q.addBindValue(userId);
-    if (!q.exec())
+    if (!run(q))
         return session.fail(q.lastError(), QStringLiteral("revoke API key"));
     if (!q.next())
         return Error{ErrorCode::NotFound,
@@ -389,7 +404,7 @@ Result<UserStore::EntryPtr> UserStore::lookupKey(const QByteArray &hash)
                              "k.last_used_at, u.role, u.disabled FROM api_keys k "
                              "JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?"));
     q.addBindValue(QString::fromLatin1(hash));
-    if (!q.exec())
+    if (!run(q))
         return session.fail(q.lastError(), QStringLiteral("look up API key"));
 
     const auto now = m_clock.now();
@@ -417,7 +432,7 @@ Result<UserStore::EntryPtr> UserStore::lookupKey(const QByteArray &hash)
         q.prepare(QStringLiteral("UPDATE api_keys SET last_used_at = ? WHERE id = ?"));
         q.addBindValue(timestampValue(wall));
         q.addBindValue(entry->keyId);
-        if (!q.exec()) {
+        if (!run(q)) {
             const Error error = session.fail(q.lastError(), QStringLiteral("record API key use"));
             qWarning("API key %lld: %s", qlonglong(entry->keyId), qPrintable(error.message));
         }
@@ -441,7 +456,7 @@ void UserStore::touchKey(qint64 keyId)
     q.prepare(QStringLiteral("UPDATE api_keys SET last_used_at = ? WHERE id = ?"));
     q.addBindValue(timestampValue(wallNow()));
     q.addBindValue(keyId);
-    if (!q.exec()) {
+    if (!run(q)) {
         const Error error = session.fail(q.lastError(), QStringLiteral("record API key use"));
         qWarning("API key %lld: %s", qlonglong(keyId), qPrintable(error.message));
     }
@@ -515,7 +530,7 @@ Result<Principal> UserStore::login(const QString &email, const QString &password
         q.prepare(QStringLiteral("SELECT id, role, disabled, password_hash, password_salt, "
                                  "password_iterations FROM users WHERE email = ?"));
         q.addBindValue(*normalized);
-        if (!q.exec())
+        if (!run(q))
             return session.fail(q.lastError(), QStringLiteral("log in"));
         if (q.next() && !q.value(3).isNull()) {
             principal.userId = q.value(0).toLongLong();

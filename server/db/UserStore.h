@@ -33,11 +33,13 @@
 #include "Credentials.h"
 #include "Error.h"
 #include "Principal.h"
+#include "QueryInsight.h"
 
 #include <QByteArrayView>
 #include <QDateTime>
 #include <QHash>
 #include <QList>
+#include <QSqlQuery>
 #include <QString>
 #include <atomic>
 #include <chrono>
@@ -73,6 +75,8 @@ struct UserStoreOptions
     int maxCacheEntries = 10'000;
     // last_used_at of a key is written at most this often.
     std::chrono::milliseconds touchInterval{60'000};
+    // Where statements are counted and timed (nullptr: nowhere).
+    QueryInsight *insight = nullptr;
 };
 
 class UserStore
@@ -138,6 +142,8 @@ private:
     void touchKey(qint64 keyId);
     Result<UserRecord> findUserBy(Session &session, const QString &column, const QVariant &value);
     QVariant timestampValue(const QDateTime &utc) const;
+    // Runs a prepared query (or `sql`) and records it in the QueryInsight.
+    bool run(QSqlQuery &q, const QString &sql = QString()) const;
     QDateTime wallNow() const;
 
     ConnectionPool &m_pool;

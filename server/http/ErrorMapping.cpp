@@ -54,6 +54,7 @@ QByteArray reasonPhrase(int status)
     case 422: return QByteArrayLiteral("Unprocessable Content");
     case 429: return QByteArrayLiteral("Too Many Requests");
     case 431: return QByteArrayLiteral("Request Header Fields Too Large");
+    case 499: return QByteArrayLiteral("Client Closed Request");
     case 500: return QByteArrayLiteral("Internal Server Error");
     case 501: return QByteArrayLiteral("Not Implemented");
     case 502: return QByteArrayLiteral("Bad Gateway");

@@ -33,6 +33,8 @@ public:
     GuardedSocket(QTcpSocket *inner, ListenerShared &shared, bool tls);
     ~GuardedSocket() override;
 
+    // The descriptor of the real socket (for peerHasClosed()).
+    qintptr innerDescriptor() const { return m_inner->socketDescriptor(); }
     // The request Qt is parsing or handling right now.
     const FramedRequest &currentRequest() const { return m_current; }
     TimePoint receivedAt() const { return m_receivedAt; }

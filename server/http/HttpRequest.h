@@ -41,6 +41,7 @@ struct HttpRequest
     QHostAddress peer;
     int version = 11; // 10 or 11
     bool tls = false;
+    qintptr socketDescriptor = -1; // of the connection, for peerHasClosed()
     std::chrono::steady_clock::time_point received;
 
     // Value of the first header with this name (case-insensitive), or an empty array.

@@ -52,6 +52,7 @@ bool WorkerHttpServer::handleRequest(const QHttpServerRequest &request, QTcpSock
     r.peer = connection->peerAddress();
     r.version = framed.version;
     r.tls = connection->isTls();
+    r.socketDescriptor = connection->innerDescriptor();
     r.received = connection->receivedAt();
 
     HttpResponse response;

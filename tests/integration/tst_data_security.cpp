@@ -246,6 +246,7 @@ private Q_SLOTS:
     void reportsCannotWrite();
     void logoutAndKeyRevocation_data();
     void logoutAndKeyRevocation();
+    void abandonedRequestsAreNotRun();
 
 private:
     static void addBackends();
@@ -1222,6 +1223,43 @@ void TestDataSecurity::logoutAndKeyRevocation()
                   api(server.port(), "GET", QStringLiteral("/api/v1/me"), a.token), 401);
     // B is unaffected.
     BULWARK_CHECK(getJson(server, b, QStringLiteral("/api/v1/me")));
+}
+
+// A client that gives up while the worker is busy (a load tester's timeout, a user who
+// closes the tab) leaves its request behind in the socket. Running it would spend database
+// time on nobody, and under overload such a backlog starves the live clients: the API
+// stage drops requests whose client has closed the connection.
+void TestDataSecurity::abandonedRequestsAreNotRun()
+{
+    TestServer server;
+    server.config.server.threads = 1; // the sleeping request holds the only worker
+    server.config.server.debugEndpoints = true;
+    BULWARK_CHECK(startServer(server, QStringLiteral("sqlite")));
+    const Account a = addAccount(server, QStringLiteral("a@example.org"));
+    BULWARK_CHECK(getJson(server, a, QStringLiteral("/api/v1/activities"))); // key now cached
+
+    RawHttpClient busy;
+    QVERIFY(busy.connectTo(server.port()));
+    QVERIFY(busy.send("GET /debug/sleep?ms=600 HTTP/1.1\r\nHost: t\r\n\r\n"));
+    QTest::qWait(100); // the worker is asleep now
+    const quint64 before = server.app()->queryInsight()->statementCount();
+    {
+        RawHttpClient quitter;
+        QVERIFY(quitter.connectTo(server.port()));
+        QVERIFY(quitter.send("GET /api/v1/activities?limit=50 HTTP/1.1\r\nHost: t\r\n"
+                             "Authorization: Bearer " +
+                             a.token + "\r\n\r\n"));
+        quitter.close(); // gone before the worker gets to it
+    }
+    RawResponse slept;
+    QVERIFY2(busy.readResponse(&slept, 5000), qPrintable(busy.errorString()));
+    QCOMPARE(slept.status, 200);
+    // The worker is free again and has seen the abandoned request: it ran no statement.
+    BULWARK_CHECK(getJson(server, a, QStringLiteral("/health/live")));
+    QCOMPARE(server.app()->queryInsight()->statementCount(), before);
+    // A live client is served as usual (and that does run statements).
+    BULWARK_CHECK(getJson(server, a, QStringLiteral("/api/v1/activities")));
+    QVERIFY(server.app()->queryInsight()->statementCount() > before);
 }
 
 #include "tst_data_security.moc"
