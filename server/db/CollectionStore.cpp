@@ -276,6 +276,26 @@ bool etagListMatches(const QByteArray &header, const QByteArray &tag)
     return false;
 }
 
+// A write transaction of a single write, or none inside a batch's transaction: begins one
+// only when none is open, and then also rolls back or commits it.
+class WriteScope
+{
+public:
+    explicit WriteScope(SqlSession &sql) : m_sql(sql), m_own(!sql.inTransaction()) {}
+    Result<bool> begin() { return m_own ? m_sql.beginWrite() : Result<bool>(true); }
+    Error fail(Error e)
+    {
+        if (m_own)
+            m_sql.rollback();
+        return e;
+    }
+    Result<bool> commit() { return m_own ? m_sql.commit() : Result<bool>(true); }
+
+private:
+    SqlSession &m_sql;
+    bool m_own;
+};
+
 struct SortKey
 {
     QString column;
@@ -755,8 +775,8 @@ Result<bool> CollectionStore::writeRows(SqlSession &sql, const CollectionDef &c,
             order.append(QStringLiteral("\"id\""));
             const QString relText = QStringLiteral("SELECT %1 FROM %2 WHERE %3 ORDER BY %4 LIMIT ?")
                                         .arg(selectList(sql.dialect(), *r.target, relRead),
-                                             quoteIdentifier(r.target->name),
-                                             relWhere, order.join(QStringLiteral(", ")));
+                                             quoteIdentifier(r.target->name), relWhere,
+                                             order.join(QStringLiteral(", ")));
             relBinds.append(QVariant(qlonglong(m_limits.maxExpandRows + 1)));
             const int keyAt = int(relRead.indexOf(keyColumn));
             QStringList relNames;
@@ -1177,15 +1197,10 @@ CollectionStore::write(SqlSession &sql, const CollectionDef &c, WriteMode mode, 
             QStringLiteral("%1 invalid field(s) in the %2 row").arg(fieldErrors.size()).arg(c.name),
             QJsonObject{{QStringLiteral("fields"), fieldErrors}}};
 
-    const bool ownTransaction = !sql.inTransaction();
-    if (ownTransaction)
-        if (auto begun = sql.beginWrite(); !begun.ok())
-            return begun.error();
-    auto failed = [&](Error e) -> Error {
-        if (ownTransaction)
-            sql.rollback();
-        return e;
-    };
+    WriteScope scope(sql);
+    if (auto begun = scope.begin(); !begun.ok())
+        return begun.error();
+    auto failed = [&scope](Error e) { return scope.fail(std::move(e)); };
     // References written by a non-admin must point at rows they may see.
     for (int i = 0; i < names.size(); ++i) {
         const FieldDef *f = c.field(names.at(i));
@@ -1261,24 +1276,18 @@ CollectionStore::write(SqlSession &sql, const CollectionDef &c, WriteMode mode, 
             return failed(row.error());
         written.body = row.value();
     }
-    if (ownTransaction)
-        if (auto committed = sql.commit(); !committed.ok())
-            return committed.error();
+    if (auto committed = scope.commit(); !committed.ok())
+        return committed.error();
     return written;
 }
 
 Result<bool> CollectionStore::remove(SqlSession &sql, const CollectionDef &c, qint64 id,
                                      const Principal &who, const QByteArray &ifMatch) const
 {
-    const bool ownTransaction = !sql.inTransaction();
-    if (ownTransaction)
-        if (auto begun = sql.beginWrite(); !begun.ok())
-            return begun.error();
-    auto failed = [&](Error e) -> Error {
-        if (ownTransaction)
-            sql.rollback();
-        return e;
-    };
+    WriteScope scope(sql);
+    if (auto begun = scope.begin(); !begun.ok())
+        return begun.error();
+    auto failed = [&scope](Error e) { return scope.fail(std::move(e)); };
     if (!ifMatch.isEmpty()) {
         auto current = currentRow(sql, c, id, who);
         if (!current.ok())
@@ -1307,9 +1316,8 @@ Result<bool> CollectionStore::remove(SqlSession &sql, const CollectionDef &c, qi
     if (q.value()->numRowsAffected() == 0)
         return failed(Error{ErrorCode::NotFound,
                             QStringLiteral("%1 has no row with id %2").arg(c.name).arg(id)});
-    if (ownTransaction)
-        if (auto committed = sql.commit(); !committed.ok())
-            return committed.error();
+    if (auto committed = scope.commit(); !committed.ok())
+        return committed.error();
     return true;
 }
 

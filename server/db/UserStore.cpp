@@ -125,6 +125,21 @@ private:
     bool m_broken = false;
 };
 
+// A row of "SELECT id, email, display_name, role, disabled, password_hash IS NOT NULL,
+// created_at FROM users".
+static UserRecord readUser(const QSqlQuery &q)
+{
+    UserRecord r;
+    r.id = q.value(0).toLongLong();
+    r.email = q.value(1).toString();
+    r.displayName = q.value(2).toString();
+    r.role = q.value(3).toString();
+    r.disabled = q.value(4).toBool();
+    r.hasPassword = q.value(5).toBool();
+    r.createdAt = readTimestamp(q.value(6));
+    return r;
+}
+
 bool UserStore::run(QSqlQuery &q, const QString &sql) const
 {
     // Counted and timed with every other statement (QueryInsight): the key lookups behind
@@ -257,15 +272,7 @@ Result<QList<UserRecord>> UserStore::listUsers()
         return session.fail(q.lastError(), QStringLiteral("list users"));
     QList<UserRecord> users;
     while (q.next()) {
-        UserRecord r;
-        r.id = q.value(0).toLongLong();
-        r.email = q.value(1).toString();
-        r.displayName = q.value(2).toString();
-        r.role = q.value(3).toString();
-        r.disabled = q.value(4).toBool();
-        r.hasPassword = q.value(5).toBool();
-        r.createdAt = readTimestamp(q.value(6));
-        users.append(r);
+        users.append(readUser(q));
     }
     return users;
 }
@@ -282,15 +289,7 @@ Result<UserRecord> UserStore::findUserBy(Session &session, const QString &column
         return session.fail(q.lastError(), QStringLiteral("find user"));
     if (!q.next())
         return Error{ErrorCode::NotFound, QStringLiteral("no user %1").arg(value.toString())};
-    UserRecord r;
-    r.id = q.value(0).toLongLong();
-    r.email = q.value(1).toString();
-    r.displayName = q.value(2).toString();
-    r.role = q.value(3).toString();
-    r.disabled = q.value(4).toBool();
-    r.hasPassword = q.value(5).toBool();
-    r.createdAt = readTimestamp(q.value(6));
-    return r;
+    return readUser(q);
 }
 
 Result<UserRecord> UserStore::findUser(const QString &idOrEmail)
