@@ -113,11 +113,25 @@ QJsonObject DatabaseController::status() const
                                              {QStringLiteral("reconnects"), double(s.reconnects)},
                                              {QStringLiteral("pings"), double(s.pings)},
                                              {QStringLiteral("leaks"), double(s.leaks)}}},
+        {QStringLiteral("acquire_wait"), acquireWait()},
         {QStringLiteral("statements"), statements()},
         {QStringLiteral("slow_query_ms"), m_insight.slowQueryMs()},
         {QStringLiteral("slow_queries"), slowQueries()},
         {QStringLiteral("indexes"), indexUsage()},
     };
+}
+
+QJsonObject DatabaseController::acquireWait() const
+{
+    // The pool's acquire-wait histogram (also bulwark_db_pool_acquire_seconds in /metrics).
+    const auto wait = m_pool.acquireWait();
+    if (!wait)
+        return {};
+    return QJsonObject{
+        {QStringLiteral("count"), double(wait->count)},
+        {QStringLiteral("mean_ms"), wait->count ? wait->sum / double(wait->count) * 1000.0 : 0.0},
+        {QStringLiteral("p50_ms"), wait->quantile(0.5) * 1000.0},
+        {QStringLiteral("p99_ms"), wait->quantile(0.99) * 1000.0}};
 }
 
 QJsonObject DatabaseController::statements() const

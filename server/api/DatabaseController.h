@@ -30,6 +30,7 @@ public:
 private:
     QJsonArray indexUsage() const;
     QJsonObject statements() const;
+    QJsonObject acquireWait() const;
     QJsonArray slowQueries() const;
     HttpResponse maintenance(RequestContext &ctx) const;
 

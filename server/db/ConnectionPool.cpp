@@ -352,6 +352,13 @@ PoolStats ConnectionPool::stats() const
     return s;
 }
 
+std::optional<Histogram::Snapshot> ConnectionPool::acquireWait() const
+{
+    if (!m_waitHistogram)
+        return std::nullopt;
+    return m_waitHistogram->snapshot();
+}
+
 void ConnectionPool::updateGauges()
 {
     if (!m_totalGauge)

@@ -33,6 +33,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -121,6 +122,8 @@ public:
     // Closes every idle connection of the calling thread (before the thread ends).
     void closeThreadConnections();
     PoolStats stats() const;
+    // Time threads waited in acquire() (only when built with a MetricsRegistry).
+    std::optional<Histogram::Snapshot> acquireWait() const;
     // Taken by SqlSession around write transactions when the dialect serialises writes.
     std::mutex &writeMutex() { return m_writeMutex; }
     const Dialect &dialect() const { return *m_dialect; }

@@ -55,6 +55,12 @@ void TestServerDatabase::sqliteByDefault()
     const QJsonObject db = adminDb(server);
     QCOMPARE(db.value(QStringLiteral("driver")).toString(), QStringLiteral("sqlite"));
     QCOMPARE(db.value(QStringLiteral("schema_version")).toInt(), latestSchemaVersion());
+    // The acquire-wait histogram: at least the acquires of start-up and the health check.
+    QVERIFY(db.value(QStringLiteral("acquire_wait"))
+                .toObject()
+                .value(QStringLiteral("count"))
+                .toDouble() >= 1);
+    QVERIFY(db.value(QStringLiteral("acquire_wait")).toObject().contains(QStringLiteral("p99_ms")));
     QCOMPARE(db.value(QStringLiteral("pool")).toObject().value(QStringLiteral("max_size")).toInt(),
              16);
 
