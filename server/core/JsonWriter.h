@@ -52,14 +52,6 @@ public:
         m_out.append(':');
         m_afterKey = true;
     }
-    // A key already escaped and quoted, with its colon: "\"name\":" (the data API prepares
-    // one per column, once per request, instead of escaping it for every row).
-    void preparedKey(QByteArrayView quotedWithColon)
-    {
-        separate();
-        put(quotedWithColon.data(), quotedWithColon.size());
-        m_afterKey = true;
-    }
     void key(QLatin1StringView name)
     {
         separate();
@@ -97,17 +89,6 @@ public:
     // Bytes appended as they are, with no separator handling: for callers that assemble
     // pre-serialised pieces (the data API's rows and their expansions).
     void rawAppend(QByteArrayView bytes) { put(bytes.data(), bytes.size()); }
-    // A JSON string from UTF-8 bytes (as SQLite stores text): escapes ", \\ and control
-    // characters and copies every other byte, multi-byte sequences included.
-    void rawString(QByteArrayView utf8)
-    {
-        separate();
-        const qsizetype start = m_out.size();
-        m_out.resize(start + 2 + utf8.size() * 6);
-        char *end = putString(m_out.data() + start, utf8);
-        m_out.resize(end - m_out.constData());
-    }
-
     // Pointer-level pieces for callers that size a buffer once and fill it (the data API
     // writes each result row this way: one resize per row instead of one call per value).
     // Each writes at `p` and returns the end; the caller guarantees the room:
