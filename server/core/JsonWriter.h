@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Appends JSON text straight to a QByteArray. The data API writes every list and row
-// through it instead of building QJsonObjects: a page of 50 rows is ~600 values, and
+// Appends JSON text straight to a QByteArray. The data API writes every list, row and
+// report through it (result rows through its pointer-level put* helpers, one buffer
+// resize a row) instead of building QJsonObjects: a page of 50 rows is ~600 values, and
 // building, sorting and serialising a QJsonObject tree for them cost several times more
 // than the query that produced them (measured with callgrind on the list benchmark).
 // The caller is responsible for structure (commas are handled by the writer, nesting is
