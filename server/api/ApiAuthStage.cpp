@@ -17,9 +17,9 @@ HttpResponse ApiAuthStage::handle(RequestContext &ctx, const Next &next)
     // status nginx uses for it; nobody receives the response.
     if (peerHasClosed(ctx.request.socketDescriptor)) {
         ctx.routePattern = m_prefix + QStringLiteral("*");
-        HttpResponse gone = errorResponse(ErrorCode::BadRequest,
-                                          QStringLiteral("the client closed the connection"),
-                                          ctx.requestId);
+        HttpResponse gone =
+            errorResponse(ErrorCode::BadRequest, QStringLiteral("the client closed the connection"),
+                          ctx.requestId);
         gone.status = 499;
         return gone;
     }

@@ -70,9 +70,7 @@ inline HttpResponse conditionalJson(const RequestContext &ctx, QByteArray body)
     const QByteArray tag = CollectionStore::etag(body);
     const QByteArray ifNoneMatch = ctx.request.header("if-none-match");
     HttpResponse response;
-    if (!ifNoneMatch.isEmpty() &&
-        (ifNoneMatch.trimmed() == "*" || ifNoneMatch.split(',').contains(tag) ||
-         ifNoneMatch.contains(tag))) {
+    if (!ifNoneMatch.isEmpty() && CollectionStore::etagMatches(ifNoneMatch, tag, true)) {
         response.status = 304;
     } else {
         response = HttpResponse::bytes(std::move(body), QByteArrayLiteral("application/json"));

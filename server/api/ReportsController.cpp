@@ -69,14 +69,10 @@ std::optional<QVariant> paramValue(FieldType type, const QString &text)
         if (text == QLatin1String("false"))
             return QVariant(false);
         return std::nullopt;
-    case FieldType::DateTime: {
-        QDateTime t = QDateTime::fromString(text, Qt::ISODateWithMs);
-        if (!t.isValid())
-            return std::nullopt;
-        if (t.timeSpec() == Qt::LocalTime)
-            t.setTimeSpec(Qt::UTC);
-        return QVariant(t.toUTC().toString(Qt::ISODateWithMs));
-    }
+    case FieldType::DateTime:
+        if (auto normalised = normaliseDateTime(text))
+            return QVariant(*normalised);
+        return std::nullopt;
     case FieldType::Text: return QVariant(text);
     case FieldType::Json: return std::nullopt;
     }

@@ -5,6 +5,7 @@
 
 #include "ConfigLoader.h"
 
+#include <QDateTime>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -25,6 +26,18 @@ QString fieldTypeName(FieldType type)
     case FieldType::Json: return QStringLiteral("json");
     }
     return {};
+}
+
+std::optional<QString> normaliseDateTime(const QString &text)
+{
+    QDateTime t = QDateTime::fromString(text, Qt::ISODateWithMs);
+    if (!t.isValid())
+        t = QDateTime::fromString(text, Qt::ISODate);
+    if (!t.isValid())
+        return std::nullopt;
+    if (t.timeSpec() == Qt::LocalTime)
+        t.setTimeSpec(Qt::UTC);
+    return t.toUTC().toString(Qt::ISODateWithMs);
 }
 
 QString onDeleteName(OnDelete action)
@@ -76,27 +89,36 @@ QList<CollectionSchema::BackReference> CollectionSchema::backReferences(QStringV
     return out;
 }
 
-QStringList CollectionSchema::dependencyOrder() const
+namespace {
+// Collections in an order where each comes after those it references (references to
+// "users" and to itself do not count). Collections left out of the order are on a cycle.
+QStringList referenceOrder(const QList<CollectionDef> &collections)
 {
     QStringList order;
-    QSet<QString> placed;
-    // References form a DAG (parse() rejects cycles), so this terminates.
-    while (order.size() < m_collections.size()) {
-        for (const CollectionDef &c : m_collections) {
-            if (placed.contains(c.name))
+    bool progress = true;
+    while (progress && order.size() < collections.size()) {
+        progress = false;
+        for (const CollectionDef &c : collections) {
+            if (order.contains(c.name))
                 continue;
             bool ready = true;
             for (const FieldDef &f : c.fields)
-                if (!f.references.isEmpty() && f.references != QLatin1String("users") &&
-                    f.references != c.name && !placed.contains(f.references))
-                    ready = false;
+                ready =
+                    ready && (f.references.isEmpty() || f.references == QLatin1String("users") ||
+                              f.references == c.name || order.contains(f.references));
             if (ready) {
                 order.append(c.name);
-                placed.insert(c.name);
+                progress = true;
             }
         }
     }
     return order;
+}
+} // namespace
+
+QStringList CollectionSchema::dependencyOrder() const
+{
+    return referenceOrder(m_collections); // complete: parse() rejects cycles
 }
 
 namespace {
@@ -476,26 +498,9 @@ Result<CollectionSchema, QStringList> CollectionSchema::parse(const QByteArray &
                     QStringLiteral("collections.%1.fields.%2.references").arg(c.name, f.name),
                     QStringLiteral("unknown collection \"%1\"").arg(f.references));
     if (parser.errors.isEmpty()) {
-        QSet<QString> placed;
-        bool progress = true;
-        while (progress && placed.size() < schema.m_collections.size()) {
-            progress = false;
-            for (const CollectionDef &c : std::as_const(schema.m_collections)) {
-                if (placed.contains(c.name))
-                    continue;
-                bool ready = true;
-                for (const FieldDef &f : c.fields)
-                    ready = ready &&
-                            (f.references.isEmpty() || f.references == QLatin1String("users") ||
-                             f.references == c.name || placed.contains(f.references));
-                if (ready) {
-                    placed.insert(c.name);
-                    progress = true;
-                }
-            }
-        }
+        const QStringList ordered = referenceOrder(schema.m_collections);
         for (const CollectionDef &c : std::as_const(schema.m_collections))
-            if (!placed.contains(c.name))
+            if (!ordered.contains(c.name))
                 parser.error(QStringLiteral("collections.%1").arg(c.name),
                              QStringLiteral("its references form a cycle"));
     }

@@ -36,6 +36,11 @@ enum class FieldType
 };
 QString fieldTypeName(FieldType type);
 
+// A datetime value in the one form Bulwark stores and compares (UTC, milliseconds, "Z":
+// on SQLite the text order is then the time order); input may be any ISO 8601 form, and
+// no offset means UTC. nullopt when it is not a date and time.
+std::optional<QString> normaliseDateTime(const QString &text);
+
 enum class OnDelete
 {
     Cascade,

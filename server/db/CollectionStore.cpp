@@ -31,20 +31,6 @@ QStringList splitList(const QString &text)
     return out;
 }
 
-// Datetimes are stored as UTC text with milliseconds on SQLite, so that comparing the text
-// compares the instants; input may be any ISO 8601 form (no offset means UTC).
-std::optional<QString> normaliseDateTime(const QString &text)
-{
-    QDateTime t = QDateTime::fromString(text, Qt::ISODateWithMs);
-    if (!t.isValid())
-        t = QDateTime::fromString(text, Qt::ISODate);
-    if (!t.isValid())
-        return std::nullopt;
-    if (t.timeSpec() == Qt::LocalTime)
-        t.setTimeSpec(Qt::UTC);
-    return t.toUTC().toString(Qt::ISODateWithMs);
-}
-
 QVariant typedNull(FieldType type)
 {
     switch (type) {
@@ -267,15 +253,6 @@ QJsonValue toCursorJson(FieldType type, const QVariant &v)
     }
 }
 
-// Whether an If-Match / If-None-Match list ("a", "b" or *) names `tag`.
-bool etagListMatches(const QByteArray &header, const QByteArray &tag)
-{
-    for (const QByteArray &entry : header.split(','))
-        if (entry.trimmed() == "*" || entry.trimmed() == tag)
-            return true;
-    return false;
-}
-
 // A write transaction of a single write, or none inside a batch's transaction: begins one
 // only when none is open, and then also rolls back or commits it.
 class WriteScope
@@ -325,6 +302,18 @@ struct CollectionStore::Selection
 CollectionStore::CollectionStore(const CollectionSchema &schema, StoreLimits limits)
     : m_schema(schema), m_limits(limits)
 {
+}
+
+bool CollectionStore::etagMatches(const QByteArray &header, const QByteArray &tag, bool weak)
+{
+    for (QByteArray entry : header.split(',')) {
+        entry = entry.trimmed();
+        if (weak && entry.startsWith("W/"))
+            entry = entry.mid(2);
+        if (entry == "*" || entry == tag)
+            return true;
+    }
+    return false;
 }
 
 QByteArray CollectionStore::etag(QByteArrayView body)
@@ -1241,7 +1230,7 @@ CollectionStore::write(SqlSession &sql, const CollectionDef &c, WriteMode mode, 
             auto current = currentRow(sql, c, id, who);
             if (!current.ok())
                 return failed(current.error());
-            if (!etagListMatches(ifMatch, etag(current.value())))
+            if (!etagMatches(ifMatch, etag(current.value()), false))
                 return failed(Error{ErrorCode::PreconditionFailed,
                                     QStringLiteral("the row has changed since you read it "
                                                    "(If-Match does not match its ETag)")});
@@ -1292,7 +1281,7 @@ Result<bool> CollectionStore::remove(SqlSession &sql, const CollectionDef &c, qi
         auto current = currentRow(sql, c, id, who);
         if (!current.ok())
             return failed(current.error());
-        if (!etagListMatches(ifMatch, etag(current.value())))
+        if (!etagMatches(ifMatch, etag(current.value()), false))
             return failed(Error{ErrorCode::PreconditionFailed,
                                 QStringLiteral("the row has changed since you read it (If-Match "
                                                "does not match its ETag)")});

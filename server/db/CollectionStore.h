@@ -97,6 +97,9 @@ public:
 
     // Strong validator of a representation: FNV-1a 64 of the bytes, quoted.
     static QByteArray etag(QByteArrayView body);
+    // Whether an If-Match / If-None-Match list ("a", "b" or *) names `tag`. `weak`: the
+    // weak comparison of If-None-Match (W/"x" matches "x"); If-Match compares strongly.
+    static bool etagMatches(const QByteArray &header, const QByteArray &tag, bool weak);
     const CollectionSchema &schema() const { return m_schema; }
     const StoreLimits &limits() const { return m_limits; }
 

@@ -39,12 +39,11 @@ bool SqliteDialect::prepareSession(QSqlDatabase &db, QString *error) const
     // mmap: reads come straight from the OS page cache, shared by every connection,
     // instead of being copied into each connection's own page cache (the list benchmark
     // reads ~100 pages a request). 256 MiB of address space per connection, not memory.
-    return runAll(db,
-                  {QStringLiteral("PRAGMA journal_mode=WAL"),
-                   QStringLiteral("PRAGMA synchronous=NORMAL"),
-                   QStringLiteral("PRAGMA foreign_keys=ON"),
-                   QStringLiteral("PRAGMA mmap_size=268435456")},
-                  error);
+    return runAll(
+        db,
+        {QStringLiteral("PRAGMA journal_mode=WAL"), QStringLiteral("PRAGMA synchronous=NORMAL"),
+         QStringLiteral("PRAGMA foreign_keys=ON"), QStringLiteral("PRAGMA mmap_size=268435456")},
+        error);
 }
 
 PostgresDialect::PostgresDialect(Params params) : m_params(std::move(params)) {}

@@ -100,6 +100,17 @@ Error SqlSession::classify(const QSqlError &error, const QString &sql, bool sqli
     return Error{ErrorCode::Internal, QStringLiteral("a database statement failed")};
 }
 
+Error SqlSession::failure(const QSqlError &error, const QString &sql)
+{
+    bool lost = false;
+    Error mapped = classify(error, sql, isSqlite(), &lost);
+    if (lost) { // the connection is discarded when the session ends
+        m_broken = true;
+        m_inTransaction = false;
+    }
+    return mapped;
+}
+
 Result<QSqlQuery *> SqlSession::run(QSqlQuery *query, const QString &sql,
                                     const std::function<void(QSqlQuery &)> &bind)
 {
@@ -125,13 +136,7 @@ Result<QSqlQuery *> SqlSession::run(QSqlQuery *query, const QString &sql,
     if (m_insight)
         wantPlan = m_insight->record(sql, ms, rows, !ok);
     if (!ok) {
-        bool lost = false;
-        Error error = classify(query->lastError(), sql, isSqlite(), &lost);
-        if (lost) {
-            m_broken = true;
-            m_inTransaction = false;
-        }
-        return error;
+        return failure(query->lastError(), sql);
     }
     if (wantPlan &&
         (sql.startsWith(QLatin1String("SELECT")) || sql.startsWith(QLatin1String("WITH"))))
@@ -194,13 +199,7 @@ Result<bool> SqlSession::execUnprepared(const QString &sql)
     if (m_insight)
         m_insight->record(sql, double(timer.nsecsElapsed()) / 1e6, 0, !ok);
     if (!ok) {
-        bool lost = false;
-        Error error = classify(query.lastError(), sql, isSqlite(), &lost);
-        if (lost) {
-            m_broken = true;
-            m_inTransaction = false;
-        }
-        return error;
+        return failure(query.lastError(), sql);
     }
     return true;
 }
@@ -325,8 +324,7 @@ Result<qint64> SqlSession::selectSqlite(const QString &sql, const QVariantList &
                                   QString::number(sqlite3_extended_errcode(handle)));
             if (m_insight)
                 m_insight->record(sql, double(timer.nsecsElapsed()) / 1e6, 0, true);
-            bool lost = false;
-            return classify(error, sql, true, &lost);
+            return failure(error, sql);
         }
         statements.insert(sql, stmt);
     }
@@ -373,15 +371,9 @@ Result<qint64> SqlSession::selectSqlite(const QString &sql, const QVariantList &
     if (m_insight)
         wantPlan = m_insight->record(sql, ms, count, rc != SQLITE_DONE);
     if (rc != SQLITE_DONE) {
-        bool lost = false;
-        Error error = classify(
-            QSqlError(QString(), message, QSqlError::StatementError, QString::number(errcode)), sql,
-            true, &lost);
-        if (lost) {
-            m_broken = true;
-            m_inTransaction = false;
-        }
-        return error;
+        return failure(
+            QSqlError(QString(), message, QSqlError::StatementError, QString::number(errcode)),
+            sql);
     }
     if (wantPlan)
         capturePlan(

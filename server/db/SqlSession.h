@@ -94,6 +94,8 @@ public:
                           bool *connectionLost);
 
 private:
+    // classify(), and a lost connection marks the session broken.
+    Error failure(const QSqlError &error, const QString &sql);
     Result<qint64> selectSqlite(const QString &sql, const QVariantList &binds,
                                 const RowCallback &row);
     Result<QSqlQuery *> run(QSqlQuery *query, const QString &sql,

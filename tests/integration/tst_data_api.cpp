@@ -601,6 +601,8 @@ void TestDataApi::conditionalRequests()
     // Also in a list of tags, and on the keep-alive connection (which must stay in sync).
     RawResponse inList = api.get(location, "If-None-Match: \"0123456789abcdef\", " + tag + "\r\n");
     QCOMPARE(inList.status, 304);
+    // If-None-Match compares weakly (RFC 9110): W/"tag" matches "tag".
+    QCOMPARE(api.get(location, "If-None-Match: W/" + tag + "\r\n").status, 304);
     RawResponse different = api.get(location, "If-None-Match: \"0123456789abcdef\"\r\n");
     QCOMPARE(different.status, 200);
     QCOMPARE(different.body, first.body);
@@ -625,6 +627,10 @@ void TestDataApi::conditionalRequests()
     RawResponse stale = api.patch(location, {{QStringLiteral("title"), QStringLiteral("two")}},
                                   "If-Match: " + tag + "\r\n");
     verifyError(stale, 412, QStringLiteral("precondition_failed"));
+    // If-Match compares strongly: a weak tag never matches, not even the current one.
+    verifyError(api.patch(location, {{QStringLiteral("title"), QStringLiteral("two")}},
+                          "If-Match: W/" + current + "\r\n"),
+                412, QStringLiteral("precondition_failed"));
     RawResponse unchanged = api.get(location);
     QCOMPARE(unchanged.body, changed.body);
     QCOMPARE(unchanged.header("ETag"), current);
