@@ -6,6 +6,7 @@
 #include "ResponseWriter.h"
 #include "SocketShutdown.h"
 #include "Stages.h"
+#include "WorkerHttpServer.h"
 
 #include <QSslSocket>
 
@@ -159,14 +160,19 @@ void GuardedSocket::pump()
             m_current.raw = m_buffer.first(m_current.totalLength);
             m_buffer.remove(0, m_current.totalLength);
         }
-        m_staged = m_framer.bytesForParser(m_current.raw);
+        const bool bodyless = m_current.contentLength == 0 && !m_current.chunked;
+        if (!bodyless)
+            m_staged = m_framer.bytesForParser(m_current.raw);
         m_framer.reset();
         m_receivedAt = now();
         m_requestStart = m_receivedAt; // a pipelined next request starts now
         m_headersDone = {};
         m_delivered = false;
         m_inHandler = true;
-        Q_EMIT readyRead(); // Qt's parser reads m_staged and calls handleRequest synchronously
+        if (bodyless) // see WorkerHttpServer.h: nothing for Qt's parser to decode
+            WorkerHttpServer::serve(this, m_shared, QByteArray());
+        else
+            Q_EMIT readyRead(); // Qt's parser reads m_staged and calls handleRequest at once
         m_inHandler = false;
         if (m_finished)
             return;

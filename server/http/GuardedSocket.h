@@ -2,7 +2,8 @@
 // The guarded connection: the socket Qt's QAbstractHttpServer is given is this wrapper, not
 // the network socket. The wrapper owns the real QTcpSocket (or QSslSocket), reads every
 // byte from it first, runs RequestFramer over them, and only then lets Qt's parser read,
-// one complete request at a time, through readData(). So limits are enforced before
+// one complete request at a time, through readData() (a request without a body skips Qt's
+// parser: see WorkerHttpServer.h). So limits are enforced before
 // anything is buffered by Qt, bad requests get a real 4xx answer instead of a silent
 // disconnect, pipelined requests are answered in order, and the wrapper decides when the
 // connection closes (Connection: close, HTTP/1.0, draining, errors, timeouts).

@@ -39,8 +39,13 @@ bool WorkerHttpServer::handleRequest(const QHttpServerRequest &request, QTcpSock
     auto *connection = qobject_cast<GuardedSocket *>(socket);
     if (!connection)
         return false;
-    // Method, target and headers come from our framer, which has already split them;
-    // Qt's parser contributes the decoded body (Content-Length or chunked).
+    serve(connection, m_shared, request.body());
+    return true;
+}
+
+void WorkerHttpServer::serve(GuardedSocket *connection, const ListenerShared &shared,
+                             QByteArray body)
+{
     const FramedRequest &framed = connection->currentRequest();
     RequestContext ctx;
     HttpRequest &r = ctx.request;
@@ -48,7 +53,7 @@ bool WorkerHttpServer::handleRequest(const QHttpServerRequest &request, QTcpSock
     splitTarget(framed.target, &r.path, &r.rawQuery);
     r.head = framed.raw;
     r.headerSpans = framed.headers;
-    r.body = request.body();
+    r.body = std::move(body);
     r.peer = connection->peerAddress();
     r.version = framed.version;
     r.tls = connection->isTls();
@@ -57,7 +62,7 @@ bool WorkerHttpServer::handleRequest(const QHttpServerRequest &request, QTcpSock
 
     HttpResponse response;
     try {
-        response = m_shared.pipeline->run(ctx);
+        response = shared.pipeline->run(ctx);
     } catch (const std::exception &e) {
         qCritical("unhandled exception in handler for %s: %s", qPrintable(r.path), e.what());
         response =
@@ -70,7 +75,6 @@ bool WorkerHttpServer::handleRequest(const QHttpServerRequest &request, QTcpSock
     options.close = close;
     options.keepAliveHeader = framed.version == 10 && !close;
     connection->sendResponse(ResponseWriter::serialize(response, options), close);
-    return true;
 }
 
 } // namespace bulwark

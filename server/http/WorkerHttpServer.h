@@ -8,9 +8,15 @@
 
 namespace bulwark {
 
-// The single entry point of every request: Qt parses, we route. Overriding handleRequest
-// (instead of using QHttpServer's router) lets our pipeline run in one place and our
-// writer produce the bytes.
+class GuardedSocket;
+
+// Every request ends in serve(): the framer's method, target and headers, the body, our
+// pipeline, our writer. A request with a body reaches it through Qt's parser, which decodes
+// the body (Content-Length or chunked), and handleRequest (overridden instead of using
+// QHttpServer's router). A request without a body goes to serve() straight from the
+// guarded connection: Qt's parser would only re-read, one byte at a time, a head the
+// framer has already split and checked, and that re-read was a quarter of a cached GET's
+// time (perf). The two paths differ only in where the body comes from.
 class WorkerHttpServer final : public QAbstractHttpServer
 {
 public:
@@ -18,6 +24,8 @@ public:
         : QAbstractHttpServer(parent), m_shared(shared)
     {
     }
+
+    static void serve(GuardedSocket *connection, const ListenerShared &shared, QByteArray body);
 
 protected:
     bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
