@@ -14,7 +14,9 @@ HttpResponse ApiAuthStage::handle(RequestContext &ctx, const Next &next)
     // Data requests cost database time. One whose client has already gone (a client that
     // timed out while the worker was busy) is not run: under overload this is what keeps a
     // backlog of abandoned slow requests from starving the live ones. Logged as 499, the
-    // status nginx uses for it; nobody receives the response.
+    // status nginx uses for it; nobody receives the response. (The check is one
+    // non-blocking recv(MSG_PEEK). It cannot be skipped for requests that look fresh: a
+    // request is stamped when the worker reads it, not when it arrived.)
     if (peerHasClosed(ctx.request.socketDescriptor)) {
         ctx.routePattern = m_prefix + QStringLiteral("*");
         HttpResponse gone =

@@ -466,17 +466,20 @@ Result<Principal> UserStore::authenticateKey(QByteArrayView token)
     // Not one of ours: answered without a query and without a cache slot.
     if (!token.startsWith(QByteArrayView("bwk_")) || token.size() > kMaxTokenLength)
         return Error{ErrorCode::Unauthorized, kBadKey};
-    const QByteArray hash = Credentials::apiKeyHash(token.toByteArray());
     const auto now = m_clock.now();
 
+    // The cache is keyed by the token itself, not its SHA-256: hashing every request's key
+    // was a fifth of a cached GET's time. The tokens already sit in request buffers of this
+    // process; the database only ever sees (and stores) the hash.
     EntryPtr entry;
     {
         std::shared_lock lock(m_cacheMutex);
-        const auto it = m_cache.constFind(hash);
+        const auto it = m_cache.constFind(QByteArray::fromRawData(token.data(), token.size()));
         if (it != m_cache.constEnd() && now - it.value()->cachedAt < m_options.cacheTtl)
             entry = it.value();
     }
     if (!entry) {
+        const QByteArray hash = Credentials::apiKeyHash(token.toByteArray());
         auto looked = lookupKey(hash);
         if (!looked)
             return looked.error(); // database trouble is never cached
@@ -484,7 +487,7 @@ Result<Principal> UserStore::authenticateKey(QByteArrayView token)
         std::unique_lock lock(m_cacheMutex);
         if (m_cache.size() >= m_options.maxCacheEntries)
             m_cache.clear();
-        m_cache.insert(hash, entry);
+        m_cache.insert(token.toByteArray(), entry);
     }
 
     if (!entry->valid || (entry->expiresAt && *entry->expiresAt <= wallNow()))

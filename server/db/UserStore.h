@@ -156,7 +156,7 @@ private:
     std::chrono::steady_clock::duration m_clockSkew{};
 
     mutable std::shared_mutex m_cacheMutex;
-    QHash<QByteArray, EntryPtr> m_cache; // by key hash
+    QHash<QByteArray, EntryPtr> m_cache; // by token
 };
 
 } // namespace bulwark

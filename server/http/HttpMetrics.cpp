@@ -2,6 +2,9 @@
 // See HttpMetrics.h.
 #include "HttpMetrics.h"
 
+#include <QHash>
+#include <atomic>
+
 namespace bulwark {
 
 namespace {
@@ -12,6 +15,32 @@ QByteArray methodLabel(const QByteArray &method)
                                          "DELETE", "PATCH", "OPTIONS", "TRACE"};
     return known.contains(method) ? method : QByteArray("OTHER");
 }
+
+std::atomic<quint64> g_nextId{1};
+
+// Each worker thread remembers the counter and histogram of every (route, method, status)
+// it has recorded, so a request costs one hash lookup instead of building and joining
+// label lists (several allocations) and taking the family's lock. Keyed by the metrics
+// object's id, not its address, so that a later instance at the same address (tests run
+// several servers in one process) never finds a dead one's handles.
+struct RouteKey
+{
+    quint64 owner;
+    QString route;
+    QByteArray method;
+    int status;
+    bool operator==(const RouteKey &) const = default;
+};
+size_t qHash(const RouteKey &k, size_t seed = 0)
+{
+    return qHashMulti(seed, k.owner, k.route, k.method, k.status);
+}
+struct RouteHandles
+{
+    Counter *requests;
+    Histogram *duration;
+};
+constexpr qsizetype kMaxCachedRoutes = 4096; // bounds a thread's cache; cleared when full
 } // namespace
 
 HttpMetrics::HttpMetrics(MetricsRegistry &registry)
@@ -48,17 +77,28 @@ HttpMetrics::HttpMetrics(MetricsRegistry &registry)
                                              {"reason"})),
       m_rejectedRequests(registry.counter(
           "bulwark_http_requests_rejected_total",
-          "Requests rejected before routing (framing, limits, timeouts), by reason.", {"reason"}))
+          "Requests rejected before routing (framing, limits, timeouts), by reason.", {"reason"})),
+      m_id(g_nextId.fetch_add(1, std::memory_order_relaxed))
 {
 }
 
 void HttpMetrics::recordRequest(const QByteArray &method, const QString &route, int status,
                                 double seconds)
 {
-    const QByteArray m = methodLabel(method);
-    const QByteArray r = route.toUtf8();
-    m_requests.labels({m, r, QByteArray::number(status)}).inc();
-    m_duration.labels({m, r}).observe(seconds);
+    thread_local QHash<RouteKey, RouteHandles> cache;
+    RouteKey key{m_id, route, method, status};
+    auto it = cache.constFind(key);
+    if (it == cache.constEnd()) {
+        if (cache.size() >= kMaxCachedRoutes)
+            cache.clear();
+        const QByteArray m = methodLabel(method);
+        const QByteArray r = route.toUtf8();
+        it = cache.insert(std::move(key),
+                          RouteHandles{&m_requests.labels({m, r, QByteArray::number(status)}),
+                                       &m_duration.labels({m, r})});
+    }
+    it->requests->inc();
+    it->duration->observe(seconds);
     requestsAll.inc();
     latencyAll.observe(seconds);
     if (status >= 500)

@@ -33,6 +33,7 @@ private:
     Family<Histogram> &m_duration;
     Family<Counter> &m_rejectedConnections;
     Family<Counter> &m_rejectedRequests;
+    const quint64 m_id; // tells instances apart in the per-thread handle caches
 };
 
 } // namespace bulwark

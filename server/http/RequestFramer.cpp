@@ -231,27 +231,29 @@ std::optional<RequestFramer::Status> RequestFramer::headLine(const char *line, q
     m_request.headers.append(
         HeaderSpan{lineStart, colon, lineStart + valueStart, valueEnd - valueStart});
 
-    const QByteArray lname = name.toByteArray().toLower();
-    if (lname == "content-length") {
+    auto is = [name](QByteArrayView field) {
+        return name.compare(field, Qt::CaseInsensitive) == 0;
+    };
+    if (is("content-length")) {
         for (const QByteArray &part : value.toByteArray().split(','))
             m_contentLengths.append(part.trimmed());
-    } else if (lname == "transfer-encoding") {
+    } else if (is("transfer-encoding")) {
         m_sawTransferEncoding = true;
         if (!m_transferEncoding.isEmpty())
             m_transferEncoding.append(',');
         m_transferEncoding.append(trimmedLower(value));
-    } else if (lname == "host") {
+    } else if (is("host")) {
         ++m_hostCount;
-    } else if (lname == "connection") {
+    } else if (is("connection")) {
         const QByteArray v = value.toByteArray();
         m_connectionClose |= hasToken(v, "close");
         m_connectionKeepAlive |= hasToken(v, "keep-alive");
-    } else if (lname == "expect") {
+    } else if (is("expect")) {
         m_request.expectContinue = trimmedLower(value) == "100-continue";
         // We answer 100-continue ourselves (after the limits passed); Qt's parser would send
         // a second one when it reads the already complete request.
         m_request.hiddenRanges.append({lineStart, length + 2});
-    } else if (lname == "upgrade" || lname == "http2-settings") {
+    } else if (is("upgrade") || is("http2-settings")) {
         m_request.hiddenRanges.append({lineStart, length + 2});
     }
     return std::nullopt;

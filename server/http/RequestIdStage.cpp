@@ -21,8 +21,13 @@ bool RequestIdStage::isWellFormed(const QByteArray &id)
 
 QByteArray RequestIdStage::generate()
 {
-    const quint64 words[2] = {threadRandom()(), threadRandom()()};
-    return QByteArray(reinterpret_cast<const char *>(words), sizeof words).toHex();
+    static constexpr char kHex[] = "0123456789abcdef";
+    QByteArray id(32, Qt::Uninitialized);
+    char *out = id.data();
+    for (quint64 word : {threadRandom()(), threadRandom()()})
+        for (int shift = 60; shift >= 0; shift -= 4)
+            *out++ = kHex[(word >> shift) & 0xf];
+    return id;
 }
 
 HttpResponse RequestIdStage::handle(RequestContext &ctx, const Next &next)
