@@ -4,8 +4,12 @@
 
 #include "AdminToken.h"
 #include "ApiAuthStage.h"
+#include "CacheTagResolver.h"
 #include "DatabaseSetup.h"
 #include "Stages.h"
+#include "ThreadRandom.h"
+
+#include <QElapsedTimer>
 
 #include <QDir>
 #include <QFileInfo>
@@ -35,6 +39,9 @@ ServerApp::~ServerApp()
 {
     if (m_http)
         m_http->stop();
+    m_background.stop();
+    if (m_cache)
+        m_cache->stopSubscriber();
 }
 
 bool ServerApp::start(QString *error)
@@ -85,6 +92,8 @@ bool ServerApp::start(QString *error)
         return false;
     DatabaseController *database = m_database.get();
     m_health.add([database] { return database->check(); });
+    if (!buildCache(error))
+        return false;
 
     SystemController::Services services;
     services.health = &m_health;
@@ -95,6 +104,8 @@ bool ServerApp::start(QString *error)
     m_system = std::make_unique<SystemController>(services);
     m_system->registerRoutes(m_router);
     m_database->registerRoutes(m_router);
+    if (m_cacheController)
+        m_cacheController->registerRoutes(m_router);
     // Fixed paths and /api/v1/reports/{name} before /api/v1/{collection}/{id}: the first
     // pattern registered wins.
     m_auth->registerRoutes(m_router);
@@ -106,7 +117,15 @@ bool ServerApp::start(QString *error)
     m_http = std::make_unique<HttpServer>(m_config.server, m_config.http.securityHeaders,
                                           m_pipeline, m_httpMetrics);
     ConnectionPool *pool = m_pool.get();
-    m_http->setThreadFinalizer([pool] { pool->closeThreadConnections(); });
+    RedisClient *redis = m_redis.get();
+    auto closeThreadConnections = [pool, redis] {
+        pool->closeThreadConnections();
+        if (redis)
+            redis->closeThreadConnection();
+    };
+    m_http->setThreadFinalizer(closeThreadConnections);
+    m_background.setFinalizer(closeThreadConnections);
+    m_background.start();
     if (m_accessLogStage) {
         std::shared_ptr<AccessLogStage> stage = m_accessLogStage;
         m_http->setRejectionLog([stage](const AccessRecord &record) { stage->record(record); });
@@ -114,8 +133,120 @@ bool ServerApp::start(QString *error)
     if (!m_http->start(error))
         return false;
     m_sampler = std::make_unique<MetricsSampler>(m_httpMetrics, m_series);
+    if (m_cache) {
+        TieredCache *cache = m_cache.get();
+        m_sampler->setCacheCounters([cache] {
+            const TieredCache::Stats s = cache->stats();
+            const TieredCache::TierStats &first = s.memoryEnabled ? s.memoryTier : s.redisTier;
+            return std::pair<double, double>(double(s.memoryTier.hits + s.memoryTier.stale +
+                                                    s.redisTier.hits + s.redisTier.stale),
+                                             double(first.hits + first.misses + first.stale));
+        });
+    }
     m_sampler->start();
+    if (m_cache) {
+        m_cache->startSubscriber();
+        warmCache();
+    }
     return true;
+}
+
+bool ServerApp::buildCache(QString *error)
+{
+    if (!m_config.redis.url.isEmpty()) {
+        auto options = RedisOptions::fromUrl(m_config.redis.url);
+        if (!options.ok()) {
+            *error = QStringLiteral("redis.url: %1").arg(options.error().message);
+            return false;
+        }
+        RedisOptions o = options.value();
+        o.connectTimeout = m_config.redis.connectTimeout;
+        o.commandTimeout = m_config.redis.commandTimeout;
+        o.breaker.threshold = m_config.redis.breakerThreshold;
+        o.breaker.backoffMin = m_config.redis.backoffMin;
+        o.breaker.backoffMax = m_config.redis.backoffMax;
+        m_redis = std::make_unique<RedisClient>(o, m_clock);
+    }
+    const CacheConfig &c = m_config.cache;
+    if (!c.enabled)
+        return true;
+    QStringList collections;
+    for (const CollectionDef &def : m_schema->collections())
+        collections.append(def.name);
+    m_tags = std::make_unique<TagVersions>(collections);
+    TieredCacheOptions options;
+    options.memory = c.memoryEnabled;
+    options.memoryOptions.maxBytes = c.memoryMaxBytes;
+    options.keyPrefix = m_config.redis.keyPrefix.toUtf8();
+    options.instanceId = QByteArray::number(quint64(threadRandom()()), 16);
+    m_cache = std::make_unique<TieredCache>(options, m_cacheClock, *m_tags,
+                                            c.redisEnabled ? m_redis.get() : nullptr);
+    m_cache->addMetrics(m_metrics);
+
+    // Every committed write invalidates the collections it changed (SqlSession::markChanged).
+    TieredCache *cache = m_cache.get();
+    TagVersions *tags = m_tags.get();
+    m_pool->setChangeListener([cache, tags](const QStringList &tables) {
+        QList<int> changed;
+        for (const QString &table : tables)
+            if (const int tag = tags->indexOf(table); tag >= 0)
+                changed.append(tag);
+        cache->invalidateTags(changed);
+    });
+
+    ResponseCacheOptions stageOptions;
+    stageOptions.staleWhileRevalidate = c.staleWhileRevalidate;
+    stageOptions.ttlJitter = c.ttlJitter;
+    stageOptions.maxEntrySize = c.maxEntrySize;
+    stageOptions.lockTimeout = c.lockTimeout;
+    m_cacheStage = std::make_shared<ResponseCacheStage>(*m_cache, CachePolicies(c.routes),
+                                                        cacheTagResolver(m_schema, *m_tags),
+                                                        stageOptions, &m_background);
+    m_cacheController =
+        std::make_unique<CacheController>(*m_cache, *m_cacheStage, m_redis.get(), c.routes);
+    CacheController *controller = m_cacheController.get();
+    m_health.add([controller] { return controller->check(); });
+    return true;
+}
+
+void ServerApp::warmCache()
+{
+    if (m_config.cache.warm.isEmpty())
+        return;
+    // In the background thread: start-up is not held up, and the first requests for a
+    // warmed path that arrive before it is done simply compute it themselves.
+    const QList<CacheWarmConfig> warm = m_config.cache.warm;
+    const Next next = m_pipeline.nextAfter(m_cacheStage.get());
+    ResponseCacheStage *stage = m_cacheStage.get();
+    UserStore *users = m_users.get();
+    m_background.post([warm, next, stage, users] {
+        QElapsedTimer timer;
+        timer.start();
+        int stored = 0;
+        for (const CacheWarmConfig &w : warm) {
+            auto user = users->findUser(w.user);
+            if (!user.ok()) {
+                qWarning("cache.warm: %s: user %s: %s", qPrintable(w.path), qPrintable(w.user),
+                         qPrintable(user.error().message));
+                continue;
+            }
+            RequestContext ctx;
+            ctx.request.method = "GET";
+            const qsizetype q = w.path.indexOf('?');
+            ctx.request.path = q < 0 ? w.path : w.path.left(q);
+            ctx.request.rawQuery = q < 0 ? QByteArray() : w.path.mid(q + 1).toUtf8();
+            ctx.request.received = std::chrono::steady_clock::now();
+            ctx.principal = Principal{user.value().id, user.value().role == "admin", 0};
+            const int status = stage->warm(ctx, next);
+            if (status == 200)
+                ++stored;
+            else
+                qWarning("cache.warm: %s as %s: status %d, not cached", qPrintable(w.path),
+                         qPrintable(w.user), status);
+        }
+        qInfo("cache warmed: %d of %lld responses in %lld ms", stored, qlonglong(warm.size()),
+              qlonglong(timer.elapsed()));
+    });
 }
 
 bool ServerApp::openDatabase(QString *error)
@@ -171,6 +302,22 @@ void ServerApp::buildPipeline()
         std::make_shared<BearerAuthStage>(QStringLiteral("/admin/api/"), m_adminToken));
     m_pipeline.append(std::make_shared<ApiAuthStage>(
         QStringLiteral("/api/"), QStringList{QStringLiteral("/api/v1/auth/login")}, *m_users));
+    if (m_cacheStage)
+        m_pipeline.append(m_cacheStage);
+}
+
+QString ServerApp::cacheDescription() const
+{
+    if (!m_cache)
+        return QStringLiteral("off");
+    QStringList tiers;
+    if (m_cache->memoryEnabled())
+        tiers.append(QStringLiteral("memory %1 MiB")
+                         .arg(double(m_config.cache.memoryMaxBytes) / (1024 * 1024), 0, 'g', 4));
+    if (m_cache->redisEnabled())
+        tiers.append(QStringLiteral("redis %1").arg(m_redis->options().describe()));
+    return tiers.isEmpty() ? QStringLiteral("no tier (memory off, no redis.url)")
+                           : tiers.join(QStringLiteral(" + "));
 }
 
 quint16 ServerApp::port() const

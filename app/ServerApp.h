@@ -7,11 +7,13 @@
 
 #include "AccessLogStage.h"
 #include "AuthController.h"
+#include "BackgroundThread.h"
+#include "CacheController.h"
 #include "CollectionsController.h"
-#include "GdprController.h"
 #include "Config.h"
 #include "ConnectionPool.h"
 #include "DatabaseController.h"
+#include "GdprController.h"
 #include "HealthRegistry.h"
 #include "HttpMetrics.h"
 #include "HttpServer.h"
@@ -19,9 +21,13 @@
 #include "Metrics.h"
 #include "MetricsSampler.h"
 #include "Pipeline.h"
+#include "RedisClient.h"
 #include "ReportsController.h"
+#include "ResponseCacheStage.h"
 #include "Router.h"
 #include "SystemController.h"
+#include "TagVersions.h"
+#include "TieredCache.h"
 #include "TimeSeries.h"
 #include "UserStore.h"
 
@@ -54,11 +60,15 @@ public:
     // "sqlite <file>" or "postgres <host>:<port>/<name>", for the start-up message.
     QString databaseDescription() const { return m_databaseDescription; }
     bool adminTokenGenerated() const { return m_adminTokenGenerated; }
+    // "off", "memory 128 MiB", "memory 128 MiB + redis 127.0.0.1:6379/0", "redis ...".
+    QString cacheDescription() const;
     const Config &config() const { return m_config; }
     // For the commands and tests that embed the server (valid after start()).
     UserStore *users() const { return m_users.get(); }
     QueryInsight *queryInsight() const { return m_insight.get(); }
     ConnectionPool *pool() const { return m_pool.get(); }
+    TieredCache *cache() const { return m_cache.get(); } // null when cache.enabled is off
+    RedisClient *redis() const { return m_redis.get(); } // null without redis.url
 
     // Graceful shutdown; emits finished() when every connection is closed, or when the
     // grace period ran out (then drainedCleanly() is false and worker threads may still be
@@ -73,6 +83,8 @@ Q_SIGNALS:
 
 private:
     void buildPipeline();
+    bool buildCache(QString *error);
+    void warmCache();
     bool openDatabase(QString *error);
     void checkDrained();
 
@@ -91,6 +103,7 @@ private:
     Router m_router;
     Pipeline m_pipeline;
     SteadyClock m_clock;
+    CoarseClock m_cacheClock; // read on every cache lookup; deadlines are in seconds
     std::shared_ptr<const Dialect> m_dialect;
     std::unique_ptr<ConnectionPool> m_pool; // destroyed after m_http, whose threads use it
     std::unique_ptr<DatabaseController> m_database;
@@ -104,6 +117,12 @@ private:
     std::unique_ptr<GdprController> m_gdpr;
     bool m_allowDestructiveSchema = false;
     std::shared_ptr<AccessLogStage> m_accessLogStage; // also logs requests rejected early
+    std::unique_ptr<RedisClient> m_redis;
+    std::unique_ptr<TagVersions> m_tags;
+    std::unique_ptr<TieredCache> m_cache;
+    std::shared_ptr<ResponseCacheStage> m_cacheStage;
+    std::unique_ptr<CacheController> m_cacheController;
+    BackgroundThread m_background{QStringLiteral("bulwark-background")}; // cache refresh, warming
     std::unique_ptr<SystemController> m_system;
     std::unique_ptr<HttpServer> m_http;
     std::unique_ptr<MetricsSampler> m_sampler;

@@ -209,6 +209,7 @@ int main(int argc, char *argv[])
     if (!server.adminTokenFile().isEmpty())
         fields.insert(QStringLiteral("admin_token_file"), server.adminTokenFile());
     fields.insert(QStringLiteral("database"), server.databaseDescription());
+    fields.insert(QStringLiteral("cache"), server.cacheDescription());
     const QByteArray line =
         Logger::format(QtInfoMsg, QStringLiteral("listening on %1").arg(server.baseUrl()), fields);
     std::fprintf(stderr, "%s\n", line.constData());

@@ -25,7 +25,8 @@ QStringList MetricsSampler::seriesNames()
             QStringLiteral("in_flight"),
             QStringLiteral("open_connections"),
             QStringLiteral("rss_bytes"),
-            QStringLiteral("cpu_percent")};
+            QStringLiteral("cpu_percent"),
+            QStringLiteral("cache_hit_rate")};
 }
 
 void MetricsSampler::start()
@@ -36,6 +37,8 @@ void MetricsSampler::start()
     m_lastClientErrors = m_http.clientErrorsAll.value();
     m_lastMs = QDateTime::currentMSecsSinceEpoch();
     m_lastCpu = ProcessStats::read().cpuSeconds;
+    if (m_cacheCounters)
+        m_lastCache = m_cacheCounters();
     m_timer.start();
 }
 
@@ -49,6 +52,14 @@ void MetricsSampler::sampleNow()
     const double serverErrors = m_http.serverErrorsAll.value();
     const double clientErrors = m_http.clientErrorsAll.value();
     const ProcessStats process = ProcessStats::read();
+    // Hit rate over the last second; a second without lookups repeats the last value.
+    if (m_cacheCounters) {
+        const std::pair<double, double> cache = m_cacheCounters();
+        const double lookups = cache.second - m_lastCache.second;
+        if (lookups > 0)
+            m_lastHitRate = (cache.first - m_lastCache.first) / lookups;
+        m_lastCache = cache;
+    }
     const double cpuPercent = (m_lastCpu >= 0 && process.cpuSeconds >= 0)
                                   ? 100.0 * (process.cpuSeconds - m_lastCpu) / elapsed
                                   : 0.0;
@@ -63,6 +74,7 @@ void MetricsSampler::sampleNow()
                                       m_http.openConnections.value(),
                                       double(qMax<qint64>(0, process.residentBytes)),
                                       cpuPercent,
+                                      m_lastHitRate,
                                   });
     m_lastLatency = latency;
     m_lastRequests = requests;

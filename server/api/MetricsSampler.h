@@ -10,6 +10,7 @@
 
 #include <QObject>
 #include <QTimer>
+#include <functional>
 
 namespace bulwark {
 
@@ -20,6 +21,12 @@ class MetricsSampler final : public QObject
 public:
     MetricsSampler(HttpMetrics &http, TimeSeries &series, QObject *parent = nullptr);
     static QStringList seriesNames();
+    // Cumulative (answered from the cache, cacheable lookups) for the cache_hit_rate series;
+    // without it the series stays 0.
+    void setCacheCounters(std::function<std::pair<double, double>()> counters)
+    {
+        m_cacheCounters = std::move(counters);
+    }
     void start();
     void sampleNow(); // one sample; public for tests
 
@@ -33,6 +40,9 @@ private:
     double m_lastClientErrors = 0;
     double m_lastCpu = -1;
     qint64 m_lastMs = 0;
+    std::function<std::pair<double, double>()> m_cacheCounters;
+    std::pair<double, double> m_lastCache{0, 0};
+    double m_lastHitRate = 0;
 };
 
 } // namespace bulwark

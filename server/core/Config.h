@@ -8,7 +8,9 @@
 #pragma once
 
 #include <QHostAddress>
+#include <QList>
 #include <QString>
+#include <QStringList>
 #include <chrono>
 
 namespace bulwark {
@@ -95,8 +97,8 @@ struct DbConfig
     Milliseconds poolMaxLifetime{1'800'000};
     Milliseconds poolPingAfterIdle{30'000};
     Milliseconds poolLeakThreshold{60'000};
-    QString schema;         // empty: the built-in demo schema
-    int slowQueryMs = 100;  // statements slower than this are logged with their plan
+    QString schema;        // empty: the built-in demo schema
+    int slowQueryMs = 100; // statements slower than this are logged with their plan
     bool operator==(const DbConfig &) const = default;
 };
 
@@ -108,6 +110,62 @@ struct ApiConfig
     Milliseconds sessionTtl{24 * 3600 * 1000};
     Milliseconds keyCacheTtl{5000};
     bool operator==(const ApiConfig &) const = default;
+};
+
+// A response-cache policy: GET/HEAD requests whose path matches `route` ({name} matches one
+// path segment; the first matching policy wins) are cached for `ttl`. The key is always the
+// path, plus the normalised query string (varyQuery), plus the user (always, for an
+// authenticated request), plus the values of varyHeaders.
+struct CacheRouteConfig
+{
+    QString route;
+    Milliseconds ttl{300'000};
+    bool varyQuery = true;
+    QStringList varyHeaders; // lower case
+    bool operator==(const CacheRouteConfig &) const = default;
+};
+
+// A response warmed into the cache at start: `path` (with its query) as `user` (an id or
+// e-mail address) would ask for it.
+struct CacheWarmConfig
+{
+    QString path;
+    QString user;
+    bool operator==(const CacheWarmConfig &) const = default;
+};
+
+struct CacheConfig
+{
+    bool enabled = true;
+    bool memoryEnabled = true;
+    qint64 memoryMaxBytes = 128 * 1024 * 1024;
+    bool redisEnabled = true; // as the second tier, when redis.url is set
+    Milliseconds staleWhileRevalidate{30'000};
+    double ttlJitter = 0.1;
+    qint64 maxEntrySize = 1024 * 1024;
+    Milliseconds lockTimeout{10'000};
+    QList<CacheRouteConfig> routes{
+        {QStringLiteral("/api/v1/reports/nutrition_vs_body"),
+         Milliseconds(24 * 3'600'000),
+         true,
+         {}},
+        {QStringLiteral("/api/v1/reports/{name}"), Milliseconds(3'600'000), true, {}},
+        {QStringLiteral("/api/v1/{collection}"), Milliseconds(300'000), true, {}},
+        {QStringLiteral("/api/v1/{collection}/{id}"), Milliseconds(300'000), true, {}}};
+    QList<CacheWarmConfig> warm;
+    bool operator==(const CacheConfig &) const = default;
+};
+
+struct RedisConfig
+{
+    QString url; // empty: no Redis
+    Milliseconds connectTimeout{250};
+    Milliseconds commandTimeout{250};
+    int breakerThreshold = 5;
+    Milliseconds backoffMin{100};
+    Milliseconds backoffMax{2000};
+    QString keyPrefix = QStringLiteral("bulwark:");
+    bool operator==(const RedisConfig &) const = default;
 };
 
 struct AdminConfig
@@ -124,6 +182,8 @@ struct Config
     DbConfig db;
     ApiConfig api;
     AdminConfig admin;
+    CacheConfig cache;
+    RedisConfig redis;
     QString sourceFile; // the JSON file it came from, if any
     bool operator==(const Config &) const = default;
 };

@@ -27,6 +27,7 @@ QString kindName(Kind kind)
         return QStringLiteral("a duration (seconds, or a string like \"10s\" or \"250ms\")");
     case Kind::Enum: return QStringLiteral("one of the listed values");
     case Kind::Listen: return QStringLiteral("an ADDRESS:PORT string");
+    case Kind::List: return QStringLiteral("a JSON array");
     }
     return {};
 }
@@ -40,6 +41,83 @@ QString formatBound(Kind kind, double v)
     return QString::number(v, 'g', 16);
 }
 
+// cache.routes: [{"route": "/api/v1/{collection}", "ttl": "5m", "vary": ["query",
+// "user", "header:accept-language"]}, ...]. Fills `out` when given; returns the first error.
+QString parseCacheRoutes(const QJsonArray &items, QList<CacheRouteConfig> *out)
+{
+    static const QRegularExpression segment(
+        QStringLiteral("^(\\{[A-Za-z_][A-Za-z0-9_]*\\}|[^{}]*)$"));
+    for (qsizetype i = 0; i < items.size(); ++i) {
+        const QString at = QStringLiteral("[%1]").arg(i);
+        if (!items.at(i).isObject())
+            return at + QStringLiteral(": must be an object with route and ttl");
+        const QJsonObject o = items.at(i).toObject();
+        for (auto it = o.begin(); it != o.end(); ++it)
+            if (it.key() != "route" && it.key() != "ttl" && it.key() != "vary")
+                return QStringLiteral("%1.%2: unknown key (route, ttl, vary)").arg(at, it.key());
+        CacheRouteConfig route;
+        route.route = o.value(QStringLiteral("route")).toString();
+        if (!route.route.startsWith('/'))
+            return at + QStringLiteral(".route: must be a path starting with /");
+        for (const QString &part : route.route.split('/'))
+            if (!segment.match(part).hasMatch())
+                return QStringLiteral("%1.route: \"%2\" is neither a plain segment nor a {name}")
+                    .arg(at, part);
+        const QJsonValue ttl = o.value(QStringLiteral("ttl"));
+        std::optional<qint64> ms;
+        if (ttl.isDouble() && ttl.toDouble() > 0)
+            ms = qint64(std::llround(ttl.toDouble() * 1000));
+        else if (ttl.isString())
+            ms = ConfigLoader::parseDurationMs(ttl.toString());
+        if (!ms || *ms <= 0 || *ms > 30LL * 24 * 3'600'000)
+            return at + QStringLiteral(".ttl: must be a duration between 1ms and 30 days, like "
+                                       "\"5m\"");
+        route.ttl = Milliseconds(*ms);
+        if (o.contains(QStringLiteral("vary"))) {
+            if (!o.value(QStringLiteral("vary")).isArray())
+                return at + QStringLiteral(".vary: must be an array");
+            route.varyQuery = false;
+            for (const QJsonValue &v : o.value(QStringLiteral("vary")).toArray()) {
+                const QString s = v.toString();
+                if (s == "query")
+                    route.varyQuery = true;
+                else if (s == "user" || s == "path")
+                    ; // always part of the key
+                else if (s.startsWith(QStringLiteral("header:")) && s.size() > 7)
+                    route.varyHeaders.append(s.mid(7).toLower());
+                else
+                    return QStringLiteral("%1.vary: \"%2\" is not query, path, user or "
+                                          "header:NAME")
+                        .arg(at, s);
+            }
+        }
+        if (out)
+            out->append(route);
+    }
+    return {};
+}
+
+// cache.warm: [{"path": "/api/v1/reports/weekly_distance", "user": "alice@example.com"}]
+QString parseCacheWarm(const QJsonArray &items, QList<CacheWarmConfig> *out)
+{
+    for (qsizetype i = 0; i < items.size(); ++i) {
+        const QString at = QStringLiteral("[%1]").arg(i);
+        const QJsonObject o = items.at(i).toObject();
+        if (!items.at(i).isObject() || !o.value(QStringLiteral("path")).toString().startsWith('/'))
+            return at +
+                   QStringLiteral(": must be an object with a path starting with / and a user");
+        if (o.value(QStringLiteral("user")).toString().isEmpty())
+            return at + QStringLiteral(".user: the user (id or e-mail) to warm the response for");
+        for (auto it = o.begin(); it != o.end(); ++it)
+            if (it.key() != "path" && it.key() != "user")
+                return QStringLiteral("%1.%2: unknown key (path, user)").arg(at, it.key());
+        if (out)
+            out->append({o.value(QStringLiteral("path")).toString(),
+                         o.value(QStringLiteral("user")).toString()});
+    }
+    return {};
+}
+
 QList<ConfigKey> buildKeys()
 {
     QList<ConfigKey> k;
@@ -48,6 +126,19 @@ QList<ConfigKey> buildKeys()
                     QStringList choices = {}) {
         k.append(ConfigKey{std::move(path), kind, std::move(def), min, max, std::move(choices),
                            std::move(help), std::move(apply)});
+    };
+    auto addList = [&k](QString path, QJsonArray def, QString help,
+                        std::function<QString(const QJsonArray &)> check,
+                        std::function<void(Config &, const QJsonValue &)> apply) {
+        k.append(ConfigKey{std::move(path),
+                           Kind::List,
+                           std::move(def),
+                           0,
+                           0,
+                           {},
+                           std::move(help),
+                           std::move(apply),
+                           std::move(check)});
     };
     auto ms = [](const QJsonValue &v) { return Milliseconds(qint64(v.toDouble())); };
 
@@ -220,6 +311,86 @@ QList<ConfigKey> buildKeys()
         "instance or by `bulwark user` stops working within this time (0: check every request).",
         [ms](Config &c, const QJsonValue &v) { c.api.keyCacheTtl = ms(v); });
 
+    add("cache.enabled", Kind::Bool, true, 0, 0,
+        "Cache GET/HEAD responses of the routes in cache.routes.",
+        [](Config &c, const QJsonValue &v) { c.cache.enabled = v.toBool(); });
+    add("cache.memory.enabled", Kind::Bool, true, 0, 0,
+        "Keep cached responses in this process (the first tier). Off leaves only Redis.",
+        [](Config &c, const QJsonValue &v) { c.cache.memoryEnabled = v.toBool(); });
+    add("cache.memory.max_bytes", Kind::Size, 128 * 1024 * 1024, 64 * 1024,
+        1024.0 * 1024 * 1024 * 1024,
+        "Bytes the in-process cache may hold (keys, responses and bookkeeping); never exceeded.",
+        [](Config &c, const QJsonValue &v) { c.cache.memoryMaxBytes = qint64(v.toDouble()); });
+    add("cache.redis.enabled", Kind::Bool, true, 0, 0,
+        "Use Redis (redis.url) as the second tier shared by all instances, and for invalidating "
+        "the other instances' first tier.",
+        [](Config &c, const QJsonValue &v) { c.cache.redisEnabled = v.toBool(); });
+    add("cache.stale_while_revalidate", Kind::Duration, "30s", 0, 24 * 3600 * 1000.0,
+        "How long after its TTL a response may still be served (X-Cache: STALE) while one "
+        "background refresh fetches a fresh one; 0 turns this off.",
+        [ms](Config &c, const QJsonValue &v) { c.cache.staleWhileRevalidate = ms(v); });
+    add("cache.ttl_jitter", Kind::Real, 0.1, 0, 0.5,
+        "Each entry's TTL is shortened by a random fraction up to this, so entries stored "
+        "together do not all expire together.",
+        [](Config &c, const QJsonValue &v) { c.cache.ttlJitter = v.toDouble(); });
+    add("cache.max_entry_size", Kind::Size, 1024 * 1024, 1024, 1024.0 * 1024 * 1024,
+        "Larger responses are not cached.",
+        [](Config &c, const QJsonValue &v) { c.cache.maxEntrySize = qint64(v.toDouble()); });
+    add("cache.lock_timeout", Kind::Duration, "10s", 1, 600 * 1000.0,
+        "How long concurrent misses of one key wait for the request computing it before "
+        "computing it themselves.",
+        [ms](Config &c, const QJsonValue &v) { c.cache.lockTimeout = ms(v); });
+    addList(
+        "cache.routes",
+        QJsonArray{QJsonObject{{"route", "/api/v1/reports/nutrition_vs_body"}, {"ttl", "24h"}},
+                   QJsonObject{{"route", "/api/v1/reports/{name}"}, {"ttl", "1h"}},
+                   QJsonObject{{"route", "/api/v1/{collection}"}, {"ttl", "5m"}},
+                   QJsonObject{{"route", "/api/v1/{collection}/{id}"}, {"ttl", "5m"}}},
+        "Response-cache policies, first match wins: {\"route\": \"/api/v1/{collection}\", "
+        "\"ttl\": \"5m\", \"vary\": [\"query\", \"header:accept-language\"]}. The key "
+        "is the path, the sorted query (unless vary leaves \"query\" out), the user of an "
+        "authenticated request (always) and the listed headers.",
+        [](const QJsonArray &a) { return parseCacheRoutes(a, nullptr); },
+        [](Config &c, const QJsonValue &v) {
+            c.cache.routes.clear();
+            parseCacheRoutes(v.toArray(), &c.cache.routes);
+        });
+    addList(
+        "cache.warm", QJsonArray{},
+        "Responses computed into the cache at start: [{\"path\": "
+        "\"/api/v1/reports/weekly_distance\", \"user\": \"alice@example.com\"}].",
+        [](const QJsonArray &a) { return parseCacheWarm(a, nullptr); },
+        [](Config &c, const QJsonValue &v) {
+            c.cache.warm.clear();
+            parseCacheWarm(v.toArray(), &c.cache.warm);
+        });
+
+    add("redis.url", Kind::String, "", 0, 0,
+        "Redis server shared by the instances: redis://[:PASSWORD@]HOST[:PORT][/DB] or "
+        "unix:///PATH[?db=N]; empty means no Redis (one instance, memory only).",
+        [](Config &c, const QJsonValue &v) { c.redis.url = v.toString(); });
+    add("redis.connect_timeout", Kind::Duration, "250ms", 1, 60 * 1000.0,
+        "How long opening a Redis connection may take.",
+        [ms](Config &c, const QJsonValue &v) { c.redis.connectTimeout = ms(v); });
+    add("redis.command_timeout", Kind::Duration, "250ms", 1, 60 * 1000.0,
+        "How long one Redis command may take before it counts as failed.",
+        [ms](Config &c, const QJsonValue &v) { c.redis.commandTimeout = ms(v); });
+    add("redis.breaker_threshold", Kind::Integer, 5, 1, 1000,
+        "Consecutive Redis failures that open the circuit breaker: then Redis is skipped "
+        "(requests are served without it) until a probe succeeds.",
+        [](Config &c, const QJsonValue &v) { c.redis.breakerThreshold = v.toInt(); });
+    add("redis.backoff_min", Kind::Duration, "100ms", 1, 60 * 1000.0,
+        "First wait before probing Redis again after the breaker opened; doubles per failed "
+        "probe.",
+        [ms](Config &c, const QJsonValue &v) { c.redis.backoffMin = ms(v); });
+    add("redis.backoff_max", Kind::Duration, "2s", 1, 600 * 1000.0,
+        "Longest wait between probes; Redis is used again at most this long after it returns.",
+        [ms](Config &c, const QJsonValue &v) { c.redis.backoffMax = ms(v); });
+    add("redis.key_prefix", Kind::String, "bulwark:", 0, 0,
+        "Prefix of every Redis key and channel Bulwark uses, so that several deployments can "
+        "share one Redis.",
+        [](Config &c, const QJsonValue &v) { c.redis.keyPrefix = v.toString(); });
+
     add("admin.token", Kind::String, "", 0, 0,
         "Bearer token for /admin/api/ (at least 32 characters); empty means read or generate "
         "<data_dir>/admin.token (mode 0600).",
@@ -245,6 +416,10 @@ QJsonValue fromRawString(const ConfigKey &key, const QString &raw)
         bool ok = false;
         const double d = raw.trimmed().toDouble(&ok);
         return ok ? QJsonValue(d) : QJsonValue(raw);
+    }
+    case Kind::List: {
+        const QJsonDocument doc = QJsonDocument::fromJson(raw.toUtf8());
+        return doc.isArray() ? QJsonValue(doc.array()) : QJsonValue(raw);
     }
     default: return raw;
     }
@@ -325,6 +500,14 @@ std::optional<QJsonValue> normalise(const ConfigKey &key, const QJsonValue &v, Q
             *error = QStringLiteral("\"%1\" is not ADDRESS:PORT (for example 127.0.0.1:8080 "
                                     "or [::1]:8080)")
                          .arg(v.toString());
+            return std::nullopt;
+        }
+        return v;
+    case Kind::List:
+        if (!v.isArray())
+            break;
+        if (const QString problem = key.check(v.toArray()); !problem.isEmpty()) {
+            *error = problem;
             return std::nullopt;
         }
         return v;
@@ -555,6 +738,17 @@ Result<Config, QStringList> ConfigLoader::load(const Sources &sources)
         errors.append(QStringLiteral("server.tls: cert and key must be given together"));
     if (!config.admin.token.isEmpty() && config.admin.token.size() < 32)
         errors.append(QStringLiteral("admin.token: must be at least 32 characters"));
+    if (!config.redis.url.isEmpty() && !config.redis.url.startsWith(QLatin1String("redis://")) &&
+        !config.redis.url.startsWith(QLatin1String("unix://")))
+        errors.append(QStringLiteral("redis.url: \"%1\" must start with redis:// or unix://")
+                          .arg(config.redis.url));
+    if (config.cache.enabled && !config.cache.memoryEnabled &&
+        (config.redis.url.isEmpty() || !config.cache.redisEnabled))
+        errors.append(QStringLiteral("cache.memory.enabled: with the memory tier off the cache "
+                                     "needs Redis (redis.url and cache.redis.enabled); or set "
+                                     "cache.enabled to false"));
+    if (config.redis.backoffMin > config.redis.backoffMax)
+        errors.append(QStringLiteral("redis.backoff_min: must not exceed redis.backoff_max"));
     if (config.server.maxHeaderField > config.server.maxHeaderTotal)
         errors.append(
             QStringLiteral("server.max_header_field: must not exceed server.max_headers_total"));

@@ -14,6 +14,7 @@
 #include "Error.h"
 
 #include <QHash>
+#include <QJsonArray>
 #include <QJsonValue>
 #include <QList>
 #include <QProcessEnvironment>
@@ -34,7 +35,8 @@ struct ConfigKey
         Size,
         Duration,
         Enum,
-        Listen
+        Listen,
+        List // a JSON array; `check` validates it (env and flags give it as JSON text)
     };
     QString path; // "server.max_body"
     Kind kind;
@@ -44,6 +46,8 @@ struct ConfigKey
     QStringList choices; // for Enum
     QString help;
     std::function<void(Config &, const QJsonValue &)> apply; // value already validated
+    // List keys: an error message naming the item ("[2].ttl: ..."), or empty when valid.
+    std::function<QString(const QJsonArray &)> check = {};
 };
 
 class ConfigLoader

@@ -89,6 +89,24 @@ QList<CollectionSchema::BackReference> CollectionSchema::backReferences(QStringV
     return out;
 }
 
+QStringList CollectionSchema::changedByDelete(const QString &collection) const
+{
+    QStringList changed{collection};
+    QStringList deleted{collection}; // rows removed: their children are affected in turn
+    for (qsizetype i = 0; i < deleted.size(); ++i) {
+        for (const BackReference &back : backReferences(deleted.at(i))) {
+            const OnDelete action = this->collection(back.collection)->field(back.field)->onDelete;
+            if (action == OnDelete::Restrict)
+                continue;
+            if (!changed.contains(back.collection))
+                changed.append(back.collection);
+            if (action == OnDelete::Cascade && !deleted.contains(back.collection))
+                deleted.append(back.collection);
+        }
+    }
+    return changed;
+}
+
 namespace {
 // Collections in an order where each comes after those it references (references to
 // "users" and to itself do not count). Collections left out of the order are on a cycle.

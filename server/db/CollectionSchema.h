@@ -128,6 +128,9 @@ public:
     QList<BackReference> backReferences(QStringView target) const;
     // Collections in an order where each comes after those it references.
     QStringList dependencyOrder() const;
+    // Collections whose rows change when rows of `collection` are deleted: itself, the
+    // children its on_delete cascade removes (and theirs), and those it sets to null.
+    QStringList changedByDelete(const QString &collection) const;
 
 private:
     QList<CollectionDef> m_collections;

@@ -2,6 +2,8 @@
 // See CollectionStore.h.
 #include "CollectionStore.h"
 
+#include "EntityTags.h"
+
 #include "JsonWriter.h"
 #include "SchemaSync.h" // quoteIdentifier
 
@@ -306,14 +308,7 @@ CollectionStore::CollectionStore(const CollectionSchema &schema, StoreLimits lim
 
 bool CollectionStore::etagMatches(const QByteArray &header, const QByteArray &tag, bool weak)
 {
-    for (QByteArray entry : header.split(',')) {
-        entry = entry.trimmed();
-        if (weak && entry.startsWith("W/"))
-            entry = entry.mid(2);
-        if (entry == "*" || entry == tag)
-            return true;
-    }
-    return false;
+    return entityTagListMatches(header, tag, weak);
 }
 
 QByteArray CollectionStore::etag(QByteArrayView body)
@@ -1257,6 +1252,7 @@ CollectionStore::write(SqlSession &sql, const CollectionDef &c, WriteMode mode, 
             return failed(Error{ErrorCode::NotFound,
                                 QStringLiteral("%1 has no row with id %2").arg(c.name).arg(id)});
     }
+    sql.markChanged(c.name);
     Written written;
     written.id = rowId;
     if (returnRow || !ifMatch.isEmpty()) {
@@ -1305,6 +1301,8 @@ Result<bool> CollectionStore::remove(SqlSession &sql, const CollectionDef &c, qi
     if (q.value()->numRowsAffected() == 0)
         return failed(Error{ErrorCode::NotFound,
                             QStringLiteral("%1 has no row with id %2").arg(c.name).arg(id)});
+    for (const QString &changed : m_schema.changedByDelete(c.name))
+        sql.markChanged(changed);
     if (auto committed = scope.commit(); !committed.ok())
         return committed.error();
     return true;
@@ -1428,6 +1426,8 @@ Result<QJsonObject> CollectionStore::deleteOwned(SqlSession &sql, qint64 userId)
         if (!q.ok())
             return q.error();
         counts.insert(c->name, double(q.value()->numRowsAffected()));
+        for (const QString &changed : m_schema.changedByDelete(c->name))
+            sql.markChanged(changed);
     }
     return counts;
 }

@@ -126,6 +126,17 @@ public:
     std::optional<Histogram::Snapshot> acquireWait() const;
     // Taken by SqlSession around write transactions when the dialect serialises writes.
     std::mutex &writeMutex() { return m_writeMutex; }
+
+    // Told, after each successful commit, which tables the transaction changed (SqlSession::
+    // markChanged); the response cache invalidates what depends on them. Set once, before
+    // the pool is used by other threads.
+    using ChangeListener = std::function<void(const QStringList &tables)>;
+    void setChangeListener(ChangeListener listener) { m_changeListener = std::move(listener); }
+    void notifyChanged(const QStringList &tables) const
+    {
+        if (m_changeListener && !tables.isEmpty())
+            m_changeListener(tables);
+    }
     const Dialect &dialect() const { return *m_dialect; }
 
 private:
@@ -156,6 +167,7 @@ private:
     const Clock &m_clock;
     mutable std::mutex m_mutex;
     std::mutex m_writeMutex;
+    ChangeListener m_changeListener;
     std::condition_variable m_changed;
     std::unordered_map<QThread *, std::vector<Connection *>> m_idle; // by owner
     std::unordered_map<QThread *, std::chrono::steady_clock::time_point> m_lastReap;

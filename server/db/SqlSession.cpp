@@ -438,7 +438,19 @@ Result<bool> SqlSession::commit()
         rollback();
         return r.error();
     }
+    const QStringList changed = std::exchange(m_changed, {});
+    m_pool.notifyChanged(changed);
     return true;
+}
+
+void SqlSession::markChanged(const QString &table)
+{
+    if (!m_inTransaction) {
+        m_pool.notifyChanged({table});
+        return;
+    }
+    if (!m_changed.contains(table))
+        m_changed.append(table);
 }
 
 void SqlSession::rollback()
@@ -451,6 +463,7 @@ void SqlSession::rollback()
         QSqlQuery(m_lease.database()).exec(QStringLiteral("PRAGMA query_only = OFF"));
     m_queryOnly = false;
     m_inTransaction = false;
+    m_changed.clear();
     if (m_writeLock.owns_lock())
         m_writeLock.unlock();
 }

@@ -83,6 +83,10 @@ public:
     Result<bool> commit();
     void rollback(); // no-op outside a transaction
     bool inTransaction() const { return m_inTransaction; }
+    // Records that this session's transaction changes `table`; the pool's change listener
+    // hears of it once the transaction commits (at once outside a transaction), and never
+    // if it rolls back.
+    void markChanged(const QString &table);
 
     int statementCount() const { return m_statements; }
     const Dialect &dialect() const { return m_pool.dialect(); }
@@ -110,6 +114,7 @@ private:
     bool m_queryOnly = false; // SQLite's query_only pragma is on for this connection
     bool m_broken = false;
     int m_statements = 0;
+    QStringList m_changed;
 };
 
 } // namespace bulwark

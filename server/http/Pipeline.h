@@ -43,6 +43,15 @@ public:
     explicit Pipeline(const Router &router) : m_router(router) {}
     void append(std::shared_ptr<Stage> stage) { m_stages.push_back(std::move(stage)); }
     HttpResponse run(RequestContext &ctx) const { return Next(*this, 0)(ctx); }
+    // The rest of the pipeline after `stage`, for work a stage starts outside a request
+    // (cache warming); the whole pipeline if stage is not in it.
+    Next nextAfter(const Stage *stage) const
+    {
+        for (size_t i = 0; i < m_stages.size(); ++i)
+            if (m_stages[i].get() == stage)
+                return Next(*this, i + 1);
+        return Next(*this, 0);
+    }
 
 private:
     friend class Next;

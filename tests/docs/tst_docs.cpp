@@ -199,6 +199,10 @@ void TestDocs::keyInSample()
         QVERIFY(v.isBool());
         QCOMPARE(v.toBool(), key.defaultValue.toBool());
         break;
+    case ConfigKey::Kind::List:
+        QVERIFY(v.isArray());
+        QCOMPARE(v.toArray(), key.defaultValue.toArray());
+        break;
     default: QVERIFY(v.isString()); QCOMPARE(v.toString(), key.defaultValue.toString());
     }
 }

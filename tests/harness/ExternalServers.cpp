@@ -12,6 +12,7 @@
 #include <QThread>
 
 #ifdef Q_OS_UNIX
+#include <csignal>
 #include <pwd.h>
 #include <unistd.h>
 #endif
@@ -207,6 +208,16 @@ RedisServer::~RedisServer()
     stop();
 }
 
+QString RedisServer::unixSocket() const
+{
+    return m_dir.filePath(QStringLiteral("redis.sock"));
+}
+
+qint64 RedisServer::pid() const
+{
+    return m_process ? m_process->processId() : 0;
+}
+
 bool RedisServer::start()
 {
     if (m_process)
@@ -215,33 +226,49 @@ bool RedisServer::start()
         m_error = QStringLiteral("cannot create a temporary directory");
         return false;
     }
+    const QString log = m_dir.filePath(QStringLiteral("redis.log"));
+    // A restart keeps the port (clients reconnect to the address they know). Redis binds
+    // with SO_REUSEADDR, so connections of a killed instance in TIME_WAIT do not block it.
+    const bool restart = m_port != 0;
     for (int attempt = 0; attempt < 3; ++attempt) {
-        m_port = freeLoopbackPort();
+        if (!restart)
+            m_port = freeLoopbackPort();
         auto process = std::make_unique<QProcess>();
         process->setProcessChannelMode(QProcess::MergedChannels);
         process->setWorkingDirectory(m_dir.path());
-        process->start(QStringLiteral("redis-server"),
-                       {QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"),
-                        QStringLiteral("127.0.0.1"), QStringLiteral("--save"), QString(),
-                        QStringLiteral("--appendonly"), QStringLiteral("no"),
-                        QStringLiteral("--dir"), m_dir.path(), QStringLiteral("--daemonize"),
-                        QStringLiteral("no")});
+        // The log goes to a file: nobody reads the process's pipe while tests run, and a
+        // full pipe would block the server.
+        process->start(
+            QStringLiteral("redis-server"),
+            QStringList{QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"),
+                        QStringLiteral("127.0.0.1"), QStringLiteral("--unixsocket"), unixSocket(),
+                        QStringLiteral("--unixsocketperm"), QStringLiteral("700"),
+                        QStringLiteral("--save"), QString(), QStringLiteral("--appendonly"),
+                        QStringLiteral("no"), QStringLiteral("--dir"), m_dir.path(),
+                        QStringLiteral("--logfile"), log, QStringLiteral("--daemonize"),
+                        QStringLiteral("no")} +
+                m_extraArguments);
         if (!process->waitForStarted(10000)) {
             m_error = QStringLiteral("cannot start redis-server (Debian package redis-server; "
                                      "./dev.sh test installs it): %1")
                           .arg(process->errorString());
             return false;
         }
-        if (waitForPort(m_port, 10000)) {
+        // Still running after the port answers: the listener is this server, not another
+        // process that took the port.
+        if (waitForPort(m_port, 10000) && process->state() == QProcess::Running) {
             m_process = std::move(process);
+            m_paused = false;
             m_error.clear();
             return true;
         }
         process->kill();
         process->waitForFinished(2000);
-        m_error = QStringLiteral("redis-server did not listen on port %1: %2")
+        m_error = QStringLiteral("redis-server did not listen on port %1: %2\n%3")
                       .arg(m_port)
-                      .arg(QString::fromUtf8(process->readAll()).right(2000));
+                      .arg(QString::fromUtf8(process->readAll()).right(2000), tail(log));
+        if (restart)
+            QThread::msleep(200); // same port: give whoever holds it a moment
     }
     return false;
 }
@@ -250,12 +277,59 @@ void RedisServer::stop()
 {
     if (!m_process)
         return;
+    resume(); // a stopped process would not act on SIGTERM
     m_process->terminate();
     if (!m_process->waitForFinished(10000)) {
         m_process->kill();
         m_process->waitForFinished(2000);
     }
     m_process.reset();
+}
+
+void RedisServer::kill()
+{
+    if (!m_process)
+        return;
+    m_process->kill(); // SIGKILL on Unix; also ends a stopped process
+    m_process->waitForFinished(5000);
+    m_process.reset();
+    m_paused = false;
+}
+
+void RedisServer::pause()
+{
+#ifdef Q_OS_UNIX
+    if (!m_process || m_paused)
+        return;
+    const pid_t pid = pid_t(m_process->processId());
+    ::kill(pid, SIGSTOP);
+    m_paused = true;
+#ifdef Q_OS_LINUX
+    // SIGSTOP is delivered asynchronously: wait until the kernel reports the process as
+    // stopped ("T" in /proc/<pid>/stat), so nothing sent after pause() gets an answer.
+    QDeadlineTimer deadline(2000);
+    while (!deadline.hasExpired()) {
+        QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+        if (!stat.open(QIODevice::ReadOnly))
+            break;
+        const QByteArray line = stat.readAll();
+        const qsizetype paren = line.lastIndexOf(')');
+        if (paren >= 0 && paren + 2 < line.size() && line.at(paren + 2) == 'T')
+            break;
+        QThread::msleep(5);
+    }
+#endif
+#endif
+}
+
+void RedisServer::resume()
+{
+#ifdef Q_OS_UNIX
+    if (!m_process || !m_paused)
+        return;
+    ::kill(pid_t(m_process->processId()), SIGCONT);
+    m_paused = false;
+#endif
 }
 
 } // namespace bulwark::test

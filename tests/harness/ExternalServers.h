@@ -10,6 +10,7 @@
 #pragma once
 
 #include <QString>
+#include <QStringList>
 #include <QTemporaryDir>
 #include <memory>
 
@@ -51,16 +52,28 @@ public:
     ~RedisServer();
     Q_DISABLE_COPY_MOVE(RedisServer)
 
+    // The first start() picks a port; later ones (after stop() or kill()) restart on the
+    // same port, as a Redis restart would, so clients reconnect to the address they know.
+    // The server also listens on unixSocket(). Data is not kept across restarts.
     bool start();
-    void stop();
+    void stop();   // graceful (SIGTERM); resumes a paused server first
+    void kill();   // SIGKILL: a crash, no shutdown, connections reset
+    void pause();  // SIGSTOP: connections stay open, nothing is answered (timeout tests)
+    void resume(); // SIGCONT
+    // Extra redis-server arguments for every later start(), e.g. {"--requirepass", "pw"}.
+    void setExtraArguments(const QStringList &arguments) { m_extraArguments = arguments; }
     QString errorString() const { return m_error; }
     quint16 port() const { return m_port; }
     QString host() const { return QStringLiteral("127.0.0.1"); }
+    QString unixSocket() const;
+    qint64 pid() const; // 0 when not running
 
 private:
     QTemporaryDir m_dir;
     std::unique_ptr<QProcess> m_process;
+    QStringList m_extraArguments;
     quint16 m_port = 0;
+    bool m_paused = false;
     QString m_error;
 };
 

@@ -389,6 +389,61 @@ void fetch(quint16 port, const QByteArray &target, RawResponse *out, const QByte
     QVERIFY2(client.readResponse(out), qPrintable(client.errorString()));
 }
 
+RawResponse apiRequest(quint16 port, const QByteArray &method, const QString &target,
+                       const QByteArray &token, const QJsonObject &body, int timeoutMs,
+                       const QByteArray &extraHeaders)
+{
+    RawResponse r;
+    RawHttpClient client;
+    if (!client.connectTo(port)) {
+        r.body = client.errorString().toUtf8();
+        return r;
+    }
+    QByteArray headers = "Connection: close\r\n" + extraHeaders;
+    if (!token.isEmpty())
+        headers += "Authorization: Bearer " + token + "\r\n";
+    QByteArray payload;
+    if (method == "POST" || method == "PUT" || method == "PATCH") {
+        headers += "Content-Type: application/json\r\n";
+        payload = QJsonDocument(body).toJson(QJsonDocument::Compact);
+    }
+    if (!client.send(request(method, target.toUtf8(), headers, payload)) ||
+        !client.readResponse(&r, timeoutMs, method == "HEAD")) {
+        r = RawResponse();
+        r.body = client.errorString().toUtf8();
+    }
+    return r;
+}
+
+QByteArray newTestKey(ServerApp &app, qint64 userId)
+{
+    const auto key = app.users()->createApiKey(userId, QStringLiteral("test"));
+    // The store used a pool connection of this (the test's) thread: give it back, so that
+    // the test never holds capacity the server's threads may need.
+    app.pool()->closeThreadConnections();
+    if (!key.ok()) {
+        QTest::qFail(qPrintable(key.error().message), __FILE__, __LINE__);
+        return {};
+    }
+    return key.value().token;
+}
+
+TestAccount addTestAccount(ServerApp &app, const QString &email, const QString &role)
+{
+    TestAccount a;
+    a.email = email;
+    const auto id =
+        app.users()->addUser(email, QStringLiteral("Test ") + email, std::nullopt, role);
+    if (!id.ok()) {
+        app.pool()->closeThreadConnections();
+        QTest::qFail(qPrintable(id.error().message), __FILE__, __LINE__);
+        return a;
+    }
+    a.id = id.value();
+    a.token = newTestKey(app, a.id);
+    return a;
+}
+
 void verifyJsonError(const RawResponse &r, int status, const QString &code)
 {
     QCOMPARE(r.status, status);

@@ -125,6 +125,25 @@ QByteArray request(const QByteArray &method, const QByteArray &target,
 void fetch(quint16 port, const QByteArray &target, RawResponse *out,
            const QByteArray &extraHeaders = {});
 
+// One data-API request on a fresh connection (Connection: close), with the API key (if any),
+// extra header lines, and a JSON body for POST/PUT/PATCH. A transport failure comes back as
+// status 0 with the reason in the body, so that the assertion that follows shows it.
+RawResponse apiRequest(quint16 port, const QByteArray &method, const QString &target,
+                       const QByteArray &token, const QJsonObject &body = {}, int timeoutMs = 10000,
+                       const QByteArray &extraHeaders = {});
+
+// A user made through the server's UserStore, with a fresh API key.
+struct TestAccount
+{
+    qint64 id = 0;
+    QString email;
+    QByteArray token;
+};
+// Fails the current test (and returns an empty account) when the store refuses.
+TestAccount addTestAccount(ServerApp &app, const QString &email,
+                           const QString &role = QStringLiteral("user"));
+QByteArray newTestKey(ServerApp &app, qint64 userId);
+
 // Asserts the response is `status` with the JSON error shape {"error":{"code","message"}}.
 void verifyJsonError(const RawResponse &r, int status, const QString &code);
 // Asserts the headers every response carries: Date (IMF-fixdate) and Server.

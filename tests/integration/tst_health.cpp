@@ -93,8 +93,8 @@ void TestHealth::summary()
         QVERIFY2(!c.contains(QStringLiteral("detail")), r.body.constData());
     }
     names.sort();
-    QCOMPARE(names, QStringList({QStringLiteral("data_dir"), QStringLiteral("database"),
-                                 QStringLiteral("http")}));
+    QCOMPARE(names, QStringList({QStringLiteral("cache"), QStringLiteral("data_dir"),
+                                 QStringLiteral("database"), QStringLiteral("http")}));
 }
 
 void TestHealth::headOnHealth()

@@ -549,6 +549,24 @@ private Q_SLOTS:
             << QByteArray(
                    R"({"server": {"max_header_field": "8KiB", "max_headers_total": "4KiB"}})")
             << QStringList{"server.max_header_field: must not exceed server.max_headers_total"};
+        QTest::newRow("no cache tier")
+            << QByteArray(R"({"cache": {"memory": {"enabled": false}}})")
+            << QStringList{"cache.memory.enabled: with the memory tier off the cache needs Redis "
+                           "(redis.url and cache.redis.enabled); or set cache.enabled to false"};
+        QTest::newRow("redis tier alone")
+            // (URLs not in raw strings: moc's tokenizer takes their // for a comment)
+            << QByteArray("{\"cache\": {\"memory\": {\"enabled\": false}}, "
+                          "\"redis\": {\"url\": \"redis://h\"}}")
+            << QStringList{};
+        QTest::newRow("no cache at all")
+            << QByteArray(R"({"cache": {"enabled": false, "memory": {"enabled": false}}})")
+            << QStringList{};
+        QTest::newRow("redis url scheme")
+            << QByteArray("{\"redis\": {\"url\": \"http://h:6379\"}}")
+            << QStringList{"redis.url: \"http://h:6379\" must start with redis:// or unix://"};
+        QTest::newRow("backoff order")
+            << QByteArray(R"({"redis": {"backoff_min": "3s", "backoff_max": "1s"}})")
+            << QStringList{"redis.backoff_min: must not exceed redis.backoff_max"};
         QTest::newRow("two rules")
             << QByteArray(R"({"server": {"tls": {"key": "/k.pem"}}, "admin": {"token": "short"}})")
             << QStringList{"server.tls: cert and key must be given together",
@@ -565,6 +583,100 @@ private Q_SLOTS:
             QVERIFY(!result.ok());
             QCOMPARE(result.error(), errors);
         }
+    }
+
+    // cache.routes and cache.warm: JSON arrays checked item by item, with the item's index.
+    void cacheLists_data()
+    {
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QString>("error"); // empty: valid
+        QTest::newRow("routes")
+            << QByteArray(
+                   R"({"cache": {"routes": [{"route": "/api/v1/{collection}", "ttl": "1m", )"
+                   R"("vary": ["query", "user", "header:Accept-Language"]}, {"route": "/x", "ttl": 2}]}})")
+            << QString();
+        QTest::newRow("empty routes") << QByteArray(R"({"cache": {"routes": []}})") << QString();
+        QTest::newRow("not an array") << QByteArray(R"({"cache": {"routes": {"route": "/x"}}})")
+                                      << QStringLiteral("cache.routes: must be a JSON array");
+        QTest::newRow("item not an object")
+            << QByteArray(R"({"cache": {"routes": ["/x"]}})")
+            << QStringLiteral("cache.routes: [0]: must be an object with route and ttl");
+        QTest::newRow("relative route")
+            << QByteArray(
+                   R"({"cache": {"routes": [{"route": "/a", "ttl": "1s"}, {"route": "x", "ttl": "1s"}]}})")
+            << QStringLiteral("cache.routes: [1].route: must be a path starting with /");
+        QTest::newRow("bad segment")
+            // (not a raw string: moc's tokenizer would count the lone brace)
+            << QByteArray("{\"cache\": {\"routes\": [{\"route\": \"/a/{b\", \"ttl\": \"1s\"}]}}")
+            << QStringLiteral(
+                   "cache.routes: [0].route: \"{b\" is neither a plain segment nor a {name}");
+        QTest::newRow("bad ttl")
+            << QByteArray(R"({"cache": {"routes": [{"route": "/a", "ttl": "soon"}]}})")
+            << QStringLiteral("cache.routes: [0].ttl: must be a duration between 1ms and 30 days, "
+                              "like \"5m\"");
+        QTest::newRow("missing ttl") << QByteArray(R"({"cache": {"routes": [{"route": "/a"}]}})")
+                                     << QStringLiteral("cache.routes: [0].ttl: must be a duration "
+                                                       "between 1ms and 30 days, like \"5m\"");
+        QTest::newRow("bad vary")
+            << QByteArray(
+                   R"({"cache": {"routes": [{"route": "/a", "ttl": 1, "vary": ["cookie"]}]}})")
+            << QStringLiteral(
+                   "cache.routes: [0].vary: \"cookie\" is not query, path, user or header:NAME");
+        QTest::newRow("unknown route key")
+            << QByteArray(R"({"cache": {"routes": [{"route": "/a", "ttl": 1, "tll": 2}]}})")
+            << QStringLiteral("cache.routes: [0].tll: unknown key (route, ttl, vary)");
+        QTest::newRow("warm")
+            << QByteArray(
+                   R"({"cache": {"warm": [{"path": "/api/v1/reports/x?a=1", "user": "a@b.c"}]}})")
+            << QString();
+        QTest::newRow("warm without user")
+            << QByteArray(R"({"cache": {"warm": [{"path": "/api/v1/x"}]}})")
+            << QStringLiteral(
+                   "cache.warm: [0].user: the user (id or e-mail) to warm the response for");
+        QTest::newRow("warm relative path")
+            << QByteArray(R"({"cache": {"warm": [{"path": "api", "user": "1"}]}})")
+            << QStringLiteral(
+                   "cache.warm: [0]: must be an object with a path starting with / and a user");
+    }
+    void cacheLists()
+    {
+        QFETCH(QByteArray, json);
+        QFETCH(QString, error);
+        const QString file = writeFile(json);
+        const auto result = ConfigLoader::load(sources(file));
+        if (error.isEmpty()) {
+            QVERIFY2(result.ok(), qPrintable(result.ok() ? QString() : result.error().join('\n')));
+            return;
+        }
+        QVERIFY(!result.ok());
+        QCOMPARE(result.error(), QStringList{file + QStringLiteral(": ") + error});
+    }
+
+    void cacheRoutesParsed()
+    {
+        const auto result = ConfigLoader::load(sources(writeFile(
+            R"({"cache": {"routes": [{"route": "/r/{x}", "ttl": "90s", "vary": ["header:X-Lang"]}]}})")));
+        QVERIFY(result.ok());
+        const QList<CacheRouteConfig> routes = result.value().cache.routes;
+        QCOMPARE(routes.size(), 1);
+        QCOMPARE(routes.at(0).route, QStringLiteral("/r/{x}"));
+        QCOMPARE(routes.at(0).ttl, Milliseconds(90'000));
+        QCOMPARE(routes.at(0).varyQuery, false); // vary given without "query"
+        QCOMPARE(routes.at(0).varyHeaders, QStringList{QStringLiteral("x-lang")});
+        // From the environment, as JSON text.
+        ConfigLoader::Sources env;
+        env.environment.insert(QStringLiteral("BULWARK_CACHE_ROUTES"),
+                               QStringLiteral(R"([{"route": "/e", "ttl": "1m"}])"));
+        const auto fromEnv = ConfigLoader::load(env);
+        QVERIFY(fromEnv.ok());
+        QCOMPARE(fromEnv.value().cache.routes.size(), 1);
+        QCOMPARE(fromEnv.value().cache.routes.at(0).varyQuery, true);
+        env.environment.insert(QStringLiteral("BULWARK_CACHE_ROUTES"), QStringLiteral("[oops"));
+        const auto broken = ConfigLoader::load(env);
+        QVERIFY(!broken.ok());
+        QCOMPARE(
+            broken.error(),
+            QStringList{"environment BULWARK_CACHE_ROUTES: cache.routes: must be a JSON array"});
     }
 
     void parseSize_data()
