@@ -2,11 +2,44 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Shared by the benchmark scripts in bench/ (sourced, not run): the build lock, the
 # bookkeeping that stops every started process on exit, bounded waits, wrk runs with the
-# server's CPU time per request, and small number helpers. The caller sets BENCH_NAME,
-# LOCK_FILE, KEEP_TMP, TMP, WRK_THREADS and CONNECTIONS, and may set the array WRK_EXTRA
-# (more wrk arguments, e.g. -H headers).
+# server's CPU time per request, the options every script takes, and small number helpers.
+# The caller sets ROOT and BENCH_NAME before sourcing it, TMP after, and may set the array
+# WRK_EXTRA (more wrk arguments, e.g. -H headers).
+#
+# The second half (from "Bulwark and the bare server") is what run_data_bench.sh and
+# run_cache_bench.sh share: the release build, the machine line, taking the build lock for
+# the measurements, API keys, starting `bulwark --server` and the bare QHttpServer, and
+# rotating wrk rounds over named endpoints with their summary lines. Those also use ROOT,
+# BUILD_DIR, BULWARK, BARE, DURATION and ROUNDS.
 
 die() { echo "${BENCH_NAME:-bench}: $*" >&2; exit 1; }
+
+# The options every script takes, at their defaults (a script may change them before or
+# after sourcing this file), and their parsing.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+BUILD_DIR="${ROOT:?set ROOT before sourcing bench/lib.sh}/build/bench"
+DO_BUILD=1
+DURATION=10
+ROUNDS=3
+CONNECTIONS=64
+WRK_THREADS=2
+KEEP_TMP=0
+HOLD_LOCK=1
+LOCK_FILE=/tmp/bulwark-build.lock
+WRK_EXTRA=()
+
+common_option() { # "$@" of the script -> sets TAKEN to the arguments the option used (0: not one)
+    TAKEN=0
+    case "$1" in
+        --no-build) DO_BUILD=0; TAKEN=1 ;;
+        --build-dir) [[ $# -ge 2 ]] || die "--build-dir needs a value"; BUILD_DIR=$(realpath -m "$2"); TAKEN=2 ;;
+        --duration) int_in_range "${2:-}" 1 120 || die "--duration must be 1..120 seconds"; DURATION=$2; TAKEN=2 ;;
+        --rounds) int_in_range "${2:-}" 1 9 || die "--rounds must be 1..9"; ROUNDS=$2; TAKEN=2 ;;
+        --connections) int_in_range "${2:-}" 2 1024 || die "--connections must be 2..1024"; CONNECTIONS=$2; TAKEN=2 ;;
+        --keep-tmp) KEEP_TMP=1; TAKEN=1 ;;
+        --no-lock) HOLD_LOCK=0; TAKEN=1 ;;
+    esac
+}
 
 int_in_range() { # value min max
     [[ "$1" =~ ^[0-9]+$ ]] && (( $1 >= $2 && $1 <= $3 ))
@@ -119,3 +152,111 @@ run_wrk() { # file url duration pid
     if [[ -n "$non2xx" ]]; then WRK_NOTE="$WRK_NOTE; non-2xx: $non2xx"; fi
 }
 
+# ---------------------------------------------------------------- Bulwark and the bare server
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+build_release() { # targets... : the release preset into BUILD_DIR, tests off, under the lock
+    echo "== building the release preset in $BUILD_DIR"
+    (cd "$ROOT" && locked cmake --preset release -B "$BUILD_DIR" -DBULWARK_BUILD_TESTS=OFF -DBULWARK_BUILD_BENCH=ON) >/dev/null
+    (cd "$ROOT" && locked cmake --build "$BUILD_DIR" --target "$@")
+}
+
+print_machine() { # [more versions] : the machine lines; sets CPU_MODEL, NPROC
+    CPU_MODEL=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
+    NPROC=$(nproc)
+    echo "== machine: $NPROC cores ($CPU_MODEL), kernel $(uname -r); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "   Qt $(dpkg-query -W -f='${Version}' libqt6core6 2>/dev/null || echo unknown), $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')${1:+, $1}"
+}
+
+# Keeps builds (which all take the shared lock) off the cores while measuring: takes
+# LOCK_FILE on descriptor 9 unless HOLD_LOCK is 0, waiting at most 10 minutes for a build
+# that holds it. The wait runs in the background so that a signal reaches the trap at once;
+# the lock belongs to the open file behind descriptor 9, which this shell keeps until exit.
+take_build_lock() { # what ("during the rounds") -> sets LOCK_NOTE
+    local lock_pid
+    LOCK_NOTE="not held (--no-lock or no flock)"
+    if (( HOLD_LOCK )) && command -v flock >/dev/null && [[ -d "$(dirname "$LOCK_FILE")" ]]; then
+        exec 9>>"$LOCK_FILE"
+        echo "== taking $LOCK_FILE $1 (waits up to 600 s for a running build)"
+        flock -w 600 9 &
+        lock_pid=$!
+        PIDS+=("$lock_pid")
+        if wait "$lock_pid"; then
+            LOCK_NOTE="held $1"
+        else
+            LOCK_NOTE="NOT held: a build kept it for 10 minutes"
+            echo "WARNING: $LOCK_NOTE" >&2
+        fi
+        forget_pid "$lock_pid"
+    fi
+}
+
+key_for() { # email role extra-env... -> prints an API key (role "": the user exists already)
+    local email=$1 role=$2
+    shift 2
+    if [[ -n "$role" ]]; then
+        env "$@" "$BULWARK" user add "$email" --role "$role" >/dev/null 2>&1 || true
+    fi
+    env "$@" "$BULWARK" user key "$email" --name bench 2>/dev/null
+}
+
+# shellcheck disable=SC2034 # SERVER_PORT is for the caller
+start_server() { # label [NAME=VALUE...] [-- bulwark-args...] -> sets SERVER_PID, SERVER_PORT
+    # `bulwark --server` on a free loopback port with the access log off; output in TMP/label.*
+    local label=$1
+    local -a server_env=() server_args=()
+    shift
+    while (( $# > 0 )) && [[ "$1" != -- ]]; do server_env+=("$1"); shift; done
+    if (( $# > 0 )); then shift; server_args=("$@"); fi
+    env BULWARK_LOG_ACCESS=off "${server_env[@]}" "$BULWARK" --server --listen 127.0.0.1:0 "${server_args[@]}" \
+        >"$TMP/$label.out" 2>"$TMP/$label.err" &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    wait_for_line "$TMP/$label.err" 'listening on http://127\.0\.0\.1:[0-9]+' 600 \
+        || { tail -20 "$TMP/$label.err" >&2; die "bulwark ($label) did not start"; }
+    SERVER_PORT=$(grep -oE 'listening on http://127\.0\.0\.1:[0-9]+' <<<"$FOUND_LINE" | grep -oE '[0-9]+$')
+}
+
+# shellcheck disable=SC2034 # BARE_PORT is for the caller
+start_bare_server() { # label [hello_qhttpserver options...] -> sets BARE_PID, BARE_PORT
+    local label=$1
+    shift
+    "$BARE" 0 "$@" >"$TMP/$label.out" 2>"$TMP/$label.err" &
+    BARE_PID=$!
+    PIDS+=("$BARE_PID")
+    wait_for_line "$TMP/$label.out" '^port [0-9]+' 100 \
+        || { cat "$TMP/$label.err" >&2; die "the bare server ($label) did not start"; }
+    BARE_PORT=${FOUND_LINE#port }
+}
+
+# Rotating wrk rounds. The caller fills, per endpoint name, URL (and HEADER: one request
+# header or empty) and PID_OF (the server whose CPU time is read); measure() fills RPS, P50,
+# P99 and CPUS with one space-separated figure per round, and NOTES with wrk's errors.
+declare -A URL=() HEADER=() RPS=() P50=() P99=() NOTES=() CPUS=() PID_OF=()
+# shellcheck disable=SC2153 # DURATION and ROUNDS are set by the caller
+measure() { # names... : ROUNDS rotating rounds over the named endpoints
+    local names=("$@")
+    local round i name n=${#names[@]}
+    for name in "${names[@]}"; do RPS[$name]=""; P50[$name]=""; P99[$name]=""; NOTES[$name]=""; CPUS[$name]=""; done
+    echo "== wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS rounds (order rotates each round)"
+    for (( round = 1; round <= ROUNDS; round++ )); do
+        for (( i = 0; i < n; i++ )); do
+            name=${names[$(( (i + round - 1) % n ))]}
+            if [[ -n "${HEADER[$name]:-}" ]]; then WRK_EXTRA=(-H "${HEADER[$name]}"); else WRK_EXTRA=(); fi
+            run_wrk "$TMP/wrk-$name-$round.txt" "${URL[$name]}" "$DURATION" "${PID_OF[$name]}"
+            RPS[$name]+="$WRK_RPS "
+            P50[$name]+="$WRK_P50 "
+            P99[$name]+="$WRK_P99 "
+            CPUS[$name]+="$WRK_CPU "
+            [[ "$WRK_NOTE" == ok ]] || NOTES[$name]+="round $round: $WRK_NOTE; "
+            printf '   round %d  %-22s %10s req/s  p50 %8s ms  p99 %8s ms  %s\n' "$round" "$name" "$WRK_RPS" "$WRK_P50" "$WRK_P99" "$WRK_NOTE"
+        done
+    done
+}
+
+# shellcheck disable=SC2086 # the lists are space-separated numbers
+summary_line() { # name label
+    printf '%-22s %-58s %10s req/s  p50 %8s ms  p99 %8s ms  (rounds: %s) %s\n' "$1" "$2" \
+        "$(median ${RPS[$1]})" "$(median ${P50[$1]})" "$(median ${P99[$1]})" "${RPS[$1]% }" "${NOTES[$1]}"
+}

@@ -42,36 +42,21 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_NAME=run_data_bench
-BUILD_DIR="$ROOT/build/bench"
-DO_BUILD=1
 ROWS=1000000
 USERS=1000
-DURATION=10
-ROUNDS=3
-CONNECTIONS=64
-WRK_THREADS=2
 POSTGRES=1
-KEEP_TMP=0
-HOLD_LOCK=1
-LOCK_FILE=/tmp/bulwark-build.lock
-WRK_EXTRA=()
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
 usage() { sed -n '3,39p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
+    common_option "$@"
+    if (( TAKEN )); then shift "$TAKEN"; continue; fi
     case "$1" in
-        --no-build) DO_BUILD=0; shift ;;
-        --build-dir) [[ $# -ge 2 ]] || die "--build-dir needs a value"; BUILD_DIR=$(realpath -m "$2"); shift 2 ;;
         --rows) int_in_range "${2:-}" 1000 100000000 || die "--rows must be 1000..100000000"; ROWS=$2; shift 2 ;;
         --users) int_in_range "${2:-}" 1 1000000 || die "--users must be 1..1000000"; USERS=$2; shift 2 ;;
-        --duration) int_in_range "${2:-}" 1 120 || die "--duration must be 1..120 seconds"; DURATION=$2; shift 2 ;;
-        --rounds) int_in_range "${2:-}" 1 9 || die "--rounds must be 1..9"; ROUNDS=$2; shift 2 ;;
-        --connections) int_in_range "${2:-}" 2 1024 || die "--connections must be 2..1024"; CONNECTIONS=$2; shift 2 ;;
         --no-postgres) POSTGRES=0; shift ;;
-        --keep-tmp) KEEP_TMP=1; shift ;;
-        --no-lock) HOLD_LOCK=0; shift ;;
         -h | --help) usage; exit 0 ;;
         *) die "unknown option $1 (try --help)" ;;
     esac
@@ -83,9 +68,7 @@ for tool in wrk curl python3; do
 done
 
 if (( DO_BUILD )); then
-    echo "== building the release preset in $BUILD_DIR"
-    (cd "$ROOT" && locked cmake --preset release -B "$BUILD_DIR" -DBULWARK_BUILD_TESTS=OFF -DBULWARK_BUILD_BENCH=ON) >/dev/null
-    (cd "$ROOT" && locked cmake --build "$BUILD_DIR" --target bulwark bulwark_hello_qhttpserver)
+    build_release bulwark bulwark_hello_qhttpserver
 fi
 BULWARK="$BUILD_DIR/app/bulwark"
 BARE="$BUILD_DIR/bench/bulwark_hello_qhttpserver"
@@ -116,20 +99,9 @@ as_postgres() { # PostgreSQL refuses to run as root
     if (( EUID == 0 )); then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 # ---------------------------------------------------------------- the machine
-CPU_MODEL=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
-NPROC=$(nproc)
-echo "== machine: $NPROC cores ($CPU_MODEL), kernel $(uname -r); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "   Qt $(dpkg-query -W -f='${Version}' libqt6core6 2>/dev/null || echo unknown), $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}'), SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)')"
-
-# Keep builds (which all take the shared lock) off the cores while seeding and measuring.
-LOCK_NOTE="not held (--no-lock or no flock)"
-if (( HOLD_LOCK )) && command -v flock >/dev/null; then
-    exec 9>"$LOCK_FILE"
-    if flock -w 600 9; then LOCK_NOTE="held during seeding and the rounds"; else LOCK_NOTE="NOT held: a build kept it for 10 minutes"; fi
-fi
+print_machine "SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)')"
+take_build_lock "during seeding and the rounds"
 
 # ---------------------------------------------------------------- seeding
 SEED_LINE=""
@@ -141,24 +113,6 @@ seed() { # label extra-env... : seeds ROWS activities, sets SEED_LINE
         || { tail -5 "$TMP/seed-$label.err" >&2; die "seeding $label failed"; }
     SEED_LINE=$(tr '\r' '\n' <"$TMP/seed-$label.err" | grep -E 'rows in [0-9.]+ s' | tail -1 | sed 's/^bulwark: seed: //')
     echo "   $SEED_LINE"
-}
-
-key_for() { # email role extra-env... -> prints an API key
-    local email=$1 role=$2
-    shift 2
-    env "$@" "$BULWARK" user add "$email" --role "$role" >/dev/null 2>&1 || true
-    env "$@" "$BULWARK" user key "$email" --name bench 2>/dev/null
-}
-
-start_server() { # label extra-env... -> sets SERVER_PID, SERVER_PORT
-    local label=$1
-    shift
-    env BULWARK_LOG_ACCESS=off "$@" "$BULWARK" --server --listen 127.0.0.1:0 >"$TMP/$label.out" 2>"$TMP/$label.err" &
-    SERVER_PID=$!
-    PIDS+=("$SERVER_PID")
-    wait_for_line "$TMP/$label.err" 'listening on http://127\.0\.0\.1:[0-9]+' 600 \
-        || { tail -20 "$TMP/$label.err" >&2; die "bulwark ($label) did not start"; }
-    SERVER_PORT=$(grep -oE 'listening on http://127\.0\.0\.1:[0-9]+' <<<"$FOUND_LINE" | grep -oE '[0-9]+$')
 }
 
 deep_cursor() { # label python-connect-snippet -> prints the cursor of the row at 90 %
@@ -194,31 +148,7 @@ check_page() { # url header: a 200 with a data array of 50 rows
 }
 
 # ---------------------------------------------------------------- measuring
-declare -A URL=() HEADER=() RPS=() P50=() P99=() NOTES=() CPUS=() PID_OF=()
-measure() { # names... : ROUNDS rotating rounds over the named endpoints
-    local names=("$@") round i name n=${#names[@]}
-    for name in "${names[@]}"; do RPS[$name]=""; P50[$name]=""; P99[$name]=""; NOTES[$name]=""; CPUS[$name]=""; done
-    echo "== wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS rounds (order rotates each round)"
-    for (( round = 1; round <= ROUNDS; round++ )); do
-        for (( i = 0; i < n; i++ )); do
-            name=${names[$(( (i + round - 1) % n ))]}
-            if [[ -n "${HEADER[$name]}" ]]; then WRK_EXTRA=(-H "${HEADER[$name]}"); else WRK_EXTRA=(); fi
-            run_wrk "$TMP/wrk-$name-$round.txt" "${URL[$name]}" "$DURATION" "${PID_OF[$name]}"
-            RPS[$name]+="$WRK_RPS "
-            P50[$name]+="$WRK_P50 "
-            P99[$name]+="$WRK_P99 "
-            CPUS[$name]+="$WRK_CPU "
-            [[ "$WRK_NOTE" == ok ]] || NOTES[$name]+="round $round: $WRK_NOTE; "
-            printf '   round %d  %-22s %10s req/s  p50 %8s ms  p99 %8s ms  %s\n' "$round" "$name" "$WRK_RPS" "$WRK_P50" "$WRK_P99" "$WRK_NOTE"
-        done
-    done
-}
-
-# shellcheck disable=SC2086 # the lists are space-separated numbers
-summary_line() { # name label
-    printf '%-22s %-58s %10s req/s  p50 %8s ms  p99 %8s ms  (rounds: %s) %s\n' "$1" "$2" \
-        "$(median ${RPS[$1]})" "$(median ${P50[$1]})" "$(median ${P99[$1]})" "${RPS[$1]% }" "${NOTES[$1]}"
-}
+# measure() and summary_line() are in lib.sh (URL, HEADER, PID_OF in; RPS, P50, P99, NOTES out).
 
 # ---------------------------------------------------------------- SQLite
 SQLITE_DIR="$TMP/sqlite"
@@ -227,18 +157,15 @@ seed sqlite BULWARK_SERVER_DATA_DIR="$SQLITE_DIR"
 SQLITE_SEED=$SEED_LINE
 SQLITE_SIZE=$(du -h "$SQLITE_DIR/bulwark.db" | cut -f1)
 ADMIN_KEY=$(key_for bench-admin@example.com admin BULWARK_SERVER_DATA_DIR="$SQLITE_DIR")
-DEMO_KEY=$(env BULWARK_SERVER_DATA_DIR="$SQLITE_DIR" "$BULWARK" user key demo1@example.com --name bench 2>/dev/null)
+DEMO_KEY=$(key_for demo1@example.com "" BULWARK_SERVER_DATA_DIR="$SQLITE_DIR")
 [[ "$ADMIN_KEY" == bwk_* && "$DEMO_KEY" == bwk_* ]] || die "could not create API keys"
 DEEP=$(deep_cursor "sqlite:$SQLITE_DIR/bulwark.db")
 
-start_server sqlite BULWARK_SERVER_DATA_DIR="$SQLITE_DIR"
+# The cache off: this benchmark measures the database path (run_cache_bench.sh the cache).
+start_server sqlite BULWARK_SERVER_DATA_DIR="$SQLITE_DIR" BULWARK_CACHE_ENABLED=false
 SQLITE_PID=$SERVER_PID
 BASE="http://127.0.0.1:$SERVER_PORT/api/v1"
-"$BARE" 0 >"$TMP/bare.out" 2>"$TMP/bare.err" &
-BARE_PID=$!
-PIDS+=("$BARE_PID")
-wait_for_line "$TMP/bare.out" '^port [0-9]+' 100 || die "the bare server did not start"
-BARE_PORT=${FOUND_LINE#port }
+start_bare_server bare
 
 ADMIN="Authorization: Bearer $ADMIN_KEY"
 URL[keyset-first]="$BASE/activities?limit=50&cursor="
@@ -287,7 +214,7 @@ if (( POSTGRES )); then
     PG_ADMIN_KEY=$(key_for bench-admin@example.com admin "${PG_ENV[@]}")
     [[ "$PG_ADMIN_KEY" == bwk_* ]] || die "could not create the PostgreSQL admin key"
     PG_DEEP=$(PATH="$PG_BIN:$PATH" deep_cursor "postgres:$PG_PORT")
-    start_server postgres "${PG_ENV[@]}"
+    start_server postgres "${PG_ENV[@]}" BULWARK_CACHE_ENABLED=false
     PG_PID=$SERVER_PID
     PG_BASE="http://127.0.0.1:$SERVER_PORT/api/v1"
     URL[pg-keyset-first]="$PG_BASE/activities?limit=50&cursor="

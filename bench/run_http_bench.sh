@@ -37,20 +37,10 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD_DIR="$ROOT/build/bench"
-DO_BUILD=1
-DURATION=10
-ROUNDS=3
-CONNECTIONS=64
-WRK_THREADS=2
 IDLE_CONNECTIONS=10000
-KEEP_TMP=0
-HOLD_LOCK=1
 BODY_SIZE=1024
-LOCK_FILE=/tmp/bulwark-build.lock
 
 BENCH_NAME=run_http_bench
-WRK_EXTRA=()
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
@@ -60,15 +50,10 @@ usage() {
 
 
 while (( $# > 0 )); do
+    common_option "$@"
+    if (( TAKEN )); then shift "$TAKEN"; continue; fi
     case "$1" in
-        --no-build) DO_BUILD=0; shift ;;
-        --build-dir) [[ $# -ge 2 ]] || die "--build-dir needs a value"; BUILD_DIR=$(realpath -m "$2"); shift 2 ;;
-        --duration) int_in_range "${2:-}" 1 120 || die "--duration must be 1..120 seconds"; DURATION=$2; shift 2 ;;
-        --rounds) int_in_range "${2:-}" 1 9 || die "--rounds must be 1..9"; ROUNDS=$2; shift 2 ;;
-        --connections) int_in_range "${2:-}" 2 1024 || die "--connections must be 2..1024"; CONNECTIONS=$2; shift 2 ;;
         --idle-connections) int_in_range "${2:-}" 0 30000 || die "--idle-connections must be 0..30000"; IDLE_CONNECTIONS=$2; shift 2 ;;
-        --keep-tmp) KEEP_TMP=1; shift ;;
-        --no-lock) HOLD_LOCK=0; shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown option $1 (try --help)" ;;
     esac
@@ -199,24 +184,7 @@ declare -A NOTES=([bare]="" [t1]="" [tN]="")
 declare -A CPUS=([bare]="" [t1]="" [tN]="")
 declare -A PID_OF=([bare]="$BARE_PID" [t1]="$T1_PID" [tN]="$TN_PID")
 
-# Keep builds (which all take the shared lock) off the cores while we measure.
-LOCK_NOTE="not held (--no-lock or no flock)"
-if (( HOLD_LOCK )) && command -v flock >/dev/null && [[ -d "$(dirname "$LOCK_FILE")" ]]; then
-    exec 9>>"$LOCK_FILE"
-    echo "== taking $LOCK_FILE for the wrk rounds (waits up to 600 s for a running build)"
-    # In the background so a signal is not held up by the wait; the lock belongs to the open
-    # file behind descriptor 9, which this shell keeps, so it outlives that flock process.
-    flock -w 600 9 &
-    lock_pid=$!
-    PIDS+=("$lock_pid")
-    if wait "$lock_pid"; then
-        LOCK_NOTE="held during the wrk rounds"
-    else
-        LOCK_NOTE="NOT obtained within 600 s: a build may have run during the rounds"
-        echo "WARNING: $LOCK_NOTE" >&2
-    fi
-    forget_pid "$lock_pid"
-fi
+take_build_lock "during the wrk rounds"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "   load average before warm-up and rounds: $LOAD_BEFORE"
 

@@ -40,10 +40,11 @@
 //   replacement larger than the shard also removes the previous value.
 // - Memory: evicted or replaced entries still held by a reader stay allocated (node and
 //   value) until the reader drops its pointer; they are no longer charged. kEntryOverhead
-//   (96) is a little under the real cost on x86-64 glibc: node with control block about
-//   104 bytes plus the allocator's header, map 11-23 bytes (9 per slot, load 2/5..4/5),
-//   plus 2 bytes per sketch column per shard. Evicted values are released under the shard
-//   lock, so a value's destructor must not call back into the cache.
+//   (144) covers the real cost on x86-64 glibc: node with control block about 104 bytes
+//   plus the allocator's 16-byte header, map 11-23 bytes (9 per slot, load 2/5..4/5). The
+//   sketch (2 bytes per column per shard, fixed at construction) is not charged. Evicted
+//   values are released under the shard lock, so a value's destructor must not call back
+//   into the cache.
 #include "MemoryCache.h"
 
 #include <QHashFunctions>

@@ -71,7 +71,9 @@ class MemoryCache
 {
 public:
     // Bytes charged per entry besides its key and value (node, map slot, list links).
-    static constexpr qint64 kEntryOverhead = 96;
+    // At least what an entry really costs on x86-64 glibc (see MemoryCache.cpp), so that
+    // max_bytes bounds the memory used, not just the bytes counted.
+    static constexpr qint64 kEntryOverhead = 144;
 
     MemoryCache(MemoryCacheOptions options, const Clock &clock);
     ~MemoryCache();
