@@ -177,6 +177,10 @@ bool ServerApp::buildCache(QString *error)
     TieredCacheOptions options;
     options.memory = c.memoryEnabled;
     options.memoryOptions.maxBytes = c.memoryMaxBytes;
+    // Each shard gets max_bytes / shards and cannot hold a larger entry: keep room for at
+    // least four of the largest cacheable responses per shard (64 shards at most).
+    options.memoryOptions.shards =
+        int(std::clamp<qint64>(c.memoryMaxBytes / (4 * c.maxEntrySize), 1, 64));
     options.keyPrefix = m_config.redis.keyPrefix.toUtf8();
     options.instanceId = QByteArray::number(quint64(threadRandom()()), 16);
     m_cache = std::make_unique<TieredCache>(options, m_cacheClock, *m_tags,

@@ -35,14 +35,14 @@ void BackgroundThread::stop()
     if (!m_thread)
         return;
     m_running.store(false, std::memory_order_release);
-    // Runs after whatever is queued before it; tasks check m_running and skip.
-    std::function<void()> finalizer = m_finalizer;
-    QThread *thread = m_thread.get();
-    m_queue->post([finalizer, thread] {
-        if (finalizer)
-            finalizer();
-        thread->quit();
-    });
+    // Runs after whatever is queued before it (those tasks see m_running false and skip).
+    // runBlocking, not a post followed by QThread::wait(): its std::mutex hand-off is what
+    // tells ThreadSanitizer that the finalizer's writes (closing pool connections) happen
+    // before this thread goes on to destroy the pool; Debian's Qt is not instrumented, so
+    // QThread::wait() alone is invisible to it.
+    if (m_finalizer)
+        m_queue->runBlocking(m_finalizer);
+    m_thread->quit();
     m_thread->wait();
     m_thread.reset();
     m_queue = nullptr;
