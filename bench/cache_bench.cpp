@@ -9,6 +9,7 @@
 //   get_hit      get() of keys that are all present, in uniformly random order;
 //   get_hit_zipf the same with Zipf(0.9) popularity (scrambled ranks), the skewed access
 //                a cache is for;
+//   get_hit_lru, get_hit_zipf_lru  the same on Eviction::Lru, the baseline;
 //   put_replace  put() over the same keys (every put replaces; values made beforehand);
 //   put_insert   put() of never-seen keys into a full cache (every put evicts one).
 //
@@ -240,10 +241,23 @@ void throughput(bool quick)
         }
     }
 
-    for (const auto &[name, order] :
-         {std::pair{"get_hit", &traces}, std::pair{"get_hit_zipf", &zipfTraces}})
+    // The same gets on the plain-LRU mode of the same class, as the baseline measured in
+    // the same run (no sketch to update on a hit).
+    MemoryCacheOptions lru;
+    lru.eviction = MemoryCacheOptions::Eviction::Lru;
+    struct GetRun
+    {
+        const char *name;
+        const std::vector<KeyTrace> *order;
+        MemoryCacheOptions options;
+    };
+    for (const GetRun &run :
+         {GetRun{"get_hit", &traces, {}}, GetRun{"get_hit_zipf", &zipfTraces, {}},
+          GetRun{"get_hit_lru", &traces, lru}, GetRun{"get_hit_zipf_lru", &zipfTraces, lru}})
         for (int threads : {1, 2}) {
-            MemoryCache cache(MemoryCacheOptions{}, clock);
+            const char *name = run.name;
+            const std::vector<KeyTrace> *order = run.order;
+            MemoryCache cache(run.options, clock);
             for (const QByteArray &k : keys)
                 cache.put(k, std::make_shared<BodyValue>(100), ttl);
             quint64 hits = 0;
