@@ -3,6 +3,7 @@
 #include "CollectionStore.h"
 
 #include "EntityTags.h"
+#include "WordHash.h"
 
 #include "JsonWriter.h"
 #include "SchemaSync.h" // quoteIdentifier
@@ -313,29 +314,8 @@ bool CollectionStore::etagMatches(const QByteArray &header, const QByteArray &ta
 
 QByteArray CollectionStore::etag(QByteArrayView body)
 {
-    // FNV-1a's structure over 8-byte words with a final avalanche (splitmix64's): the same
-    // bytes give the same tag on every host and build, and a 15 KiB page costs ~2 000
-    // multiplications instead of 15 000. Not a cryptographic hash: a validator, not a MAC.
-    quint64 hash = 14695981039346656037ULL ^ quint64(body.size());
-    const char *p = body.data();
-    qsizetype n = body.size();
-    while (n >= 8) {
-        quint64 word;
-        std::memcpy(&word, p, 8);
-        hash = (hash ^ word) * 1099511628211ULL;
-        hash ^= hash >> 29;
-        p += 8;
-        n -= 8;
-    }
-    quint64 last = 0;
-    std::memcpy(&last, p, size_t(n));
-    hash = (hash ^ last) * 1099511628211ULL;
-    hash ^= hash >> 30;
-    hash *= 0xbf58476d1ce4e5b9ULL;
-    hash ^= hash >> 27;
-    hash *= 0x94d049bb133111ebULL;
-    hash ^= hash >> 31;
-    return '"' + QByteArray::number(hash, 16).rightJustified(16, '0') + '"';
+    // Stable across hosts and builds, cheap on large pages (see WordHash.h).
+    return '"' + QByteArray::number(wordHash(body), 16).rightJustified(16, '0') + '"';
 }
 
 QList<CollectionStore::Column> CollectionStore::columns(const CollectionDef &c) const
