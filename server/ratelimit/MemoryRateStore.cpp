@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // See MemoryRateStore.h. The map is a std::unordered_map keyed by the bytes and their
 // hash, with transparent lookup, so a decision hashes once and allocates nothing; only a
-// new key copies its bytes.
+// new key copies its bytes (into the node itself when they are short).
 #include "MemoryRateStore.h"
 
 #include "WordHash.h"
 
+#include <QVarLengthArray>
 #include <bit>
 #include <cstring>
 #include <mutex>
@@ -25,10 +26,13 @@ inline size_t fastHash(QByteArrayView key)
 }
 
 // A key with its hash, so the map never hashes again; lookups use a view (no allocation).
+// Short keys (rule, scope and an address or id fit in 48 bytes) are kept inside the map's
+// node, so a lookup touches one allocation, not two.
 struct StoredKey
 {
-    QByteArray bytes;
+    QVarLengthArray<char, 48> bytes;
     size_t hash;
+    QByteArrayView view() const { return QByteArrayView(bytes.constData(), bytes.size()); }
 };
 struct KeyView
 {
@@ -46,15 +50,9 @@ struct KeyHash
 struct KeyEqual
 {
     using is_transparent = void;
-    bool operator()(const StoredKey &a, const StoredKey &b) const { return a.bytes == b.bytes; }
-    bool operator()(const StoredKey &a, const KeyView &b) const
-    {
-        return QByteArrayView(a.bytes) == b.bytes;
-    }
-    bool operator()(const KeyView &a, const StoredKey &b) const
-    {
-        return a.bytes == QByteArrayView(b.bytes);
-    }
+    bool operator()(const StoredKey &a, const StoredKey &b) const { return a.view() == b.view(); }
+    bool operator()(const StoredKey &a, const KeyView &b) const { return a.view() == b.bytes; }
+    bool operator()(const KeyView &a, const StoredKey &b) const { return a.bytes == b.view(); }
 };
 
 struct Entry
@@ -120,8 +118,9 @@ RateDecision MemoryRateStore::decide(const AlgorithmPtr &algorithm, QByteArrayVi
                 m_evictions.fetch_add(1, std::memory_order_relaxed);
             }
         }
-        it =
-            shard.keys.emplace(StoredKey{key.toByteArray(), view.hash}, Entry{algorithm, {}}).first;
+        StoredKey stored{{}, view.hash};
+        stored.bytes.append(key.data(), key.size());
+        it = shard.keys.emplace(std::move(stored), Entry{algorithm, {}}).first;
     } else if (it->second.algorithm != algorithm) {
         it->second = Entry{algorithm, {}}; // the rule changed: start afresh under it
     }
