@@ -56,6 +56,8 @@ HttpResponse ResponseCacheStage::handle(RequestContext &ctx, const Next &next)
     auto outcome = m_flights.run(
         p->key, [&] { return compute(ctx, next, *p); }, m_options.lockTimeout);
     HttpResponse response = std::move(outcome.value);
+    if (outcome.shared && ctx.routePattern.isEmpty())
+        ctx.routePattern = p->policy->route; // the router did not run for this request
     if (response.status == 200)
         response.setHeader(QByteArrayLiteral("X-Cache"), QByteArrayLiteral("MISS"));
     return response;
