@@ -588,4 +588,19 @@ std::optional<RateAlgorithm> rateAlgorithmFromName(const QString &name)
     return std::nullopt;
 }
 
+qint64 RateLimitAlgorithm::emissionIntervalNs(const LimitSpec &spec)
+{
+    return emissionInterval(spec);
+}
+
+qint64 RateLimitAlgorithm::capacityOf(const LimitSpec &spec)
+{
+    return capacity(spec);
+}
+
+qint64 RateLimitAlgorithm::windowStartNs(qint64 tNs, qint64 windowNs)
+{
+    return floorToMultiple(tNs, windowNs);
+}
+
 } // namespace bulwark

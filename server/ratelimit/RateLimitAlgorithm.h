@@ -85,6 +85,14 @@ public:
     static std::unique_ptr<RateLimitAlgorithm> create(const LimitSpec &spec);
 
     const LimitSpec &spec() const { return m_spec; }
+
+    // The arithmetic every store shares (RedisRateStore passes it to its scripts), for a
+    // spec as create() normalised it: the emission interval T = ceil(W / L) in ns, the
+    // capacity (B, or L when B is 0, lowered so that B * T fits), and the start of the
+    // aligned window that contains t (ns on the steady clock's epoch; floor, also below 0).
+    static qint64 emissionIntervalNs(const LimitSpec &spec);
+    static qint64 capacityOf(const LimitSpec &spec);
+    static qint64 windowStartNs(qint64 tNs, qint64 windowNs);
     // Decides a request of `cost` (>= 1) at `now` and updates `state`. A denied request
     // changes nothing but what time alone changes.
     virtual RateDecision decide(RateState &state, RateTime now, qint64 cost = 1) const = 0;
