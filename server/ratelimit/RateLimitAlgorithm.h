@@ -49,6 +49,17 @@ struct LimitSpec
     qint64 limit = 60;                        // requests per window, >= 1
     std::chrono::milliseconds window{60'000}; // >= 1 ms
     qint64 burst = 0;                         // token bucket / GCRA; 0: same as limit
+
+    static LimitSpec make(RateAlgorithm algorithm, qint64 limit, std::chrono::milliseconds window,
+                          qint64 burst = 0)
+    {
+        LimitSpec s;
+        s.algorithm = algorithm;
+        s.limit = limit;
+        s.window = window;
+        s.burst = burst;
+        return s;
+    }
 };
 
 struct RateDecision

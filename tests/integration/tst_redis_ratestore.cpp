@@ -38,12 +38,7 @@ RedisOptions optionsFor(const RedisServer &server, std::chrono::milliseconds tim
 
 LimitSpec makeSpec(RateAlgorithm algorithm, qint64 limit, qint64 windowMs, qint64 burst = 0)
 {
-    LimitSpec s;
-    s.algorithm = algorithm;
-    s.limit = limit;
-    s.window = std::chrono::milliseconds(windowMs);
-    s.burst = burst;
-    return s;
+    return LimitSpec::make(algorithm, limit, std::chrono::milliseconds(windowMs), burst);
 }
 
 QString show(const RateDecision &d)

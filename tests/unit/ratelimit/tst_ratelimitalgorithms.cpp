@@ -56,12 +56,7 @@ Steps burst(qint64 atMs, int n, qint64 remaining, qint64 resetMs, qint64 resetSt
 
 LimitSpec spec(RateAlgorithm algorithm, qint64 limit, qint64 windowMs, qint64 burst = 0)
 {
-    LimitSpec s;
-    s.algorithm = algorithm;
-    s.limit = limit;
-    s.window = std::chrono::milliseconds(windowMs);
-    s.burst = burst;
-    return s;
+    return LimitSpec::make(algorithm, limit, std::chrono::milliseconds(windowMs), burst);
 }
 
 QString describe(int i, const Step &s, bool allowed, qint64 remaining, qint64 retryMs,
