@@ -67,8 +67,6 @@ public:
     UserStore *users() const { return m_users.get(); }
     QueryInsight *queryInsight() const { return m_insight.get(); }
     ConnectionPool *pool() const { return m_pool.get(); }
-    TieredCache *cache() const { return m_cache.get(); } // null when cache.enabled is off
-    RedisClient *redis() const { return m_redis.get(); } // null without redis.url
 
     // Graceful shutdown; emits finished() when every connection is closed, or when the
     // grace period ran out (then drainedCleanly() is false and worker threads may still be

@@ -76,14 +76,6 @@ qint64 CachedResponse::byteSize() const
     return n;
 }
 
-QByteArray CachedResponse::header(QByteArrayView name) const
-{
-    for (const auto &[n, v] : headers)
-        if (QByteArrayView(n).compare(name, Qt::CaseInsensitive) == 0)
-            return v;
-    return {};
-}
-
 QByteArray CachedResponse::serialize(const TagVersions &tagNames) const
 {
     QByteArray out;
@@ -93,7 +85,6 @@ QByteArray CachedResponse::serialize(const TagVersions &tagNames) const
     putInt(out, storedAtMs);
     putInt(out, freshMs);
     putInt(out, staleMs);
-    putInt(out, personal ? 1 : 0);
     putInt(out, tags.size());
     for (const auto &[tag, version] : tags) {
         putBytes(out, tagNames.name(tag).toUtf8());
@@ -121,7 +112,6 @@ std::shared_ptr<CachedResponse> CachedResponse::deserialize(QByteArrayView bytes
     r->storedAtMs = in.integer();
     r->freshMs = in.integer();
     r->staleMs = in.integer();
-    r->personal = in.integer() != 0;
     const qint64 tagCount = in.integer();
     if (!in.ok() || tagCount < 0 || tagCount > 1024)
         return nullptr;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // One cached HTTP response: what the handler returned (status 200, content type, its
 // headers, body), when it was stored, how long it is fresh and then servable as stale, and
-// the versions of the tags it depends on (TagVersions). Immutable once stored; the memory
-// tier shares it by pointer, the Redis tier stores serialize()'s bytes.
+// the versions of the tags it depends on (TagVersions), and the router's route pattern. Immutable
+// once stored; the memory tier shares it by pointer, the Redis tier stores serialize()'s bytes.
 //
 // Times are wall-clock milliseconds since the epoch so that an entry written to Redis by
 // one instance has a meaningful Age on another. The binary form is versioned ("BWC1") and
@@ -11,6 +11,7 @@
 #pragma once
 
 #include "CacheValue.h"
+#include "HttpResponse.h"
 #include "TagVersions.h"
 
 #include <QByteArray>
@@ -27,13 +28,12 @@ struct CachedResponse final : public CacheValue
     qint64 storedAtMs = 0; // wall clock
     qint64 freshMs = 0;    // fresh until storedAtMs + freshMs
     qint64 staleMs = 0;    // then servable as stale for this long
-    bool personal = false; // keyed per user: Cache-Control private
     QString route;         // the router's pattern, for metrics and logs of hits
     TagSnapshot tags;
 
     qint64 byteSize() const override;
     qint64 expiresAtMs() const { return storedAtMs + freshMs + staleMs; }
-    QByteArray header(QByteArrayView name) const;
+    QByteArray header(QByteArrayView name) const { return headerValue(headers, name); }
 
     QByteArray serialize(const TagVersions &tagNames) const;
     static std::shared_ptr<CachedResponse> deserialize(QByteArrayView bytes,

@@ -46,11 +46,8 @@ HttpResponse ResponseCacheStage::handle(RequestContext &ctx, const Next &next)
     }
     if (hit) {
         ctx.routePattern = hit->entry->route; // for the metrics and the access log
-        if (hit->stale) {
-            if (p->tags.isEmpty() && !resolveTags(ctx.request, &*p))
-                return fromEntry(ctx, *hit);
+        if (hit->stale && (!p->tags.isEmpty() || resolveTags(ctx.request, &*p)))
             refreshLater(ctx, next, *p);
-        }
         return fromEntry(ctx, *hit);
     }
     auto outcome = m_flights.run(
@@ -93,6 +90,11 @@ std::pair<HttpResponse, bool> ResponseCacheStage::compute(RequestContext &ctx, c
                            response.body.size() <= m_options.maxEntrySize;
     if (!cacheable)
         return {std::move(response), false};
+    // Set before the copy below, so hits carry it as stored.
+    if (response.header("cache-control").isEmpty())
+        response.setHeader(QByteArrayLiteral("Cache-Control"),
+                           plan.personal ? QByteArrayLiteral("private, no-cache")
+                                         : QByteArrayLiteral("public, no-cache"));
     auto entry = std::make_shared<CachedResponse>();
     entry->status = response.status;
     entry->contentType = response.contentType;
@@ -104,15 +106,10 @@ std::pair<HttpResponse, bool> ResponseCacheStage::compute(RequestContext &ctx, c
         m_options.ttlJitter * std::uniform_real_distribution<double>(0.0, 1.0)(threadRandom());
     entry->freshMs = qMax<qint64>(1, qint64(double(ttl) * (1.0 - jitter)));
     entry->staleMs = m_options.staleWhileRevalidate.count();
-    entry->personal = plan.personal;
     entry->tags = versions;
     entry->route = ctx.routePattern; // set by the router
     m_cache.put(plan.key, entry);
     response.setHeader(QByteArrayLiteral("Age"), QByteArrayLiteral("0"));
-    if (response.header("cache-control").isEmpty())
-        response.setHeader(QByteArrayLiteral("Cache-Control"),
-                           plan.personal ? QByteArrayLiteral("private, no-cache")
-                                         : QByteArrayLiteral("public, no-cache"));
     return {std::move(response), true};
 }
 
@@ -136,10 +133,6 @@ HttpResponse ResponseCacheStage::fromEntry(const RequestContext &ctx,
         response.body = e.body;
     }
     response.setHeader(QByteArrayLiteral("Age"), QByteArray::number(hit.ageMs / 1000));
-    if (response.header("cache-control").isEmpty())
-        response.setHeader(QByteArrayLiteral("Cache-Control"),
-                           e.personal ? QByteArrayLiteral("private, no-cache")
-                                      : QByteArrayLiteral("public, no-cache"));
     response.setHeader(QByteArrayLiteral("X-Cache"),
                        hit.stale ? QByteArrayLiteral("STALE") : QByteArrayLiteral("HIT"));
     return response;

@@ -192,16 +192,18 @@ void TieredCache::put(const QByteArray &key, std::shared_ptr<const CachedRespons
     const qint64 ttl = entry->expiresAtMs() - nowMs();
     if (ttl <= 0)
         return;
-    m_stores.fetch_add(1, std::memory_order_relaxed);
-    if (m_memory)
-        m_memory->put(key, entry, std::chrono::milliseconds(ttl));
-    if (!redisReady())
-        return;
-    auto reply =
-        m_redis->command({QByteArrayLiteral("SET"), entryKey(key), entry->serialize(m_tags),
-                          QByteArrayLiteral("PX"), QByteArray::number(ttl)});
-    if (!reply.ok())
-        m_redisErrors.fetch_add(1, std::memory_order_relaxed);
+    bool stored = m_memory && m_memory->put(key, entry, std::chrono::milliseconds(ttl));
+    if (redisReady()) {
+        auto reply =
+            m_redis->command({QByteArrayLiteral("SET"), entryKey(key), entry->serialize(m_tags),
+                              QByteArrayLiteral("PX"), QByteArray::number(ttl)});
+        if (reply.ok())
+            stored = true;
+        else
+            m_redisErrors.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (stored) // in at least one tier
+        m_stores.fetch_add(1, std::memory_order_relaxed);
 }
 
 void TieredCache::invalidateTags(const QList<int> &tags)

@@ -75,8 +75,8 @@ public:
         TierStats memoryTier;
         bool redisEnabled = false;
         TierStats redisTier;
-        quint64 redisErrors = 0; // L2 calls that failed (entry treated as a miss)
-        quint64 stores = 0;
+        quint64 redisErrors = 0;        // L2 calls that failed (entry treated as a miss)
+        quint64 stores = 0;             // entries stored in at least one tier
         quint64 invalidatedEntries = 0; // dropped because a tag moved
         quint64 tagInvalidations = 0;
         quint64 keyInvalidations = 0;

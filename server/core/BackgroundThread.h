@@ -7,7 +7,9 @@
 // The queue is bounded: post() refuses a task when `maxPending` are waiting, so a burst of
 // stale hits cannot pile up work; the caller then simply does not refresh this time.
 // stop() lets the running task finish, drops the rest, runs the finalizer in the thread
-// (closing its database and Redis connections) and joins.
+// (closing its database and Redis connections) and joins. post() may be called from any
+// thread, but not while stop() runs: the owner stops the threads that post first (the
+// server stops its HTTP workers before this thread).
 #pragma once
 
 #include <QThread>

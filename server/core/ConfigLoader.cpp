@@ -2,6 +2,8 @@
 // See ConfigLoader.h for the layering and the one-table design.
 #include "ConfigLoader.h"
 
+#include "RedisEndpoint.h"
+
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -738,10 +740,10 @@ Result<Config, QStringList> ConfigLoader::load(const Sources &sources)
         errors.append(QStringLiteral("server.tls: cert and key must be given together"));
     if (!config.admin.token.isEmpty() && config.admin.token.size() < 32)
         errors.append(QStringLiteral("admin.token: must be at least 32 characters"));
-    if (!config.redis.url.isEmpty() && !config.redis.url.startsWith(QLatin1String("redis://")) &&
-        !config.redis.url.startsWith(QLatin1String("unix://")))
-        errors.append(QStringLiteral("redis.url: \"%1\" must start with redis:// or unix://")
-                          .arg(config.redis.url));
+    if (!config.redis.url.isEmpty()) {
+        if (const auto endpoint = RedisEndpoint::parse(config.redis.url); !endpoint.ok())
+            errors.append(QStringLiteral("redis.url: ") + endpoint.error().message);
+    }
     if (config.cache.enabled && !config.cache.memoryEnabled &&
         (config.redis.url.isEmpty() || !config.cache.redisEnabled))
         errors.append(QStringLiteral("cache.memory.enabled: with the memory tier off the cache "

@@ -13,6 +13,17 @@
 
 namespace bulwark {
 
+// The value of the first header called `name` (case-insensitive) in a list of name/value
+// pairs, or an empty array; for HttpResponse and what is built from it (cached responses).
+inline QByteArray headerValue(const QList<std::pair<QByteArray, QByteArray>> &headers,
+                              QByteArrayView name)
+{
+    for (const auto &[n, v] : headers)
+        if (QByteArrayView(n).compare(name, Qt::CaseInsensitive) == 0)
+            return v;
+    return {};
+}
+
 struct HttpResponse
 {
     int status = 200;
@@ -41,13 +52,7 @@ struct HttpResponse
         setHeader(QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store"));
         return *this;
     }
-    QByteArray header(QByteArrayView name) const
-    {
-        for (const auto &[n, v] : headers)
-            if (QByteArrayView(n).compare(name, Qt::CaseInsensitive) == 0)
-                return v;
-        return {};
-    }
+    QByteArray header(QByteArrayView name) const { return headerValue(headers, name); }
 
     static HttpResponse json(const QJsonObject &object, int status = 200)
     {

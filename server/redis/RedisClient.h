@@ -22,6 +22,7 @@
 #include "CircuitBreaker.h"
 #include "Clock.h"
 #include "Error.h"
+#include "RedisEndpoint.h"
 
 #include <QByteArray>
 #include <QList>
@@ -35,21 +36,15 @@
 
 namespace bulwark {
 
-struct RedisOptions
+// Where (RedisEndpoint: host, port or socket, password, database) and how long to wait.
+struct RedisOptions : RedisEndpoint
 {
-    QString host = QStringLiteral("127.0.0.1");
-    quint16 port = 6379;
-    QString unixSocket; // set: connect to this socket instead of host:port
-    QByteArray password;
-    int database = 0;
     std::chrono::milliseconds connectTimeout{250};
     std::chrono::milliseconds commandTimeout{250};
     CircuitBreaker::Options breaker;
 
-    // redis://[:password@]host[:port][/db]  or  unix:///path/to/socket[?db=N]
+    // RedisEndpoint::parse, with the default timeouts and breaker.
     static Result<RedisOptions> fromUrl(const QString &url);
-    // "127.0.0.1:6379/0" or "unix:/path/0"; never includes the password.
-    QString describe() const;
 };
 
 struct RedisReply

@@ -54,6 +54,8 @@ private:
     bool startInstances(int count, bool memory = true);
     QJsonObject cacheStats(TestServer &server);
     RawResponse get(TestServer &server, const QString &target);
+    // POST /api/v1/activities through instance A as Alice; the status.
+    int createActivity(const QString &sport, const QString &startedAt);
 
     RedisServer m_redis;
     std::unique_ptr<TestServer> m_a;
@@ -131,13 +133,17 @@ RawResponse TestCacheRedis::get(TestServer &server, const QString &target)
     return apiRequest(server.port(), "GET", target, m_alice.token);
 }
 
+int TestCacheRedis::createActivity(const QString &sport, const QString &startedAt)
+{
+    return apiRequest(m_a->port(), "POST", "/api/v1/activities", m_alice.token,
+                      activity(sport, startedAt))
+        .status;
+}
+
 void TestCacheRedis::entryStoredByOneInstanceIsAHitOnTheOther()
 {
     QVERIFY(startInstances(2));
-    QCOMPARE(apiRequest(m_a->port(), "POST", "/api/v1/activities", m_alice.token,
-                        activity("run", "2024-03-01T07:00:00Z"))
-                 .status,
-             201);
+    QCOMPARE(createActivity("run", "2024-03-01T07:00:00Z"), 201);
     const RawResponse a = get(*m_a, "/api/v1/activities");
     QCOMPARE(a.header("x-cache"), QByteArray("MISS"));
     const RawResponse b = get(*m_b, "/api/v1/activities");
@@ -259,10 +265,7 @@ void TestCacheRedis::outageWritesAreNotHiddenAfterRecovery()
     QCOMPARE(get(*m_b, target).header("x-cache"), QByteArray("HIT")); // in B's memory tier
     m_redis.kill();
     // A cannot tell B about this write while Redis is down...
-    QCOMPARE(apiRequest(m_a->port(), "POST", target, m_alice.token,
-                        activity("hike", "2024-05-01T07:00:00Z"))
-                 .status,
-             201);
+    QCOMPARE(createActivity("hike", "2024-05-01T07:00:00Z"), 201);
     // ...but A itself never serves its own stale entry.
     QVERIFY(get(*m_a, target).body.contains("hike"));
     QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
@@ -283,10 +286,7 @@ void TestCacheRedis::redisTierAlone()
     QCOMPARE(stats.value("redis").toObject().value("hits").toInt(), 1);
     QCOMPARE(stats.value("redis").toObject().value("misses").toInt(), 1);
     // Writes invalidate here too.
-    QCOMPARE(apiRequest(m_a->port(), "POST", "/api/v1/activities", m_alice.token,
-                        activity("walk", "2024-03-01T07:00:00Z"))
-                 .status,
-             201);
+    QCOMPARE(createActivity("walk", "2024-03-01T07:00:00Z"), 201);
     const RawResponse third = get(*m_a, "/api/v1/activities");
     QCOMPARE(third.header("x-cache"), QByteArray("MISS"));
     QVERIFY(third.body.contains("walk"));

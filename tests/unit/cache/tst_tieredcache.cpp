@@ -28,7 +28,6 @@ std::shared_ptr<CachedResponse> entry(qint64 storedAt, qint64 freshMs, qint64 st
     e->storedAtMs = storedAt;
     e->freshMs = freshMs;
     e->staleMs = staleMs;
-    e->personal = true;
     e->route = QStringLiteral("/api/v1/{collection}");
     e->tags = std::move(tags);
     return e;
@@ -198,7 +197,6 @@ void TestTieredCache::wireFormatRoundTrip()
     QCOMPARE(copy->storedAtMs, original->storedAtMs);
     QCOMPARE(copy->freshMs, original->freshMs);
     QCOMPARE(copy->staleMs, original->staleMs);
-    QCOMPARE(copy->personal, true);
     QCOMPARE(copy->route, QStringLiteral("/api/v1/{collection}"));
     QCOMPARE(copy->tags.size(), 2);
     QCOMPARE(other.name(copy->tags.at(1).first), QStringLiteral("splits"));

@@ -563,7 +563,11 @@ private Q_SLOTS:
             << QStringList{};
         QTest::newRow("redis url scheme")
             << QByteArray("{\"redis\": {\"url\": \"http://h:6379\"}}")
-            << QStringList{"redis.url: \"http://h:6379\" must start with redis:// or unix://"};
+            << QStringList{"redis.url: invalid Redis URL \"http://h:6379\": the scheme must be "
+                           "redis:// or unix://"};
+        QTest::newRow("redis url port, password not shown")
+            << QByteArray("{\"redis\": {\"url\": \"redis://:s3cret@h:99999\"}}")
+            << QStringList{"redis.url: invalid Redis URL \"redis://h:99999\": malformed URL"};
         QTest::newRow("backoff order")
             << QByteArray(R"({"redis": {"backoff_min": "3s", "backoff_max": "1s"}})")
             << QStringList{"redis.backoff_min: must not exceed redis.backoff_max"};
