@@ -6,6 +6,8 @@
 #include "ApiAuthStage.h"
 #include "CacheTagResolver.h"
 #include "DatabaseSetup.h"
+#include "RateLimitRules.h"
+#include "RateLimitStage.h"
 #include "Stages.h"
 #include "ThreadRandom.h"
 
@@ -92,7 +94,7 @@ bool ServerApp::start(QString *error)
         return false;
     DatabaseController *database = m_database.get();
     m_health.add([database] { return database->check(); });
-    if (!buildCache(error))
+    if (!buildCache(error) || !buildRateLimiter(error))
         return false;
 
     SystemController::Services services;
@@ -106,6 +108,8 @@ bool ServerApp::start(QString *error)
     m_database->registerRoutes(m_router);
     if (m_cacheController)
         m_cacheController->registerRoutes(m_router);
+    if (m_rateLimitController)
+        m_rateLimitController->registerRoutes(m_router);
     // Fixed paths and /api/v1/reports/{name} before /api/v1/{collection}/{id}: the first
     // pattern registered wins.
     m_auth->registerRoutes(m_router);
@@ -141,6 +145,13 @@ bool ServerApp::start(QString *error)
             return std::pair<double, double>(double(s.memoryTier.hits + s.memoryTier.stale +
                                                     s.redisTier.hits + s.redisTier.stale),
                                              double(first.hits + first.misses + first.stale));
+        });
+    }
+    if (m_rateLimiter) {
+        RateLimiter *limiter = m_rateLimiter.get();
+        m_sampler->setRateLimitCounters([limiter] {
+            return std::pair<double, double>(double(limiter->totalDecisions()),
+                                             double(limiter->totalLimited()));
         });
     }
     m_sampler->start();
@@ -213,6 +224,35 @@ bool ServerApp::buildCache(QString *error)
     return true;
 }
 
+bool ServerApp::buildRateLimiter(QString *error)
+{
+    const RateLimitConfig &c = m_config.ratelimit;
+    if (!c.enabled)
+        return true;
+    RateLimiter::Options options =
+        RateLimiter::optionsFrom(c, m_config.redis.keyPrefix.toUtf8());
+    // The endpoint scope counts per route pattern, as the router will match it.
+    const Router *router = &m_router;
+    options.endpoint = [router](QByteArrayView method, QStringView path) {
+        const Router::Match match = router->match(method.toByteArray(), path.toString());
+        return match.kind == Router::Match::Kind::Found ? match.pattern : QStringLiteral("unmatched");
+    };
+    m_rateLimiter = std::make_unique<RateLimiter>(options, m_cacheClock, m_redis.get());
+    if (auto set = m_rateLimiter->setRules(c.rules); !set.ok()) {
+        *error = QStringLiteral("ratelimit.rules: %1").arg(set.error().message);
+        return false;
+    }
+    m_rateLimiter->addMetrics(m_metrics);
+    m_rateLimitController = std::make_unique<RateLimitController>(*m_rateLimiter);
+    RateLimitController *controller = m_rateLimitController.get();
+    m_health.add([controller] { return controller->check(); });
+    RateLimiter *limiter = m_rateLimiter.get();
+    m_rateLimitSweep.setInterval(10'000);
+    connect(&m_rateLimitSweep, &QTimer::timeout, this, [limiter] { limiter->sweep(); });
+    m_rateLimitSweep.start();
+    return true;
+}
+
 void ServerApp::warmCache()
 {
     if (m_config.cache.warm.isEmpty())
@@ -279,7 +319,8 @@ bool ServerApp::openDatabase(QString *error)
     m_collections = std::make_unique<CollectionsController>(*m_store, *m_pool, *m_insight,
                                                             m_config.api.defaultLimit);
     m_reports = std::make_unique<ReportsController>(*m_schema, *m_pool, *m_insight);
-    m_auth = std::make_unique<AuthController>(*m_users, m_config.api.sessionTtl);
+    m_auth = std::make_unique<AuthController>(*m_users, m_config.api.sessionTtl,
+                                              m_config.api.openRegistration);
     m_gdpr = std::make_unique<GdprController>(*m_store, *m_users, *m_pool, *m_insight);
     return true;
 }
@@ -305,7 +346,12 @@ void ServerApp::buildPipeline()
     m_pipeline.append(
         std::make_shared<BearerAuthStage>(QStringLiteral("/admin/api/"), m_adminToken));
     m_pipeline.append(std::make_shared<ApiAuthStage>(
-        QStringLiteral("/api/"), QStringList{QStringLiteral("/api/v1/auth/login")}, *m_users));
+        QStringLiteral("/api/"),
+        QStringList{QStringLiteral("/api/v1/auth/login"), QStringLiteral("/api/v1/auth/register")},
+        *m_users));
+    if (m_rateLimiter)
+        m_pipeline.append(std::make_shared<RateLimitStage>(
+            *m_rateLimiter, &CollectionsController::batchOperations));
     if (m_cacheStage)
         m_pipeline.append(m_cacheStage);
 }
@@ -380,6 +426,61 @@ void ServerApp::reopenLogs()
                      qPrintable(error));
     }
     qInfo("logs reopened");
+}
+
+void ServerApp::reload(const Config &config)
+{
+    if (config.log.level != m_config.log.level) {
+        m_config.log.level = config.log.level;
+        Logger::install(m_config.log.level);
+    }
+    if (m_config.log.access != AccessLogMode::Off) {
+        QString error;
+        if (!m_accessLog.open(m_config.log.accessFile, &error))
+            qWarning("reload: cannot reopen the access log %s: %s",
+                     qPrintable(m_config.log.accessFile), qPrintable(error));
+    }
+    // Compared with the rules in force, so that rules set through the admin API are
+    // replaced by the file's on a reload (the file is where rules last).
+    const bool rulesDiffer = m_rateLimiter ? config.ratelimit.rules != m_rateLimiter->rules()
+                                           : config.ratelimit.rules != m_config.ratelimit.rules;
+    if (rulesDiffer) {
+        if (!m_rateLimiter) {
+            qWarning("reload: ratelimit.rules changed but rate limiting is off "
+                     "(ratelimit.enabled); not applied");
+        } else if (auto set = m_rateLimiter->setRules(config.ratelimit.rules); !set.ok()) {
+            qWarning("reload: ratelimit.rules not applied: %s", qPrintable(set.error().message));
+        } else {
+            m_config.ratelimit.rules = config.ratelimit.rules;
+            qInfo("reload: %lld rate-limit rule(s) applied", qlonglong(config.ratelimit.rules.size()));
+        }
+    }
+    // Everything else is read once at start.
+    Config rest = config;
+    rest.log.level = m_config.log.level;
+    rest.ratelimit.rules = m_config.ratelimit.rules;
+    QStringList restart;
+    if (rest.server != m_config.server)
+        restart.append(QStringLiteral("server"));
+    if (rest.http != m_config.http)
+        restart.append(QStringLiteral("http"));
+    if (rest.log != m_config.log)
+        restart.append(QStringLiteral("log"));
+    if (rest.db != m_config.db)
+        restart.append(QStringLiteral("db"));
+    if (rest.api != m_config.api)
+        restart.append(QStringLiteral("api"));
+    if (rest.admin != m_config.admin)
+        restart.append(QStringLiteral("admin"));
+    if (rest.cache != m_config.cache)
+        restart.append(QStringLiteral("cache"));
+    if (rest.redis != m_config.redis)
+        restart.append(QStringLiteral("redis"));
+    if (rest.ratelimit != m_config.ratelimit)
+        restart.append(QStringLiteral("ratelimit (other than rules)"));
+    if (!restart.isEmpty())
+        qWarning("reload: changes to %s take effect at the next restart",
+                 qPrintable(restart.join(QStringLiteral(", "))));
 }
 
 } // namespace bulwark

@@ -21,6 +21,8 @@
 #include "Metrics.h"
 #include "MetricsSampler.h"
 #include "Pipeline.h"
+#include "RateLimitController.h"
+#include "RateLimiter.h"
 #include "RedisClient.h"
 #include "ReportsController.h"
 #include "ResponseCacheStage.h"
@@ -75,6 +77,11 @@ public:
     bool drainedCleanly() const { return m_drainedCleanly; }
     // SIGHUP: reopen the access log file (for log rotation) and re-read log.level.
     void reopenLogs();
+    // SIGHUP with the configuration loaded again: applies what can change while running
+    // (log.level, ratelimit.rules; the access log is reopened) and logs every other changed
+    // section as needing a restart.
+    void reload(const Config &config);
+    RateLimiter *rateLimiter() const { return m_rateLimiter.get(); }
 
 Q_SIGNALS:
     void finished();
@@ -82,6 +89,7 @@ Q_SIGNALS:
 private:
     void buildPipeline();
     bool buildCache(QString *error);
+    bool buildRateLimiter(QString *error);
     void warmCache();
     bool openDatabase(QString *error);
     void checkDrained();
@@ -120,6 +128,9 @@ private:
     std::unique_ptr<TieredCache> m_cache;
     std::shared_ptr<ResponseCacheStage> m_cacheStage;
     std::unique_ptr<CacheController> m_cacheController;
+    std::unique_ptr<RateLimiter> m_rateLimiter;
+    std::unique_ptr<RateLimitController> m_rateLimitController;
+    QTimer m_rateLimitSweep;
     BackgroundThread m_background{QStringLiteral("bulwark-background")}; // cache refresh, warming
     std::unique_ptr<SystemController> m_system;
     std::unique_ptr<HttpServer> m_http;

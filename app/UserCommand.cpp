@@ -192,15 +192,21 @@ int addCommand(const QStringList &arguments)
     if (const auto code = inv.parse(arguments))
         return *code;
 
+    // The account rules are UserStore::checkNewUser's, shared with the store itself and with
+    // POST /api/v1/auth/register; here they only get the option's name in front. Email and
+    // role are checked before standard input is read, the password once it has been.
+    const auto invalid = [](const Error &error) {
+        const QString field = error.details.value(QStringLiteral("field")).toString();
+        const QString where = field == QLatin1String("role") ? QStringLiteral("--role: ")
+                              : field == QLatin1String("password")
+                                  ? QStringLiteral("--password-stdin: ")
+                                  : QString();
+        return usage(QStringLiteral("add: %1%2").arg(where, error.message), QStringLiteral("add"));
+    };
     const QString email = inv.positional(0);
-    if (!UserStore::normalizeEmail(email))
-        return usage(QStringLiteral("add: '%1' is not a valid email address").arg(email),
-                     QStringLiteral("add"));
     const QString roleValue = inv.parser().value(role);
-    if (roleValue != QLatin1String("user") && roleValue != QLatin1String("admin"))
-        return usage(
-            QStringLiteral("add: --role must be 'user' or 'admin', not '%1'").arg(roleValue),
-            QStringLiteral("add"));
+    if (const auto error = UserStore::checkNewUser(email, std::nullopt, roleValue))
+        return invalid(*error);
     std::optional<QString> password;
     if (inv.parser().isSet(passwordStdin)) {
         QFile in;
@@ -212,10 +218,9 @@ int addCommand(const QStringList &arguments)
                          QStringLiteral("add"));
         while (line.endsWith('\n') || line.endsWith('\r'))
             line.chop(1);
-        if (line.isEmpty())
-            return usage(QStringLiteral("add: --password-stdin: the password is empty"),
-                         QStringLiteral("add"));
         password = QString::fromUtf8(line);
+        if (const auto error = UserStore::checkNewUser(email, password, roleValue))
+            return invalid(*error);
     }
 
     if (const auto code = inv.openStore())

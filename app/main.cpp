@@ -188,7 +188,19 @@ int main(int argc, char *argv[])
         return 1;
     }
     QObject::connect(&signals, &SignalWatcher::terminateRequested, &server, &ServerApp::shutdown);
-    QObject::connect(&signals, &SignalWatcher::reloadRequested, &server, &ServerApp::reopenLogs);
+    // SIGHUP: the configuration is read again from the same file, environment and flags; a
+    // broken file keeps the running configuration (the errors are logged).
+    QObject::connect(&signals, &SignalWatcher::reloadRequested, &server, [&server, sources] {
+        const auto reloaded = ConfigLoader::load(sources);
+        if (!reloaded) {
+            for (const QString &line : reloaded.error())
+                qWarning("reload: %s", qPrintable(line));
+            qWarning("reload: configuration not applied; the running one stays");
+            server.reopenLogs();
+            return;
+        }
+        server.reload(reloaded.value());
+    });
     QObject::connect(&server, &ServerApp::finished, &app, [&server] {
         if (!server.drainedCleanly()) {
             // A handler is still running past the grace period; joining its thread could

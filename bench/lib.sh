@@ -203,19 +203,35 @@ key_for() { # email role extra-env... -> prints an API key (role "": the user ex
 
 # shellcheck disable=SC2034 # SERVER_PORT is for the caller
 start_server() { # label [NAME=VALUE...] [-- bulwark-args...] -> sets SERVER_PID, SERVER_PORT
-    # `bulwark --server` on a free loopback port with the access log off; output in TMP/label.*
+    # `bulwark --server` on a free loopback port with the access log off and, unless the
+    # caller's NAME=VALUE says otherwise, rate limiting off (the default rules would refuse
+    # a load generator within a second: run_ratelimit_bench.sh measures the limiter);
+    # output in TMP/label.*
     local label=$1
     local -a server_env=() server_args=()
     shift
     while (( $# > 0 )) && [[ "$1" != -- ]]; do server_env+=("$1"); shift; done
     if (( $# > 0 )); then shift; server_args=("$@"); fi
-    env BULWARK_LOG_ACCESS=off "${server_env[@]}" "$BULWARK" --server --listen 127.0.0.1:0 "${server_args[@]}" \
+    env BULWARK_LOG_ACCESS=off BULWARK_RATELIMIT_ENABLED=false "${server_env[@]}" "$BULWARK" --server --listen 127.0.0.1:0 "${server_args[@]}" \
         >"$TMP/$label.out" 2>"$TMP/$label.err" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     wait_for_line "$TMP/$label.err" 'listening on http://127\.0\.0\.1:[0-9]+' 600 \
         || { tail -20 "$TMP/$label.err" >&2; die "bulwark ($label) did not start"; }
     SERVER_PORT=$(grep -oE 'listening on http://127\.0\.0\.1:[0-9]+' <<<"$FOUND_LINE" | grep -oE '[0-9]+$')
+}
+
+# shellcheck disable=SC2034 # REDIS_PORT and REDIS_PID are for the caller
+start_redis() { # -> a redis-server without persistence on a free loopback port; sets REDIS_PORT, REDIS_PID
+    REDIS_PORT=$(free_port)
+    mkdir -p "$TMP/redis"
+    echo "== starting redis-server ${REDIS_VERSION:-} on 127.0.0.1:$REDIS_PORT"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP/redis" \
+        >"$TMP/redis.out" 2>&1 &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    wait_for_line "$TMP/redis.out" 'Ready to accept connections' 100 \
+        || { tail -20 "$TMP/redis.out" >&2; die "redis-server did not start"; }
 }
 
 # shellcheck disable=SC2034 # BARE_PORT is for the caller

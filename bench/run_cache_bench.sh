@@ -133,15 +133,7 @@ KEY=$(key_for demo1@example.com "" BULWARK_SERVER_DATA_DIR="$DATA")
 [[ "$KEY" == bwk_* ]] || die "could not create an API key for demo1@example.com"
 AUTH="Authorization: Bearer $KEY"
 
-REDIS_PORT=$(free_port)
-mkdir -p "$TMP/redis"
-echo "== starting redis-server ${REDIS_VERSION:-} on 127.0.0.1:$REDIS_PORT"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP/redis" \
-    >"$TMP/redis.out" 2>&1 &
-REDIS_PID=$!
-PIDS+=("$REDIS_PID")
-wait_for_line "$TMP/redis.out" 'Ready to accept connections' 100 \
-    || { tail -20 "$TMP/redis.out" >&2; die "redis-server did not start"; }
+start_redis
 
 # ---------------------------------------------------------------- the servers
 # Every Bulwark instance reads the same seeded database; the cache settings are explicit so

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Authenticates the data API: every request under /api/v1/ (except the login itself)
+// Authenticates the data API: every request under /api/v1/ (except the login and the
+// registration: /api/v1/auth/login and /api/v1/auth/register, whatever the method)
 // carries "Authorization: Bearer <API key>"; the key's user becomes the request's
 // principal. Lookups go through UserStore's short-lived cache, so a busy API does not
 // query the database for every request; a revoked key or disabled user stops working

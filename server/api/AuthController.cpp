@@ -12,6 +12,8 @@ using namespace api;
 
 void AuthController::registerRoutes(Router &router) const
 {
+    router.add("POST", QStringLiteral("/api/v1/auth/register"),
+               [this](RequestContext &ctx) { return registerUser(ctx); });
     router.add("POST", QStringLiteral("/api/v1/auth/login"),
                [this](RequestContext &ctx) { return login(ctx); });
     router.add("GET", QStringLiteral("/api/v1/me"),
@@ -35,6 +37,56 @@ HttpResponse AuthController::revoke(RequestContext &ctx, qint64 keyId) const
         return fail(ctx, revoked.error());
     HttpResponse response;
     response.status = 204;
+    return response.noStore();
+}
+
+HttpResponse AuthController::registerUser(RequestContext &ctx) const
+{
+    // Before the body is even parsed: a closed server says only that it is closed.
+    if (!m_openRegistration)
+        return fail(ctx, Error{ErrorCode::Forbidden,
+                               QStringLiteral("registration is closed (api.open_registration is "
+                                              "false)")});
+    auto body = jsonBody(ctx.request);
+    if (!body.ok())
+        return fail(ctx, body.error());
+    const QJsonObject fields = body.value();
+    const QJsonValue email = fields.value(QStringLiteral("email"));
+    const QJsonValue password = fields.value(QStringLiteral("password"));
+    const QJsonValue displayName = fields.value(QStringLiteral("display_name"));
+    if (!email.isString() || !password.isString())
+        return fail(ctx, Error{ErrorCode::BadRequest,
+                               QStringLiteral("body: expected {\"email\": ..., \"password\": "
+                                              "..., \"display_name\": ... (optional)}")});
+    if (!displayName.isUndefined() && !displayName.isNull() && !displayName.isString())
+        return fail(
+            ctx, Error{ErrorCode::BadRequest, QStringLiteral("display_name: expected a string")});
+
+    // The role is fixed: nothing in the body can ask for admin. The rules are checked here
+    // (addUser would check them again) so that a bad value costs no PBKDF2 hash and answers
+    // 400 "<member>: ..." like the other body errors, not the store's 422.
+    const QString role = QStringLiteral("user");
+    if (const auto invalid = UserStore::checkNewUser(email.toString(), password.toString(), role))
+        return fail(ctx, Error{ErrorCode::BadRequest,
+                               QStringLiteral("%1: %2").arg(
+                                   invalid->details.value(QStringLiteral("field")).toString(),
+                                   invalid->message)});
+    auto id = m_users.addUser(email.toString(), displayName.toString(), password.toString(), role);
+    if (!id.ok()) {
+        // Conflict is the only refusal left (the email is taken). Worded here, not passed
+        // through, so that the answer stays this one sentence whatever the store's message
+        // says; other failures (503, 500) are already free of database detail.
+        if (id.error().code == ErrorCode::Conflict)
+            return fail(ctx, Error{ErrorCode::Conflict,
+                                   QStringLiteral("email: an account with this email address "
+                                                  "already exists")});
+        return fail(ctx, id.error());
+    }
+    HttpResponse response = HttpResponse::json(
+        QJsonObject{{QStringLiteral("id"), double(id.value())},
+                    {QStringLiteral("email"), *UserStore::normalizeEmail(email.toString())}},
+        201);
+    response.setHeader(QByteArrayLiteral("Location"), QByteArrayLiteral("/api/v1/me"));
     return response.noStore();
 }
 

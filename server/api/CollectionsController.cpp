@@ -163,6 +163,36 @@ HttpResponse CollectionsController::remove(RequestContext &ctx) const
     return response.noStore();
 }
 
+std::optional<QList<RateLimitOperation>>
+CollectionsController::batchOperations(const HttpRequest &request)
+{
+    if (request.method != "POST" || request.path != QStringLiteral("/api/v1/batch"))
+        return std::nullopt;
+    const QJsonDocument doc = QJsonDocument::fromJson(request.body);
+    const QJsonArray operations = doc.object().value(QStringLiteral("operations")).toArray();
+    QList<RateLimitOperation> out;
+    out.reserve(operations.size());
+    for (const QJsonValue &value : operations) {
+        const QJsonObject op = value.toObject();
+        const QString kind = op.value(QStringLiteral("op")).toString();
+        const QString collection = op.value(QStringLiteral("collection")).toString();
+        if (collection.isEmpty() || collection.contains(u'/'))
+            continue;
+        const QString base = QStringLiteral("/api/v1/") + collection;
+        const QString item =
+            base + u'/' + QString::number(qint64(op.value(QStringLiteral("id")).toDouble()));
+        if (kind == QStringLiteral("create"))
+            out.append({QByteArrayLiteral("POST"), base});
+        else if (kind == QStringLiteral("update"))
+            out.append({QByteArrayLiteral("PATCH"), item});
+        else if (kind == QStringLiteral("replace"))
+            out.append({QByteArrayLiteral("PUT"), item});
+        else if (kind == QStringLiteral("delete"))
+            out.append({QByteArrayLiteral("DELETE"), item});
+    }
+    return out;
+}
+
 HttpResponse CollectionsController::batch(RequestContext &ctx) const
 {
     auto body = jsonBody(ctx.request);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "CollectionStore.h"
+#include "RateLimiter.h"
 #include "QueryInsight.h"
 #include "Router.h"
 
@@ -24,6 +25,11 @@ public:
     CollectionsController(const CollectionStore &store, ConnectionPool &pool, QueryInsight &insight,
                           int defaultLimit);
     void registerRoutes(Router &router) const;
+    // For the rate limiter: the requests the operations of a POST /api/v1/batch stand for
+    // (create -> POST /api/v1/{collection}, update -> PATCH .../{id}, replace -> PUT,
+    // delete -> DELETE); nothing for any other request. An operation it cannot read is
+    // left out (the batch handler refuses the whole batch with 400 anyway).
+    static std::optional<QList<RateLimitOperation>> batchOperations(const HttpRequest &request);
 
 private:
     HttpResponse list(RequestContext &ctx) const;

@@ -26,7 +26,9 @@ QStringList MetricsSampler::seriesNames()
             QStringLiteral("open_connections"),
             QStringLiteral("rss_bytes"),
             QStringLiteral("cpu_percent"),
-            QStringLiteral("cache_hit_rate")};
+            QStringLiteral("cache_hit_rate"),
+            QStringLiteral("ratelimit_decisions_per_second"),
+            QStringLiteral("ratelimit_limited_per_second")};
 }
 
 void MetricsSampler::start()
@@ -39,6 +41,8 @@ void MetricsSampler::start()
     m_lastCpu = ProcessStats::read().cpuSeconds;
     if (m_cacheCounters)
         m_lastCache = m_cacheCounters();
+    if (m_rateLimitCounters)
+        m_lastRateLimit = m_rateLimitCounters();
     m_timer.start();
 }
 
@@ -60,6 +64,13 @@ void MetricsSampler::sampleNow()
             m_lastHitRate = (cache.first - m_lastCache.first) / lookups;
         m_lastCache = cache;
     }
+    // Rules replaced live take their counters with them: a drop is not a negative rate.
+    std::pair<double, double> rateLimit = m_lastRateLimit;
+    if (m_rateLimitCounters)
+        rateLimit = m_rateLimitCounters();
+    const double decisionsPerSecond = qMax(0.0, rateLimit.first - m_lastRateLimit.first) / elapsed;
+    const double limitedPerSecond = qMax(0.0, rateLimit.second - m_lastRateLimit.second) / elapsed;
+    m_lastRateLimit = rateLimit;
     const double cpuPercent = (m_lastCpu >= 0 && process.cpuSeconds >= 0)
                                   ? 100.0 * (process.cpuSeconds - m_lastCpu) / elapsed
                                   : 0.0;
@@ -75,6 +86,8 @@ void MetricsSampler::sampleNow()
                                       double(qMax<qint64>(0, process.residentBytes)),
                                       cpuPercent,
                                       m_lastHitRate,
+                                      decisionsPerSecond,
+                                      limitedPerSecond,
                                   });
     m_lastLatency = latency;
     m_lastRequests = requests;

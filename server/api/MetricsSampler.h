@@ -27,6 +27,11 @@ public:
     {
         m_cacheCounters = std::move(counters);
     }
+    // Cumulative (rate-limit decisions, refusals) for the ratelimit_* series.
+    void setRateLimitCounters(std::function<std::pair<double, double>()> counters)
+    {
+        m_rateLimitCounters = std::move(counters);
+    }
     void start();
     void sampleNow(); // one sample; public for tests
 
@@ -43,6 +48,8 @@ private:
     std::function<std::pair<double, double>()> m_cacheCounters;
     std::pair<double, double> m_lastCache{0, 0};
     double m_lastHitRate = 0;
+    std::function<std::pair<double, double>()> m_rateLimitCounters;
+    std::pair<double, double> m_lastRateLimit{0, 0};
 };
 
 } // namespace bulwark

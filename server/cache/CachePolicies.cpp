@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// See CachePolicies.h. Matching splits the path once and compares segment by segment (a
-// handful of policies; no regexes on the request path).
+// See CachePolicies.h. Routes are RoutePatterns (matched segment by segment, no regexes).
 #include "CachePolicies.h"
 
 #include <QCryptographicHash>
@@ -12,36 +11,18 @@ namespace bulwark {
 CachePolicies::CachePolicies(QList<CacheRouteConfig> routes)
 {
     for (CacheRouteConfig &route : routes) {
-        Compiled c;
-        c.segments = route.route.split('/');
-        c.policy = std::move(route);
-        m_routes.append(std::move(c));
+        // The configuration loader has checked every route already.
+        auto pattern = RoutePattern::parse(route.route);
+        if (pattern.ok())
+            m_routes.append(Compiled{std::move(route), std::move(pattern.value())});
     }
 }
 
 const CacheRouteConfig *CachePolicies::match(const QString &path) const
 {
-    // Walks the path segment by segment for each policy: no list of segments is built (this
-    // runs for every GET).
-    for (const Compiled &c : m_routes) {
-        QStringView rest(path);
-        bool ok = true;
-        for (qsizetype i = 0; i < c.segments.size() && ok; ++i) {
-            const qsizetype slash = rest.indexOf(u'/');
-            const bool last = i + 1 == c.segments.size();
-            if (last != (slash < 0)) {
-                ok = false; // the path has more or fewer segments than the route
-                break;
-            }
-            const QStringView part = last ? rest : rest.first(slash);
-            const QString &segment = c.segments.at(i);
-            ok = segment.startsWith(u'{') ? !part.isEmpty() : part == segment;
-            if (!last)
-                rest = rest.sliced(slash + 1);
-        }
-        if (ok)
+    for (const Compiled &c : m_routes)
+        if (c.pattern.matches(path))
             return &c.policy;
-    }
     return nullptr;
 }
 

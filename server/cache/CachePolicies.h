@@ -13,6 +13,7 @@
 
 #include "Config.h"
 #include "HttpRequest.h"
+#include "RoutePattern.h"
 
 #include <QByteArray>
 #include <QHash>
@@ -38,7 +39,7 @@ private:
     struct Compiled
     {
         CacheRouteConfig policy;
-        QStringList segments; // "{name}" or literal
+        RoutePattern pattern;
     };
     QList<Compiled> m_routes;
 };

@@ -109,6 +109,7 @@ struct ApiConfig
     int batchMax = 1000;
     Milliseconds sessionTtl{24 * 3600 * 1000};
     Milliseconds keyCacheTtl{5000};
+    bool openRegistration = false; // POST /api/v1/auth/register
     bool operator==(const ApiConfig &) const = default;
 };
 
@@ -168,6 +169,46 @@ struct RedisConfig
     bool operator==(const RedisConfig &) const = default;
 };
 
+// A rate-limit rule (ratelimit.rules): requests whose method is in `methods` (all when
+// empty) and whose path matches `route` ({name} matches one segment, a final ** the rest of
+// the path) are counted per value of `scope` (global, ip, user, api_key, endpoint; several
+// combine) and refused above `limit` per `window` (`burst`: the token bucket's and GCRA's
+// capacity, 0 = limit). A shadow rule only counts what it would refuse. `store` overrides
+// ratelimit.store for this rule ("" keeps it).
+struct RateLimitRuleConfig
+{
+    QString name;
+    QString route = QStringLiteral("/**");
+    QStringList methods; // upper case; empty: every method
+    QStringList scope{QStringLiteral("ip")};
+    QString algorithm = QStringLiteral("sliding_counter");
+    qint64 limit = 60;
+    Milliseconds window{60'000};
+    qint64 burst = 0;
+    bool shadow = false;
+    QString store;
+    bool operator==(const RateLimitRuleConfig &) const = default;
+};
+
+// The defaults the sample configuration carries (ConfigLoader's table and these member
+// initialisers read the same list).
+QList<RateLimitRuleConfig> defaultRateLimitRules();
+
+struct RateLimitConfig
+{
+    bool enabled = true;
+    QString store = QStringLiteral("memory");          // memory | redis
+    QString onRedisFailure = QStringLiteral("open");   // open | closed | local
+    bool legacyHeaders = true;                         // X-RateLimit-Limit/-Remaining/-Reset
+    bool standardHeaders = true;                       // RateLimit-Policy and RateLimit
+    QStringList trustedProxies;                        // CIDRs whose X-Forwarded-For counts
+    QStringList allowlist;                             // CIDRs never limited
+    bool exemptAdmins = true;                          // users with the admin role
+    qint64 maxKeys = 1'000'000;                        // memory store bound
+    QList<RateLimitRuleConfig> rules = defaultRateLimitRules();
+    bool operator==(const RateLimitConfig &) const = default;
+};
+
 struct AdminConfig
 {
     QString token; // empty: read or generate <data_dir>/admin.token
@@ -184,6 +225,7 @@ struct Config
     AdminConfig admin;
     CacheConfig cache;
     RedisConfig redis;
+    RateLimitConfig ratelimit;
     QString sourceFile; // the JSON file it came from, if any
     bool operator==(const Config &) const = default;
 };

@@ -2,7 +2,10 @@
 // See ConfigLoader.h for the layering and the one-table design.
 #include "ConfigLoader.h"
 
+#include "ClientAddress.h"
+#include "RateLimitRules.h"
 #include "RedisEndpoint.h"
+#include "RoutePattern.h"
 
 #include <QFile>
 #include <QJsonDocument>
@@ -47,8 +50,6 @@ QString formatBound(Kind kind, double v)
 // "user", "header:accept-language"]}, ...]. Fills `out` when given; returns the first error.
 QString parseCacheRoutes(const QJsonArray &items, QList<CacheRouteConfig> *out)
 {
-    static const QRegularExpression segment(
-        QStringLiteral("^(\\{[A-Za-z_][A-Za-z0-9_]*\\}|[^{}]*)$"));
     for (qsizetype i = 0; i < items.size(); ++i) {
         const QString at = QStringLiteral("[%1]").arg(i);
         if (!items.at(i).isObject())
@@ -59,12 +60,8 @@ QString parseCacheRoutes(const QJsonArray &items, QList<CacheRouteConfig> *out)
                 return QStringLiteral("%1.%2: unknown key (route, ttl, vary)").arg(at, it.key());
         CacheRouteConfig route;
         route.route = o.value(QStringLiteral("route")).toString();
-        if (!route.route.startsWith('/'))
-            return at + QStringLiteral(".route: must be a path starting with /");
-        for (const QString &part : route.route.split('/'))
-            if (!segment.match(part).hasMatch())
-                return QStringLiteral("%1.route: \"%2\" is neither a plain segment nor a {name}")
-                    .arg(at, part);
+        if (auto pattern = RoutePattern::parse(route.route); !pattern.ok())
+            return QStringLiteral("%1.route: %2").arg(at, pattern.error().message);
         const QJsonValue ttl = o.value(QStringLiteral("ttl"));
         std::optional<qint64> ms;
         if (ttl.isDouble() && ttl.toDouble() > 0)
@@ -97,6 +94,16 @@ QString parseCacheRoutes(const QJsonArray &items, QList<CacheRouteConfig> *out)
             out->append(route);
     }
     return {};
+}
+
+// ratelimit.trusted_proxies / allowlist: ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"].
+QString checkCidrList(const QJsonArray &items)
+{
+    for (qsizetype i = 0; i < items.size(); ++i)
+        if (!items.at(i).isString())
+            return QStringLiteral("[%1]: must be a string like \"10.0.0.0/8\"").arg(i);
+    const auto set = CidrSet::parse(QJsonValue(items).toVariant().toStringList());
+    return set.ok() ? QString() : set.error().message;
 }
 
 // cache.warm: [{"path": "/api/v1/reports/weekly_distance", "user": "alice@example.com"}]
@@ -308,6 +315,9 @@ QList<ConfigKey> buildKeys()
     add("api.session_ttl", Kind::Duration, "24h", 60 * 1000.0, 365 * 24 * 3600 * 1000.0,
         "How long an API key issued by POST /api/v1/auth/login stays valid.",
         [ms](Config &c, const QJsonValue &v) { c.api.sessionTtl = ms(v); });
+    add("api.open_registration", Kind::Bool, false, 0, 0,
+        "Let anyone create a user account with POST /api/v1/auth/register.",
+        [](Config &c, const QJsonValue &v) { c.api.openRegistration = v.toBool(); });
     add("api.key_cache_ttl", Kind::Duration, "5s", 0, 3600 * 1000.0,
         "How long a checked API key is remembered; a key revoked or a user disabled by another "
         "instance or by `bulwark user` stops working within this time (0: check every request).",
@@ -392,6 +402,60 @@ QList<ConfigKey> buildKeys()
         "Prefix of every Redis key and channel Bulwark uses, so that several deployments can "
         "share one Redis.",
         [](Config &c, const QJsonValue &v) { c.redis.keyPrefix = v.toString(); });
+
+    add("ratelimit.enabled", Kind::Bool, true, 0, 0,
+        "Apply the rate-limit rules (ratelimit.rules).",
+        [](Config &c, const QJsonValue &v) { c.ratelimit.enabled = v.toBool(); });
+    add("ratelimit.store", Kind::Enum, "memory", 0, 0,
+        "Where counters live: memory (per instance) or redis (shared by every instance; needs "
+        "redis.url). A rule's own \"store\" overrides it.",
+        [](Config &c, const QJsonValue &v) { c.ratelimit.store = v.toString(); },
+        {"memory", "redis"});
+    add("ratelimit.on_redis_failure", Kind::Enum, "open", 0, 0,
+        "When Redis cannot decide: open (let the request through), closed (refuse it with "
+        "429) or local (decide it with this instance's memory counters).",
+        [](Config &c, const QJsonValue &v) { c.ratelimit.onRedisFailure = v.toString(); },
+        {"open", "closed", "local"});
+    add("ratelimit.headers.legacy", Kind::Bool, true, 0, 0,
+        "Send X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (Unix time).",
+        [](Config &c, const QJsonValue &v) { c.ratelimit.legacyHeaders = v.toBool(); });
+    add("ratelimit.headers.standard", Kind::Bool, true, 0, 0,
+        "Send RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers-10).",
+        [](Config &c, const QJsonValue &v) { c.ratelimit.standardHeaders = v.toBool(); });
+    addList(
+        "ratelimit.trusted_proxies", QJsonArray{},
+        "Proxies (addresses or CIDRs) whose X-Forwarded-For names the client for the ip "
+        "scope; from any other peer the header is ignored.",
+        [](const QJsonArray &a) { return checkCidrList(a); },
+        [](Config &c, const QJsonValue &v) {
+            c.ratelimit.trustedProxies = v.toVariant().toStringList();
+        });
+    addList(
+        "ratelimit.allowlist", QJsonArray{},
+        "Clients (addresses or CIDRs) no rule limits.",
+        [](const QJsonArray &a) { return checkCidrList(a); },
+        [](Config &c, const QJsonValue &v) {
+            c.ratelimit.allowlist = v.toVariant().toStringList();
+        });
+    add("ratelimit.exempt_admins", Kind::Bool, true, 0, 0,
+        "Requests by users with the admin role are not limited.",
+        [](Config &c, const QJsonValue &v) { c.ratelimit.exemptAdmins = v.toBool(); });
+    add("ratelimit.max_keys", Kind::Integer, 1'000'000, 1000, 100'000'000,
+        "Counters the memory store keeps at most; idle ones go first.",
+        [](Config &c, const QJsonValue &v) { c.ratelimit.maxKeys = qint64(v.toDouble()); });
+    addList(
+        "ratelimit.rules", rateLimitRulesToJson(defaultRateLimitRules()),
+        "Rules; every rule that matches a request applies and all must pass: {\"name\": "
+        "\"login\", \"route\": \"/api/v1/auth/login\", \"methods\": [\"POST\"], "
+        "\"scope\": [\"ip\"], \"algorithm\": \"sliding_log\", \"limit\": 5, \"window\": "
+        "\"1h\"}. See docs/ratelimit.md.",
+        [](const QJsonArray &a) {
+            const auto rules = parseRateLimitRules(a);
+            return rules.ok() ? QString() : rules.error().message;
+        },
+        [](Config &c, const QJsonValue &v) {
+            c.ratelimit.rules = parseRateLimitRules(v.toArray()).value();
+        });
 
     add("admin.token", Kind::String, "", 0, 0,
         "Bearer token for /admin/api/ (at least 32 characters); empty means read or generate "
@@ -751,6 +815,15 @@ Result<Config, QStringList> ConfigLoader::load(const Sources &sources)
                                      "cache.enabled to false"));
     if (config.redis.backoffMin > config.redis.backoffMax)
         errors.append(QStringLiteral("redis.backoff_min: must not exceed redis.backoff_max"));
+    if (config.redis.url.isEmpty()) {
+        if (config.ratelimit.store == QStringLiteral("redis"))
+            errors.append(QStringLiteral("ratelimit.store: redis needs redis.url"));
+        for (const RateLimitRuleConfig &rule : config.ratelimit.rules)
+            if (rule.store == QStringLiteral("redis"))
+                errors.append(QStringLiteral("ratelimit.rules: rule \"%1\" keeps its counters in "
+                                             "redis, which needs redis.url")
+                                  .arg(rule.name));
+    }
     if (config.server.maxHeaderField > config.server.maxHeaderTotal)
         errors.append(
             QStringLiteral("server.max_header_field: must not exceed server.max_headers_total"));

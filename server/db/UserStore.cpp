@@ -190,21 +190,35 @@ std::optional<QString> UserStore::normalizeEmail(const QString &email)
     return e;
 }
 
+std::optional<Error> UserStore::checkNewUser(const QString &email,
+                                             const std::optional<QString> &password,
+                                             const QString &role)
+{
+    const auto invalid = [](const QString &field, const QString &message) {
+        return Error{ErrorCode::Unprocessable, message,
+                     QJsonObject{{QStringLiteral("field"), field}}};
+    };
+    if (!normalizeEmail(email))
+        return invalid(QStringLiteral("email"),
+                       QStringLiteral("'%1' is not a valid email address: it needs exactly one "
+                                      "'@' with text on both sides, no spaces, at most %2 "
+                                      "characters")
+                           .arg(email)
+                           .arg(kMaxEmailLength));
+    if (role != QLatin1String("user") && role != QLatin1String("admin"))
+        return invalid(QStringLiteral("role"),
+                       QStringLiteral("invalid role '%1': use 'user' or 'admin'").arg(role));
+    if (password && password->isEmpty())
+        return invalid(QStringLiteral("password"), QStringLiteral("the password is empty"));
+    return std::nullopt;
+}
+
 Result<qint64> UserStore::addUser(const QString &email, const QString &displayName,
                                   const std::optional<QString> &password, const QString &role)
 {
-    const auto normalized = normalizeEmail(email);
-    if (!normalized)
-        return Error{ErrorCode::Unprocessable,
-                     QStringLiteral("invalid email address '%1': it needs exactly one '@' with "
-                                    "text on both sides, no spaces, at most %2 characters")
-                         .arg(email)
-                         .arg(kMaxEmailLength)};
-    if (role != QLatin1String("user") && role != QLatin1String("admin"))
-        return Error{ErrorCode::Unprocessable,
-                     QStringLiteral("invalid role '%1': use 'user' or 'admin'").arg(role)};
-    if (password && password->isEmpty())
-        return Error{ErrorCode::Unprocessable, QStringLiteral("the password is empty")};
+    if (auto invalid = checkNewUser(email, password, role))
+        return *invalid;
+    const auto normalized = normalizeEmail(email); // valid: checkNewUser() said so
 
     // PBKDF2 first: it takes a while, and no connection should be held meanwhile.
     std::optional<PasswordHash> hash;

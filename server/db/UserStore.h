@@ -121,6 +121,15 @@ public:
 
     // Trims and lower-cases an email; nullopt when it is not a valid address (see addUser).
     static std::optional<QString> normalizeEmail(const QString &email);
+    // The rules a new account meets however it is made: addUser() itself, `bulwark user add`
+    // and POST /api/v1/auth/register all ask this one function, so they cannot drift apart.
+    // The email as normalizeEmail() accepts it, the role "user" or "admin", the password (if
+    // given: nullopt skips the check) not empty. nullopt when all hold; otherwise
+    // Unprocessable for the first value at fault, checked in that order, with a message
+    // that does not name the field and details {"field": "email" | "role" | "password"}, so
+    // each caller can name it in its own terms (an option, a JSON member).
+    static std::optional<Error>
+    checkNewUser(const QString &email, const std::optional<QString> &password, const QString &role);
 
 private:
     struct CacheEntry

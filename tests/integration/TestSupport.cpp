@@ -3,6 +3,8 @@
 // server's code, so a framing bug on the server cannot be mirrored by the test.
 #include "TestSupport.h"
 
+#include <QJsonArray>
+
 #include <QDateTime>
 #include <QJsonDocument>
 #include <QLocale>
@@ -43,6 +45,8 @@ Config testConfig(const QString &dataDir)
     c.server.debugEndpoints = true;
     c.server.shutdownGrace = Milliseconds(5000);
     c.log.access = AccessLogMode::Off;
+    // Tests send many requests from one address and user; the rate-limit tests turn it on.
+    c.ratelimit.enabled = false;
     return c;
 }
 
@@ -413,6 +417,27 @@ RawResponse apiRequest(quint16 port, const QByteArray &method, const QString &ta
         r.body = client.errorString().toUtf8();
     }
     return r;
+}
+
+void flushRedis(quint16 port)
+{
+    RawHttpClient redis; // RESP inline commands are lines of text, like HTTP's
+    QVERIFY(redis.connectTo(port));
+    QVERIFY(redis.send("FLUSHALL\r\n"));
+    QVERIFY(redis.waitForBytes(5000));
+    QCOMPARE(redis.takePending(), QByteArray("+OK\r\n"));
+}
+
+QJsonObject rateLimitRuleStats(TestServer &server, int index)
+{
+    return apiRequest(server.port(), "GET", "/admin/api/ratelimit", server.app()->adminToken())
+        .json()
+        .value(QStringLiteral("rules"))
+        .toArray()
+        .at(index)
+        .toObject()
+        .value(QStringLiteral("stats"))
+        .toObject();
 }
 
 QByteArray newTestKey(ServerApp &app, qint64 userId)

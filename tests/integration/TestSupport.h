@@ -144,6 +144,11 @@ TestAccount addTestAccount(ServerApp &app, const QString &email,
                            const QString &role = QStringLiteral("user"));
 QByteArray newTestKey(ServerApp &app, qint64 userId);
 
+// FLUSHALL on the redis-server at 127.0.0.1:port (asserts +OK).
+void flushRedis(quint16 port);
+// GET /admin/api/ratelimit's "stats" of the rule at `index`.
+QJsonObject rateLimitRuleStats(TestServer &server, int index = 0);
+
 // Asserts the response is `status` with the JSON error shape {"error":{"code","message"}}.
 void verifyJsonError(const RawResponse &r, int status, const QString &code);
 // Asserts the headers every response carries: Date (IMF-fixdate) and Server.

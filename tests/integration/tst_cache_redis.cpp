@@ -72,11 +72,7 @@ void TestCacheRedis::init()
 {
     // Each test starts from an empty Redis.
     QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
-    RawHttpClient flush;
-    QVERIFY(flush.connectTo(m_redis.port()));
-    QVERIFY(flush.send("FLUSHALL\r\n"));
-    QVERIFY(flush.waitForBytes(5000));
-    QCOMPARE(flush.takePending(), QByteArray("+OK\r\n"));
+    BULWARK_CHECK(flushRedis(m_redis.port()));
 }
 
 void TestCacheRedis::cleanup()

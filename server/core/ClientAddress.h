@@ -79,5 +79,9 @@ QHostAddress clientAddress(const QHostAddress &peer, QByteArrayView xForwardedFo
 // ("203.0.113.7"), IPv6 as its /64 network in canonical form ("2001:db8:1:2::/64", "::/64"
 // for ::1). A null address gives an empty key.
 QByteArray rateLimitAddressKey(const QHostAddress &address);
+// The same key written to `out` (room for kMaxAddressKeyLength bytes) without allocating
+// for IPv4 clients; returns its length.
+constexpr qsizetype kMaxAddressKeyLength = 48;
+qsizetype writeRateLimitAddressKey(const QHostAddress &address, char *out);
 
 } // namespace bulwark
