@@ -142,6 +142,23 @@ void TestRateLimitRedis::redisKilledUnderTrafficFailsOpenThenLimitsResume()
         QCOMPARE(get(*m_a), 200);
     QCOMPARE(get(*m_a), 429);
 
+    // A second client streams requests through the kill; refused ones (the limit is
+    // reached) are fine, failed ones are not.
+    std::atomic<bool> stop{false};
+    std::atomic<int> streamed{0};
+    std::atomic<int> failed{0};
+    const quint16 port = m_a->port();
+    const QByteArray token = m_alice.token;
+    std::thread stream([&] {
+        QElapsedTimer bound;
+        bound.start();
+        for (int i = 0; !stop && i < 20000 && bound.elapsed() < 30000; ++i) {
+            const int s = apiRequest(port, "GET", "/api/v1/activities", token).status;
+            failed += s != 200 && s != 429;
+            ++streamed;
+        }
+    });
+    QTest::qWait(50);
     m_redis.kill();
     // Fail-open: every request is served while Redis is gone.
     int served = 0;
@@ -150,6 +167,10 @@ void TestRateLimitRedis::redisKilledUnderTrafficFailsOpenThenLimitsResume()
         QCOMPARE(status, 200);
         ++served;
     }
+    stop = true;
+    stream.join();
+    QCOMPARE(int(failed), 0);
+    QVERIFY(streamed > 0);
     const RawResponse health = apiRequest(m_a->port(), "GET", "/health", {});
     QVERIFY2(health.body.contains("\"ratelimit\"") && health.body.contains("degraded"),
              health.body.constData());
@@ -175,7 +196,14 @@ void TestRateLimitRedis::redisKilledUnderTrafficFailsOpenThenLimitsResume()
     QTRY_VERIFY_WITH_TIMEOUT(
         !apiRequest(m_a->port(), "GET", "/health", {}).body.contains("degraded"), 5000);
     const QByteArray metrics = apiRequest(m_a->port(), "GET", "/metrics", {}).body;
-    QVERIFY(metrics.contains("bulwark_ratelimit_decisions_total{rule=\"global\",result=\"store_error\"} 200"));
+    // The 200 above, and any made after the restart before the breaker's next probe.
+    const QByteArray line = "bulwark_ratelimit_decisions_total{rule=\"global\",result=\"store_error\"} ";
+    const qsizetype at = metrics.indexOf(line);
+    QVERIFY2(at >= 0, metrics.constData());
+    const qint64 storeErrors =
+        metrics.mid(at + line.size(), metrics.indexOf('\n', at) - at - line.size()).toLongLong();
+    QVERIFY2(storeErrors >= 200 && storeErrors <= 200 + afterRestart + streamed,
+             qPrintable(QString::number(storeErrors)));
 }
 
 void TestRateLimitRedis::failClosedRefusesWhileRedisIsDown()
