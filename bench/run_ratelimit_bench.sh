@@ -18,7 +18,8 @@
 #    wrk sends every request from 127.0.0.1, so all of them count against one key: the
 #    contended case (two wrk threads, one worker, one shard).
 # 3. The ceiling for the Redis store: redis-benchmark running the very EVALSHA the server
-#    sends (read from MONITOR during one request), at 64 connections, no pipelining.
+#    sends (read from MONITOR during one request), no pipelining, at 64 connections and at
+#    one (a worker thread waits for each answer, so --threads 1 has one command in flight).
 #
 # Before measuring it checks that ip-memory and ip-redis answer 200 with RateLimit and
 # X-RateLimit-Remaining headers and ratelimit-off with none, and that the Redis rule is
@@ -202,14 +203,19 @@ done
 
 # ---------------------------------------------------------------- 3. the Redis ceiling
 # The servers are idle now; redis-benchmark gets the cores wrk had.
-echo "== redis-benchmark: the server's EVALSHA, 64 connections, no pipelining, $ROUNDS runs of 200000"
+# At 64 connections (what Redis can do) and at one (what one worker, which waits for each
+# answer, can ask of it).
 CEILING=()
-for (( r = 1; r <= ROUNDS; r++ )); do
-    timeout 120 redis-benchmark -p "$REDIS_PORT" -c 64 -n 200000 -q "${EVALSHA_ARGS[@]}" \
-        >"$TMP/redis-benchmark-$r.txt" 2>&1 || true
-    rps=$(tr '\r' '\n' <"$TMP/redis-benchmark-$r.txt" | grep -oE '[0-9.]+ requests per second' | tail -1 | awk '{print $1}')
-    CEILING+=("${rps:-0}")
-    echo "   run $r: ${rps:-?} EVALSHA/s"
+CEILING1=()
+for clients in 64 1; do
+    echo "== redis-benchmark: the server's EVALSHA, $clients connection(s), no pipelining, $ROUNDS runs of 100000"
+    for (( r = 1; r <= ROUNDS; r++ )); do
+        timeout 120 redis-benchmark -p "$REDIS_PORT" -c "$clients" -n 100000 -q "${EVALSHA_ARGS[@]}" \
+            >"$TMP/redis-benchmark-$clients-$r.txt" 2>&1 || true
+        rps=$(tr '\r' '\n' <"$TMP/redis-benchmark-$clients-$r.txt" | grep -oE '[0-9.]+ requests per second' | tail -1 | awk '{print $1}')
+        if (( clients == 1 )); then CEILING1+=("${rps:-0}"); else CEILING+=("${rps:-0}"); fi
+        echo "   run $r: ${rps:-?} EVALSHA/s"
+    done
 done
 
 # ---------------------------------------------------------------- summary
@@ -219,6 +225,7 @@ med() { median ${RPS[$1]}; }
 # shellcheck disable=SC2086
 cpu_med() { median ${CPUS[$1]}; }
 CEILING_MED=$(median "${CEILING[@]}")
+CEILING1_MED=$(median "${CEILING1[@]}")
 ELAPSED=$(( SECONDS - STARTED_AT ))
 echo
 echo "================================================================ summary"
@@ -234,4 +241,5 @@ summary_line ip-redis "per-ip rule, Redis store, --threads 1"
 echo "ratio       ip-memory / ratelimit-off: $(ratio "$(med ip-memory)" "$(med ratelimit-off)") (target >= 0.95: $(verdict "$(ratio "$(med ip-memory)" "$(med ratelimit-off)")" 0.95))"
 echo "ratio       ip-redis / ratelimit-off:  $(ratio "$(med ip-redis)" "$(med ratelimit-off)")"
 echo "ceiling     redis-benchmark EVALSHA (the server's script and key), -c 64: $CEILING_MED /s median (runs: ${CEILING[*]}); ip-redis / ceiling: $(ratio "$(med ip-redis)" "$CEILING_MED")"
+echo "ceiling     the same at -c 1 (one connection waiting for each answer, as one worker does): $CEILING1_MED /s median (runs: ${CEILING1[*]}); ip-redis / that: $(ratio "$(med ip-redis)" "$CEILING1_MED")"
 echo "server CPU  per request (medians, us): ratelimit-off $(cpu_med ratelimit-off), ip-memory $(cpu_med ip-memory), ip-redis $(cpu_med ip-redis) (+ redis-server $REDIS_CPU)"

@@ -44,6 +44,8 @@ Result<RoutePattern> RoutePattern::parse(const QString &text, Rest rest)
             return Error{ErrorCode::BadRequest,
                          QStringLiteral("\"%1\" is neither a plain segment nor a {name}").arg(s)};
     }
+    p.m_literalOnly = !text.contains(u'{');
+    p.m_literal = p.m_segments.join(u'/');
     return p;
 }
 
@@ -51,6 +53,13 @@ bool RoutePattern::matches(QStringView path) const
 {
     if (m_segments.isEmpty())
         return false;
+    if (m_literalOnly) {
+        if (!m_rest)
+            return path == m_literal;
+        // "/**" (m_literal empty) matches every path; "/a/**" matches "/a" and "/a/...".
+        return path.startsWith(m_literal) &&
+               (path.size() == m_literal.size() || path.at(m_literal.size()) == u'/');
+    }
     QStringView rest = path;
     for (qsizetype i = 0; i < m_segments.size(); ++i) {
         const qsizetype slash = rest.indexOf(u'/');

@@ -38,6 +38,10 @@ private:
     QString m_text;
     QStringList m_segments; // literal or "{name}"; without the final "**"
     bool m_rest = false;
+    // A pattern without {name} is compared as a whole: the path equals m_literal, or with
+    // a final "**" starts with it followed by "/" (one comparison instead of a walk).
+    bool m_literalOnly = false;
+    QString m_literal;
 };
 
 } // namespace bulwark

@@ -31,6 +31,11 @@ struct HttpResponse
     QList<std::pair<QByteArray, QByteArray>>
         headers; // without Date, Server, Content-Length, Connection
     QByteArray body;
+    // Header lines ("Name: value\r\n") written as they are after `headers`, for a stage that
+    // adds several per request and nothing reads again (the rate limiter's: one allocation
+    // for five headers). header() does not see them. Last, so that {status, type, headers,
+    // body} still initialises the others.
+    QByteArray headerLines = {};
 
     void setHeader(const QByteArray &name, const QByteArray &value)
     {

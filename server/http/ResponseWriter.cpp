@@ -65,6 +65,7 @@ QByteArray ResponseWriter::serialize(const HttpResponse &response, const WriteOp
         192 + reason.size() + date.size() + serverHeader().size() + response.contentType.size();
     for (const auto &[name, value] : response.headers)
         size += name.size() + value.size() + 4;
+    size += response.headerLines.size();
     if (withBody)
         size += response.body.size();
     QByteArray out(size, Qt::Uninitialized);
@@ -104,6 +105,7 @@ QByteArray ResponseWriter::serialize(const HttpResponse &response, const WriteOp
         putBytes(value);
         putText("\r\n");
     }
+    putBytes(response.headerLines);
     putText("\r\n");
     if (withBody)
         putBytes(response.body);

@@ -31,14 +31,15 @@ HttpResponse RateLimitStage::handle(RequestContext &ctx, const Next &next)
         if (verdict.retryAfterSeconds > 0)
             refused.setHeader(QByteArrayLiteral("Retry-After"),
                               QByteArray::number(verdict.retryAfterSeconds));
-        for (auto &[name, value] : verdict.headers)
-            refused.headers.append({std::move(name), std::move(value)});
+        refused.headerLines = std::move(verdict.headerLines);
         return refused;
     }
     HttpResponse response = next(ctx);
-    response.headers.reserve(response.headers.size() + verdict.headers.size());
-    for (auto &[name, value] : verdict.headers)
-        response.headers.append({std::move(name), std::move(value)});
+    // Added to whatever lines a later stage may have set (none does today).
+    if (response.headerLines.isEmpty())
+        response.headerLines = std::move(verdict.headerLines);
+    else
+        response.headerLines.append(verdict.headerLines);
     return response;
 }
 

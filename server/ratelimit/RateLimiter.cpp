@@ -81,7 +81,6 @@ struct RateLimiter::Rule
     std::shared_ptr<const RateLimitAlgorithm> algorithm;
     qint64 capacity = 0;
     QByteArray keyPrefix;  // "name|", or "name~<spec hash>|" in Redis (a changed rule starts afresh)
-    QByteArray limitText;  // X-RateLimit-Limit (unless a burst makes the capacity differ)
     QByteArray policyItem; // RateLimit-Policy: "name";q=60;w=60
     QByteArray stateItem;  // RateLimit: "name";r= (then remaining and ";t=" reset)
     QString description;   // "60 requests per 1m per user"
@@ -183,9 +182,8 @@ Result<bool> RateLimiter::setRules(const QList<RateLimitRuleConfig> &rules)
             r.keyPrefix += '~' + QByteArray::number(quint32(wordHash(fingerprint)), 16);
         }
         r.keyPrefix += '|';
-        r.limitText = QByteArray::number(c.limit);
         r.stateItem = '"' + c.name.toLatin1() + "\";r=";
-        r.policyItem = '"' + c.name.toLatin1() + "\";q=" + r.limitText;
+        r.policyItem = '"' + c.name.toLatin1() + "\";q=" + QByteArray::number(c.limit);
         if (c.window.count() % 1000 == 0)
             r.policyItem += ";w=" + QByteArray::number(qint64(c.window.count() / 1000));
         r.description = QStringLiteral("%1 requests per %2 per %3")
@@ -461,50 +459,66 @@ RateLimitVerdict RateLimiter::check(const RateLimitQuery &query)
                 (e.decision.remaining == binding->decision.remaining &&
                  e.decision.resetAfter > binding->decision.resetAfter))
                 binding = &e;
-    // Each value is formatted on the stack and copied once into an exactly sized array.
-    char buffer[512];
-    auto value = [&buffer](char *end) { return QByteArray(buffer, end - buffer); };
-    auto number = [](char *at, qint64 v) { return std::to_chars(at, at + 24, v).ptr; };
+    // Every line is formatted on the stack and copied once into an exactly sized array.
+    char buffer[2048];
+    char *at = buffer;
+    char *const end = buffer + sizeof buffer;
+    auto text = [&at](const char *s, size_t n) { at = std::copy_n(s, n, at); };
+    auto bytes = [&at](const QByteArray &b) { at = std::copy(b.begin(), b.end(), at); };
+    auto number = [&at](qint64 v) { at = std::to_chars(at, at + 24, v).ptr; };
     if (m_options.legacyHeaders) {
         // What Remaining counts down from: a token bucket's or GCRA's burst, else the limit.
-        const qint64 limit = binding->decision.limit;
-        verdict.headers.append(
-            {QByteArrayLiteral("X-RateLimit-Limit"), limit == binding->rule->config.limit
-                                                         ? binding->rule->limitText
-                                                         : value(number(buffer, limit))});
-        verdict.headers.append({QByteArrayLiteral("X-RateLimit-Remaining"),
-                                value(number(buffer, binding->decision.remaining))});
-        verdict.headers.append(
-            {QByteArrayLiteral("X-RateLimit-Reset"),
-             value(number(buffer, qint64(std::time(nullptr)) +
-                                      ceilSeconds(binding->decision.resetAfter)))});
+        text("X-RateLimit-Limit: ", 19);
+        number(binding->decision.limit);
+        text("\r\nX-RateLimit-Remaining: ", 25);
+        number(binding->decision.remaining);
+        text("\r\nX-RateLimit-Reset: ", 21);
+        number(qint64(std::time(nullptr)) + ceilSeconds(binding->decision.resetAfter));
+        text("\r\n", 2);
     }
     if (m_options.standardHeaders) {
         // draft-ietf-httpapi-ratelimit-headers-10: every policy that applied, each with its
         // quota (q) and window (w, whole seconds), and what is left of it (r) and in how many
-        // seconds it is back in full (t).
-        QByteArray policy = enforced[0].rule->policyItem;
-        char *at = buffer;
-        for (qsizetype i = 0; i < enforced.size(); ++i) {
-            const Enforced &e = enforced[i];
-            const QByteArray &item = e.rule->stateItem;
-            if (at + item.size() + 64 > buffer + sizeof buffer)
-                break; // eight rules with 40-character names fit; more are not reported
-            if (i > 0) // after the check: both headers name the same policies
-                policy.append(", ").append(e.rule->policyItem);
-            if (i > 0) {
-                *at++ = ',';
-                *at++ = ' ';
-            }
-            at = std::copy(item.begin(), item.end(), at);
-            at = number(at, e.decision.remaining);
-            at = std::copy_n(";t=", 3, at);
-            at = number(at, ceilSeconds(e.decision.resetAfter));
+        // seconds it is back in full (t). As many rules as fit in the buffer are named, the
+        // same in both (at least ten with 40-character names and the largest numbers).
+        qsizetype reported = 0;
+        qsizetype room = (end - at) - 40;
+        for (const Enforced &e : enforced) {
+            room -= e.rule->policyItem.size() + e.rule->stateItem.size() + 60;
+            if (room < 0)
+                break;
+            ++reported;
         }
-        verdict.headers.append({QByteArrayLiteral("RateLimit-Policy"), policy});
-        verdict.headers.append({QByteArrayLiteral("RateLimit"), value(at)});
+        text("RateLimit-Policy: ", 18);
+        for (qsizetype i = 0; i < reported; ++i) {
+            if (i > 0)
+                text(", ", 2);
+            bytes(enforced[i].rule->policyItem);
+        }
+        text("\r\nRateLimit: ", 13);
+        for (qsizetype i = 0; i < reported; ++i) {
+            if (i > 0)
+                text(", ", 2);
+            bytes(enforced[i].rule->stateItem);
+            number(enforced[i].decision.remaining);
+            text(";t=", 3);
+            number(ceilSeconds(enforced[i].decision.resetAfter));
+        }
+        text("\r\n", 2);
     }
+    verdict.headerLines = QByteArray(buffer, at - buffer);
     return verdict;
+}
+
+QList<std::pair<QByteArray, QByteArray>> RateLimitVerdict::headers() const
+{
+    QList<std::pair<QByteArray, QByteArray>> out;
+    for (const QByteArray &line : headerLines.split('\n')) {
+        const qsizetype colon = line.indexOf(':');
+        if (colon > 0)
+            out.append({line.left(colon), line.mid(colon + 1).trimmed()});
+    }
+    return out;
 }
 
 QList<RateLimiter::RuleStats> RateLimiter::stats() const

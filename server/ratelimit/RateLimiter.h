@@ -78,8 +78,11 @@ struct RateLimitVerdict
     QString route;
     QString rule;
     qint64 retryAfterSeconds = 0;
-    // The rate-limit headers for the response, refused or not.
-    QVarLengthArray<std::pair<QByteArray, QByteArray>, 5> headers;
+    // The rate-limit headers for the response, refused or not, as header lines
+    // ("Name: value\r\n", for HttpResponse::headerLines: one allocation for all of them).
+    QByteArray headerLines;
+    // The same as (name, value) pairs, for tests and tools.
+    QList<std::pair<QByteArray, QByteArray>> headers() const;
 };
 
 class RateLimiter
