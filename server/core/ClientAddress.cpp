@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ClientAddress.h"
 
-#include <charconv>
+#include "Decimal.h"
+
 #include <cstring>
 
 #include <optional>
@@ -236,7 +237,7 @@ qsizetype writeRateLimitAddressKey(const QHostAddress &address, char *out)
     }
     char *p = out;
     for (int shift = 24; shift >= 0; shift -= 8) {
-        p = std::to_chars(p, out + kMaxAddressKeyLength, (v4 >> shift) & 0xff).ptr;
+        p = writeDecimal(p, quint64((v4 >> shift) & 0xff));
         if (shift > 0)
             *p++ = '.';
     }

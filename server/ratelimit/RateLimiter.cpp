@@ -4,6 +4,7 @@
 // header values and for an address key.
 #include "RateLimiter.h"
 
+#include "Decimal.h"
 #include "Metrics.h"
 #include "RateLimitRules.h"
 #include "RoutePattern.h"
@@ -11,7 +12,7 @@
 
 #include <QtEndian>
 #include <algorithm>
-#include <charconv>
+#include <cstring>
 #include <ctime>
 
 namespace bulwark {
@@ -30,8 +31,7 @@ qint64 ceilSeconds(std::chrono::milliseconds d)
 void appendNumber(QVarLengthArray<char, 128> &out, qint64 v)
 {
     char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
-    out.append(digits, end - digits);
+    out.append(digits, writeDecimal(digits, v) - digits);
 }
 
 bool sameSpec(const LimitSpec &a, const LimitSpec &b)
@@ -83,6 +83,8 @@ struct RateLimiter::Rule
     QByteArray keyPrefix;  // "name|", or "name~<spec hash>|" in Redis (a changed rule starts afresh)
     QByteArray policyItem; // RateLimit-Policy: "name";q=60;w=60
     QByteArray stateItem;  // RateLimit: "name";r= (then remaining and ";t=" reset)
+    QByteArray legacyPrefix;   // "X-RateLimit-Limit: 60\r\nX-RateLimit-Remaining: "
+    QByteArray standardPrefix; // "RateLimit-Policy: <policyItem>\r\nRateLimit: <stateItem>"
     QString description;   // "60 requests per 1m per user"
     std::shared_ptr<Counters> counters;
 
@@ -186,6 +188,9 @@ Result<bool> RateLimiter::setRules(const QList<RateLimitRuleConfig> &rules)
         r.policyItem = '"' + c.name.toLatin1() + "\";q=" + QByteArray::number(c.limit);
         if (c.window.count() % 1000 == 0)
             r.policyItem += ";w=" + QByteArray::number(qint64(c.window.count() / 1000));
+        r.legacyPrefix = "X-RateLimit-Limit: " + QByteArray::number(c.limit) +
+                         "\r\nX-RateLimit-Remaining: ";
+        r.standardPrefix = "RateLimit-Policy: " + r.policyItem + "\r\nRateLimit: " + r.stateItem;
         r.description = QStringLiteral("%1 requests per %2 per %3")
                             .arg(c.limit)
                             .arg(rateLimitWindowText(c.window), c.scope.join(QStringLiteral(" and ")));
@@ -459,24 +464,42 @@ RateLimitVerdict RateLimiter::check(const RateLimitQuery &query)
                 (e.decision.remaining == binding->decision.remaining &&
                  e.decision.resetAfter > binding->decision.resetAfter))
                 binding = &e;
-    // Every line is formatted on the stack and copied once into an exactly sized array.
+    // Every line is formatted on the stack and copied once into an exactly sized array. The
+    // fixed parts come precomputed per rule (Rule::legacyPrefix, standardPrefix), so the
+    // common case (one rule) formats three numbers and copies five pieces.
     char buffer[2048];
     char *at = buffer;
     char *const end = buffer + sizeof buffer;
-    auto text = [&at](const char *s, size_t n) { at = std::copy_n(s, n, at); };
-    auto bytes = [&at](const QByteArray &b) { at = std::copy(b.begin(), b.end(), at); };
-    auto number = [&at](qint64 v) { at = std::to_chars(at, at + 24, v).ptr; };
+    auto put = [&at](const char *s, qsizetype n) {
+        std::memcpy(at, s, size_t(n));
+        at += n;
+    };
+    auto bytes = [&put](const QByteArray &b) { put(b.constData(), b.size()); };
+    auto number = [&at](qint64 v) { at = writeDecimal(at, v); };
+    char remaining[24];
+    const qsizetype remainingLength = writeDecimal(remaining, binding->decision.remaining) - remaining;
     if (m_options.legacyHeaders) {
-        // What Remaining counts down from: a token bucket's or GCRA's burst, else the limit.
-        text("X-RateLimit-Limit: ", 19);
-        number(binding->decision.limit);
-        text("\r\nX-RateLimit-Remaining: ", 25);
-        number(binding->decision.remaining);
-        text("\r\nX-RateLimit-Reset: ", 21);
+        // X-RateLimit-Limit is what Remaining counts down from: a token bucket's or GCRA's
+        // burst, else the limit.
+        if (binding->decision.limit == binding->rule->config.limit) {
+            bytes(binding->rule->legacyPrefix);
+        } else {
+            put("X-RateLimit-Limit: ", 19);
+            number(binding->decision.limit);
+            put("\r\nX-RateLimit-Remaining: ", 25);
+        }
+        put(remaining, remainingLength);
+        put("\r\nX-RateLimit-Reset: ", 21);
         number(qint64(std::time(nullptr)) + ceilSeconds(binding->decision.resetAfter));
-        text("\r\n", 2);
+        put("\r\n", 2);
     }
-    if (m_options.standardHeaders) {
+    if (m_options.standardHeaders && enforced.size() == 1) {
+        bytes(binding->rule->standardPrefix);
+        put(remaining, remainingLength);
+        put(";t=", 3);
+        number(ceilSeconds(binding->decision.resetAfter));
+        put("\r\n", 2);
+    } else if (m_options.standardHeaders) {
         // draft-ietf-httpapi-ratelimit-headers-10: every policy that applied, each with its
         // quota (q) and window (w, whole seconds), and what is left of it (r) and in how many
         // seconds it is back in full (t). As many rules as fit in the buffer are named, the
@@ -489,22 +512,22 @@ RateLimitVerdict RateLimiter::check(const RateLimitQuery &query)
                 break;
             ++reported;
         }
-        text("RateLimit-Policy: ", 18);
+        put("RateLimit-Policy: ", 18);
         for (qsizetype i = 0; i < reported; ++i) {
             if (i > 0)
-                text(", ", 2);
+                put(", ", 2);
             bytes(enforced[i].rule->policyItem);
         }
-        text("\r\nRateLimit: ", 13);
+        put("\r\nRateLimit: ", 13);
         for (qsizetype i = 0; i < reported; ++i) {
             if (i > 0)
-                text(", ", 2);
+                put(", ", 2);
             bytes(enforced[i].rule->stateItem);
             number(enforced[i].decision.remaining);
-            text(";t=", 3);
+            put(";t=", 3);
             number(ceilSeconds(enforced[i].decision.resetAfter));
         }
-        text("\r\n", 2);
+        put("\r\n", 2);
     }
     verdict.headerLines = QByteArray(buffer, at - buffer);
     return verdict;
