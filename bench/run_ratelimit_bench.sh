@@ -6,13 +6,15 @@
 #    algorithm through MemoryRateStore (target: median <= 100 ns), and the whole
 #    RateLimiter::check of the pipeline stage for a per-ip rule.
 # 2. A cached GET /api/v1/activities?limit=4 as demo1 (a seeded database; memory cache on,
-#    every request after the first a HIT) against three `bulwark --server --threads 1`
+#    every request after the first a HIT) against four `bulwark --server --threads 1`
 #    instances, all on 127.0.0.1 with the access log off:
 #      ratelimit-off   BULWARK_RATELIMIT_ENABLED=false (the baseline)
 #      ip-memory       one rule {"name": "per_ip", "route": "/api/**", "scope": "ip",
 #                      "limit": 1000000000, "window": "1m"} in the memory store, so that
 #                      every request is decided and none is refused (target: >= 0.95 x
 #                      ratelimit-off)
+#      ip-memory-bare  the same with both header sets off: what deciding costs without the
+#                      ~180 header bytes per response (which the server writes and wrk reads)
 #      ip-redis        the same rule with ratelimit.store redis (a redis-server started here,
 #                      --save '' --appendonly no): one EVALSHA per request
 #    wrk sends every request from 127.0.0.1, so all of them count against one key: the
@@ -118,6 +120,10 @@ PID_OF[ratelimit-off]=$SERVER_PID; PORT_OFF=$SERVER_PORT
 start_server ip-memory "${COMMON[@]}" BULWARK_REDIS_URL= BULWARK_RATELIMIT_ENABLED=true \
     BULWARK_RATELIMIT_STORE=memory BULWARK_RATELIMIT_RULES="$RULE" -- --threads 1
 PID_OF[ip-memory]=$SERVER_PID; PORT_MEM=$SERVER_PORT
+start_server ip-memory-bare "${COMMON[@]}" BULWARK_REDIS_URL= BULWARK_RATELIMIT_ENABLED=true \
+    BULWARK_RATELIMIT_STORE=memory BULWARK_RATELIMIT_RULES="$RULE" BULWARK_RATELIMIT_HEADERS_LEGACY=false \
+    BULWARK_RATELIMIT_HEADERS_STANDARD=false -- --threads 1
+PID_OF[ip-memory-bare]=$SERVER_PID; PORT_BARE=$SERVER_PORT
 start_server ip-redis "${COMMON[@]}" BULWARK_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" BULWARK_CACHE_REDIS_ENABLED=false \
     BULWARK_RATELIMIT_ENABLED=true BULWARK_RATELIMIT_STORE=redis BULWARK_RATELIMIT_RULES="$RULE" -- --threads 1
 PID_OF[ip-redis]=$SERVER_PID; PORT_REDIS=$SERVER_PORT
@@ -125,7 +131,7 @@ ADMIN_TOKEN=$(tr -d '[:space:]' <"$DATA/admin.token" 2>/dev/null || true)
 [[ ${#ADMIN_TOKEN} -ge 32 ]] || die "no admin token in $DATA/admin.token"
 
 header_of() { { grep -i "^$1:" "$2" 2>/dev/null || true; } | tr -d '\r' | cut -d' ' -f2- | tail -1; }
-check() { # name port want-headers(0/1)
+check() { # name port want-headers(0/1); the limiter's decisions are checked below
     local name=$1 port=$2 want=$3 code i
     for (( i = 1; i <= 2; i++ )); do # the second is a cache HIT
         code=$(curl -s --max-time 10 -o "$TMP/check-$name.body" -D "$TMP/check-$name.head" -w '%{http_code}' \
@@ -141,23 +147,29 @@ check() { # name port want-headers(0/1)
         [[ "$policy" == '"per_ip";q=1000000000;w=60' && -n "$remaining" ]] \
             || die "$name: RateLimit-Policy '$policy', X-RateLimit-Remaining '$remaining'"
     else
-        [[ -z "$policy" && -z "$remaining" ]] || die "$name: rate-limit headers on a server with rate limiting off"
+        [[ -z "$policy" && -z "$remaining" ]] || die "$name: rate-limit headers where there should be none"
     fi
     echo "   check $name: 200, X-Cache: HIT, RateLimit-Policy: ${policy:-none}, X-RateLimit-Remaining: ${remaining:-none}"
 }
 echo "== checks: GET $PATH_QUERY as demo1"
 check ratelimit-off "$PORT_OFF" 0
 check ip-memory "$PORT_MEM" 1
+check ip-memory-bare "$PORT_BARE" 0
 check ip-redis "$PORT_REDIS" 1
-RL_JSON=$(curl -s --max-time 10 -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$PORT_REDIS/admin/api/ratelimit" || true)
-read -r RL_ALLOWED RL_ERRORS < <(python3 -c '
+decided() { # name port what: the per_ip rule counted the checks (allowed >= 2, no store errors)
+    local json allowed errors
+    json=$(curl -s --max-time 10 -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$2/admin/api/ratelimit" || true)
+    read -r allowed errors < <(python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])["rules"][0]["stats"]
-print(int(r["allowed"]), int(r["store_errors"]))' "$RL_JSON" 2>/dev/null || echo "? ?")
-if ! [[ "$RL_ALLOWED" =~ ^[0-9]+$ ]] || (( RL_ALLOWED < 2 )) || [[ "$RL_ERRORS" != 0 ]]; then
-    die "ip-redis: GET /admin/api/ratelimit says allowed $RL_ALLOWED, store_errors $RL_ERRORS"
-fi
-echo "   check ip-redis: decided in Redis (allowed $RL_ALLOWED, store_errors 0)"
+print(int(r["allowed"]), int(r["store_errors"]))' "$json" 2>/dev/null || echo "? ?")
+    if ! [[ "$allowed" =~ ^[0-9]+$ ]] || (( allowed < 2 )) || [[ "$errors" != 0 ]]; then
+        die "$1: GET /admin/api/ratelimit says allowed $allowed, store_errors $errors"
+    fi
+    echo "   check $1: $3 (allowed $allowed, store_errors 0)"
+}
+decided ip-memory-bare "$PORT_BARE" "decided without headers"
+decided ip-redis "$PORT_REDIS" "decided in Redis"
 
 # The EVALSHA the server sends, read from MONITOR during one request.
 timeout 5 redis-cli -p "$REDIS_PORT" MONITOR >"$TMP/monitor.txt" 2>&1 &
@@ -177,8 +189,8 @@ print("\n".join(shlex.split(line[line.index("]") + 1:])))' "$EVALSHA_LINE")
 echo "   the server sends: ${EVALSHA_ARGS[*]:0:4} ... (${#EVALSHA_ARGS[@]} words)"
 
 # ---------------------------------------------------------------- measuring
-NAMES=(ratelimit-off ip-memory ip-redis)
-declare -A PORT_OF=([ratelimit-off]=$PORT_OFF [ip-memory]=$PORT_MEM [ip-redis]=$PORT_REDIS)
+NAMES=(ratelimit-off ip-memory ip-memory-bare ip-redis)
+declare -A PORT_OF=([ratelimit-off]=$PORT_OFF [ip-memory]=$PORT_MEM [ip-memory-bare]=$PORT_BARE [ip-redis]=$PORT_REDIS)
 for name in "${NAMES[@]}"; do
     URL[$name]="http://127.0.0.1:${PORT_OF[$name]}$PATH_QUERY"
     HEADER[$name]=$AUTH
@@ -237,9 +249,11 @@ echo "micro       bulwark_ratelimit_bench (release, coarse clock):"
 sed 's/^/              /' "$MICRO_OUT"
 summary_line ratelimit-off "rate limiting off, --threads 1 (baseline)"
 summary_line ip-memory "per-ip rule, memory store, --threads 1"
+summary_line ip-memory-bare "per-ip rule, memory store, no rate-limit headers"
 summary_line ip-redis "per-ip rule, Redis store, --threads 1"
 echo "ratio       ip-memory / ratelimit-off: $(ratio "$(med ip-memory)" "$(med ratelimit-off)") (target >= 0.95: $(verdict "$(ratio "$(med ip-memory)" "$(med ratelimit-off)")" 0.95))"
+echo "ratio       ip-memory-bare / ratelimit-off: $(ratio "$(med ip-memory-bare)" "$(med ratelimit-off)") (the decision without the headers)"
 echo "ratio       ip-redis / ratelimit-off:  $(ratio "$(med ip-redis)" "$(med ratelimit-off)")"
 echo "ceiling     redis-benchmark EVALSHA (the server's script and key), -c 64: $CEILING_MED /s median (runs: ${CEILING[*]}); ip-redis / ceiling: $(ratio "$(med ip-redis)" "$CEILING_MED")"
 echo "ceiling     the same at -c 1 (one connection waiting for each answer, as one worker does): $CEILING1_MED /s median (runs: ${CEILING1[*]}); ip-redis / that: $(ratio "$(med ip-redis)" "$CEILING1_MED")"
-echo "server CPU  per request (medians, us): ratelimit-off $(cpu_med ratelimit-off), ip-memory $(cpu_med ip-memory), ip-redis $(cpu_med ip-redis) (+ redis-server $REDIS_CPU)"
+echo "server CPU  per request (medians, us): ratelimit-off $(cpu_med ratelimit-off), ip-memory $(cpu_med ip-memory), ip-memory-bare $(cpu_med ip-memory-bare), ip-redis $(cpu_med ip-redis) (+ redis-server $REDIS_CPU)"

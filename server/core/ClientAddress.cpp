@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ClientAddress.h"
 
-#include "Decimal.h"
-
 #include <cstring>
 
 #include <optional>
@@ -237,7 +235,12 @@ qsizetype writeRateLimitAddressKey(const QHostAddress &address, char *out)
     }
     char *p = out;
     for (int shift = 24; shift >= 0; shift -= 8) {
-        p = writeDecimal(p, quint64((v4 >> shift) & 0xff));
+        const unsigned octet = (v4 >> shift) & 0xff; // one to three digits, written directly
+        if (octet >= 100)
+            *p++ = char('0' + octet / 100);
+        if (octet >= 10)
+            *p++ = char('0' + octet / 10 % 10);
+        *p++ = char('0' + octet % 10);
         if (shift > 0)
             *p++ = '.';
     }

@@ -476,6 +476,8 @@ RateLimitVerdict RateLimiter::check(const RateLimitQuery &query)
     };
     auto bytes = [&put](const QByteArray &b) { put(b.constData(), b.size()); };
     auto number = [&at](qint64 v) { at = writeDecimal(at, v); };
+    if (!m_options.legacyHeaders && !m_options.standardHeaders)
+        return verdict;
     char remaining[24];
     const qsizetype remainingLength = writeDecimal(remaining, binding->decision.remaining) - remaining;
     if (m_options.legacyHeaders) {
