@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// See MemoryRateStore.h. The map is a std::unordered_map keyed by the bytes and their
-// hash, with transparent lookup, so a decision hashes once and allocates nothing; only a
-// new key copies its bytes (into the node itself when they are short).
+// See MemoryRateStore.h. The map is a QHash keyed by the bytes and their hash, so a
+// decision hashes once and allocates nothing; only a new key copies its bytes (into the
+// node itself when they are short).
 #include "MemoryRateStore.h"
 
 #include "WordHash.h"
@@ -10,7 +10,7 @@
 #include <bit>
 #include <cstring>
 #include <mutex>
-#include <unordered_map>
+#include <QHash>
 
 namespace bulwark {
 
@@ -25,35 +25,29 @@ inline size_t fastHash(QByteArrayView key)
     return size_t(wordHash(key));
 }
 
-// A key with its hash, so the map never hashes again; lookups use a view (no allocation).
-// Short keys (rule, scope and an address or id fit in 48 bytes) are kept inside the map's
-// node, so a lookup touches one allocation, not two.
+// A key with its hash, so the map never hashes again. A stored key owns its bytes (inside
+// the map's node when they are short: rule, scope and an address or id fit in 48); a key
+// built for a lookup only points at the caller's, so a decision allocates nothing.
 struct StoredKey
 {
-    QVarLengthArray<char, 48> bytes;
-    size_t hash;
-    QByteArrayView view() const { return QByteArrayView(bytes.constData(), bytes.size()); }
+    QVarLengthArray<char, 48> owned;
+    const char *external = nullptr; // lookups: the caller's bytes
+    qsizetype externalSize = 0;
+    size_t hash = 0;
+    QByteArrayView view() const
+    {
+        return external ? QByteArrayView(external, externalSize)
+                        : QByteArrayView(owned.constData(), owned.size());
+    }
+    bool operator==(const StoredKey &other) const
+    {
+        return hash == other.hash && view() == other.view();
+    }
 };
-struct KeyView
+inline size_t qHash(const StoredKey &key, size_t /*seed*/)
 {
-    QByteArrayView bytes;
-    size_t hash;
-};
-
-struct KeyHash
-{
-    using is_transparent = void;
-    size_t operator()(const StoredKey &k) const { return k.hash; }
-    size_t operator()(const KeyView &k) const { return k.hash; }
-};
-
-struct KeyEqual
-{
-    using is_transparent = void;
-    bool operator()(const StoredKey &a, const StoredKey &b) const { return a.view() == b.view(); }
-    bool operator()(const StoredKey &a, const KeyView &b) const { return a.view() == b.bytes; }
-    bool operator()(const KeyView &a, const StoredKey &b) const { return a.bytes == b.view(); }
-};
+    return key.hash; // wordHash already; see fastHash
+}
 
 struct Entry
 {
@@ -66,14 +60,17 @@ struct Entry
 struct MemoryRateStore::Shard
 {
     std::mutex mutex;
-    std::unordered_map<StoredKey, Entry, KeyHash, KeyEqual> keys;
+    // Qt's QHash keeps nodes in arrays per span (no allocation per key), so a lookup
+    // touches the span's offsets and the node: two cache lines where std::unordered_map
+    // touched three (bucket, the node before, the node).
+    QHash<StoredKey, Entry> keys;
     RateTime lastIdleSweep{};
 
     qint64 dropIdle(RateTime now)
     {
         qint64 dropped = 0;
         for (auto it = keys.begin(); it != keys.end();) {
-            if (it->second.algorithm->idle(it->second.state, now)) {
+            if (it->algorithm->idle(it->state, now)) {
                 it = keys.erase(it);
                 ++dropped;
             } else {
@@ -105,10 +102,13 @@ MemoryRateStore::Shard &MemoryRateStore::shardFor(size_t hash) const
 RateDecision MemoryRateStore::decide(const AlgorithmPtr &algorithm, QByteArrayView key, qint64 cost)
 {
     const RateTime now = m_clock.now();
-    const KeyView view{key, fastHash(key)};
-    Shard &shard = shardFor(view.hash);
+    StoredKey probe;
+    probe.external = key.data();
+    probe.externalSize = key.size();
+    probe.hash = fastHash(key);
+    Shard &shard = shardFor(probe.hash);
     std::lock_guard lock(shard.mutex);
-    auto it = shard.keys.find(view);
+    auto it = shard.keys.find(probe);
     if (it == shard.keys.end()) {
         if (qint64(shard.keys.size()) >= m_maxPerShard) {
             if (now - shard.lastIdleSweep >= std::chrono::seconds(1))
@@ -118,13 +118,14 @@ RateDecision MemoryRateStore::decide(const AlgorithmPtr &algorithm, QByteArrayVi
                 m_evictions.fetch_add(1, std::memory_order_relaxed);
             }
         }
-        StoredKey stored{{}, view.hash};
-        stored.bytes.append(key.data(), key.size());
-        it = shard.keys.emplace(std::move(stored), Entry{algorithm, {}}).first;
-    } else if (it->second.algorithm != algorithm) {
-        it->second = Entry{algorithm, {}}; // the rule changed: start afresh under it
+        StoredKey stored;
+        stored.owned.append(key.data(), key.size());
+        stored.hash = probe.hash;
+        it = shard.keys.emplace(std::move(stored), Entry{algorithm, {}});
+    } else if (it->algorithm != algorithm) {
+        *it = Entry{algorithm, {}}; // the rule changed: start afresh under it
     }
-    return algorithm->decide(it->second.state, now, cost);
+    return algorithm->decide(it->state, now, cost);
 }
 
 qint64 MemoryRateStore::sweep()
