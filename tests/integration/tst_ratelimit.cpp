@@ -422,6 +422,20 @@ void TestRateLimit::statisticsTopKeysAndMetrics()
     QVERIFY(metrics.contains("bulwark_ratelimit_decisions_total{rule=\"api\",result=\"limited\"} 2"));
     // The 429s are counted under the rule's route, not as unmatched paths.
     QVERIFY2(metrics.contains("route=\"/api/**\""), metrics.constData());
+    // The console's series: the refusals show as a rate within the next samples.
+    auto limitedPerSecond = [this] {
+        double most = 0;
+        const QJsonArray values = admin("GET", "/admin/api/metrics/series?seconds=10")
+                                      .json()
+                                      .value("values")
+                                      .toObject()
+                                      .value("ratelimit_limited_per_second")
+                                      .toArray();
+        for (const QJsonValue &v : values)
+            most = qMax(most, v.toDouble());
+        return most;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(limitedPerSecond() > 0, 5000);
     QCOMPARE(admin("POST", "/admin/api/ratelimit/stats/reset").status, 200);
     const QJsonObject after = admin("GET", "/admin/api/ratelimit").json();
     QCOMPARE(after.value("rules").toArray().at(0).toObject().value("stats").toObject().value(

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The real `bulwark` executable as a subprocess: graceful shutdown on SIGTERM (in-flight
 // request completes with Connection: close, no new connections, exit 0), a second SIGTERM
-// exits at once with 143, the CLI's exit codes and messages, and the admin token file.
+// exits at once with 143, SIGHUP reloads the rate-limit rules (a broken file changes
+// nothing), the CLI's exit codes and messages, and the admin token file.
 #include "TestSupport.h"
 
 #include <QFileInfo>
@@ -53,12 +54,13 @@ public:
         }
     }
 
-    void start(const QString &dataDir)
+    void start(const QString &dataDir, const QStringList &moreArguments = {})
     {
         m_proc.setProgram(binary());
-        m_proc.setArguments({QStringLiteral("--server"), QStringLiteral("--listen"),
-                             QStringLiteral("127.0.0.1:0"), QStringLiteral("--data-dir"), dataDir,
-                             QStringLiteral("--threads"), QStringLiteral("2")});
+        m_proc.setArguments(QStringList{QStringLiteral("--server"), QStringLiteral("--listen"),
+                                        QStringLiteral("127.0.0.1:0"), QStringLiteral("--data-dir"),
+                                        dataDir, QStringLiteral("--threads"), QStringLiteral("2")} +
+                            moreArguments);
         m_proc.setProcessEnvironment(serverEnvironment());
         m_proc.setStandardOutputFile(QProcess::nullDevice());
         m_proc.setReadChannel(QProcess::StandardError);
@@ -180,6 +182,7 @@ private Q_SLOTS:
     void initTestCase();
     void gracefulShutdownOnSigterm();
     void secondSigtermExitsAtOnce();
+    void sighupReloadsRateLimitRules();
     void adminTokenFileAndFirstStartNotice();
     void checkConfig_data();
     void checkConfig();
@@ -232,6 +235,56 @@ void TestShutdown::gracefulShutdownOnSigterm()
     QCOMPARE(server.process().exitCode(), 0);
     QVERIFY2(sinceSignal.elapsed() < 5000, qPrintable(QString::number(sinceSignal.elapsed())));
     QVERIFY2(server.stderrText().contains("shutdown complete"), server.stderrText().constData());
+}
+
+void TestShutdown::sighupReloadsRateLimitRules()
+{
+    // A rule on /health/live, one request per minute per address; after SIGHUP three.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString file = dir.filePath(QStringLiteral("bulwark.json"));
+    auto writeConfig = [&file](const QByteArray &text) {
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        QVERIFY(f.write(text) == text.size());
+    };
+    auto config = [](int limit) {
+        return QByteArray("{\"ratelimit\": {\"rules\": [{\"name\": \"live\", \"route\": "
+                          "\"/health/live\", \"scope\": \"ip\", \"limit\": ") +
+               QByteArray::number(limit) + ", \"window\": \"1m\"}]}}";
+    };
+    BULWARK_CHECK(writeConfig(config(1)));
+    ServerProcess server;
+    BULWARK_CHECK(server.start(dir.filePath(QStringLiteral("data")),
+                               {QStringLiteral("--config"), file}));
+    const quint16 port = server.waitForListening();
+    QVERIFY2(port != 0, server.stderrText().constData());
+    auto live = [port] {
+        RawResponse r;
+        fetch(port, "/health/live", &r);
+        return r.status;
+    };
+    QCOMPARE(live(), 200);
+    QCOMPARE(live(), 429);
+
+    BULWARK_CHECK(writeConfig(config(3)));
+    server.signal(SIGHUP);
+    QVERIFY2(!server.waitForLog(QStringLiteral("reload: 1 rate-limit rule(s) applied")).isEmpty(),
+             server.stderrText().constData());
+    // A changed rule starts afresh: three pass, the fourth is refused.
+    QCOMPARE(live(), 200);
+    QCOMPARE(live(), 200);
+    QCOMPARE(live(), 200);
+    QCOMPARE(live(), 429);
+
+    // A broken file changes nothing.
+    BULWARK_CHECK(writeConfig("{\"ratelimit\": {\"rules\": [{\"name\": \"live\", \"limit\": 0}]}}"));
+    server.signal(SIGHUP);
+    QVERIFY2(!server.waitForLog(QStringLiteral("reload: configuration not applied")).isEmpty(),
+             server.stderrText().constData());
+    QCOMPARE(live(), 429);
+    server.signal(SIGTERM);
+    QVERIFY2(server.waitForExit(10000), server.stderrText().constData());
 }
 
 void TestShutdown::secondSigtermExitsAtOnce()
