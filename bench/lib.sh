@@ -41,6 +41,21 @@ common_option() { # "$@" of the script -> sets TAKEN to the arguments the option
     esac
 }
 
+# The usage text: the script's header comment, from its third line to `set -euo pipefail`.
+usage() { sed -n '3,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+
+parse_options() { # "$@" of a script that takes the common options and --help only
+    while [[ $# -gt 0 ]]; do
+        common_option "$@"
+        if (( TAKEN )); then shift "$TAKEN"; continue; fi
+        case "$1" in
+            -h | --help) usage; exit 0 ;;
+            *) die "unknown option $1 (try --help)" ;;
+        esac
+    done
+    (( WRK_THREADS <= CONNECTIONS )) || WRK_THREADS=$CONNECTIONS
+}
+
 int_in_range() { # value min max
     [[ "$1" =~ ^[0-9]+$ ]] && (( $1 >= $2 && $1 <= $3 ))
 }

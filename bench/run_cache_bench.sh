@@ -47,17 +47,7 @@ TARGET_SIZE=1024        # the body size the page size is chosen for
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
-usage() { sed -n '3,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
-
-while [[ $# -gt 0 ]]; do
-    common_option "$@"
-    if (( TAKEN )); then shift "$TAKEN"; continue; fi
-    case "$1" in
-        -h | --help) usage; exit 0 ;;
-        *) die "unknown option $1 (try --help)" ;;
-    esac
-done
-(( WRK_THREADS <= CONNECTIONS )) || WRK_THREADS=$CONNECTIONS
+parse_options "$@"
 for tool in wrk curl python3 redis-server; do
     command -v "$tool" >/dev/null || die "$tool is required (Debian: apt-get install $tool)"
 done

@@ -50,17 +50,7 @@ BENCH_NAME=run_ratelimit_bench
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
-usage() { sed -n '3,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
-
-while [[ $# -gt 0 ]]; do
-    common_option "$@"
-    if (( TAKEN )); then shift "$TAKEN"; continue; fi
-    case "$1" in
-        -h | --help) usage; exit 0 ;;
-        *) die "unknown option $1 (try --help)" ;;
-    esac
-done
-(( WRK_THREADS <= CONNECTIONS )) || WRK_THREADS=$CONNECTIONS
+parse_options "$@"
 for tool in wrk curl python3 redis-server redis-cli redis-benchmark; do
     command -v "$tool" >/dev/null || die "$tool is required (Debian: apt-get install wrk curl python3 redis-server redis-tools)"
 done
