@@ -17,8 +17,8 @@
 #                      ~180 header bytes per response (which the server writes and wrk reads)
 #      ip-redis        the same rule with ratelimit.store redis (a redis-server started here,
 #                      --save '' --appendonly no): one EVALSHA per request
-#    wrk sends every request from 127.0.0.1, so all of them count against one key: the
-#    contended case (two wrk threads, one worker, one shard).
+#    wrk sends every request from 127.0.0.1, so all of them count against one key (one
+#    worker thread, one shard: no lock is contended).
 # 3. The ceiling for the Redis store: redis-benchmark running the very EVALSHA the server
 #    sends (read from MONITOR during one request), no pipelining, at 64 connections and at
 #    one (a worker thread waits for each answer, so --threads 1 has one command in flight).

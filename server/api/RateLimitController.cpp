@@ -90,7 +90,7 @@ QJsonObject RateLimitController::status() const
                      {QStringLiteral("standard"), o.standardHeaders}}},
         {QStringLiteral("exempt_admins"), o.exemptAdmins},
         {QStringLiteral("memory_keys"), double(m_limiter.memoryKeys())},
-        {QStringLiteral("memory_evictions"), double(m_limiter.memoryEvictions())},
+        {QStringLiteral("memory_untracked"), double(m_limiter.memoryUntracked())},
         {QStringLiteral("rules"), rules},
         {QStringLiteral("top_limited"), top}};
     if (RedisClient *redis = m_limiter.redis())

@@ -72,9 +72,10 @@ Result<RateLimitRuleConfig> parseRule(const QJsonValue &item)
     }
     if (o.contains(QStringLiteral("methods"))) {
         const QJsonValue m = o.value(QStringLiteral("methods"));
-        if (!m.isArray())
-            return fail(QStringLiteral("methods"), QStringLiteral("must be an array like "
-                                                                  "[\"POST\"]"));
+        if (!m.isArray() || m.toArray().isEmpty())
+            return fail(QStringLiteral("methods"),
+                        QStringLiteral("must be a non-empty array like [\"POST\"] (leave it "
+                                       "out for every method)"));
         static const QRegularExpression token(QStringLiteral("^[A-Z]{1,16}\\z"));
         for (const QJsonValue &v : m.toArray()) {
             const QString method = v.toString().toUpper();

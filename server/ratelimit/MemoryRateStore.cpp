@@ -114,8 +114,12 @@ RateDecision MemoryRateStore::decide(const AlgorithmPtr &algorithm, QByteArrayVi
             if (now - shard.lastIdleSweep >= std::chrono::seconds(1))
                 shard.dropIdle(now);
             if (qint64(shard.keys.size()) >= m_maxPerShard) {
-                shard.keys.erase(shard.keys.begin());
-                m_evictions.fetch_add(1, std::memory_order_relaxed);
+                // Full of live keys: decide on a fresh state and keep nothing (the request
+                // passes as a first one would). Evicting instead would reset a live key,
+                // and finding one to evict in a QHash is a scan from its first bucket.
+                m_untracked.fetch_add(1, std::memory_order_relaxed);
+                RateState fresh;
+                return algorithm->decide(fresh, now, cost);
             }
         }
         StoredKey stored;

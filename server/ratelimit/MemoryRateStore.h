@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Rate-limit state kept in this process: a map from a key (rule and scope value, e.g.
-// "api|user|42") to its RateState, split into shards with one mutex each so that worker
+// "api|u42") to its RateState, split into shards with one mutex each so that worker
 // threads rarely meet. Decisions for one key are serialised by its shard's lock, so two
 // concurrent requests of one client never both take the last token.
 //
@@ -9,10 +9,11 @@
 //
 // Bounded: a shard holds at most maxKeys / shards keys. When one is full it drops the keys
 // whose state no longer matters (RateLimitAlgorithm::idle: a fresh state would decide the
-// same), at most once a second, and if it is still full it drops an arbitrary key. A
-// dropped key starts again with a full budget, so the bound errs on the side of letting
-// requests through, never of refusing them. sweep() drops idle keys in every shard; the
-// owner runs it every few seconds.
+// same), at most once a second, and if it is still full a new key is decided on a fresh
+// state that is not kept (untracked(): it passes as a first request would, until room
+// frees up). Keys already held keep their state, and the bound errs on the side of
+// letting requests through, never of refusing them. sweep() drops idle keys in every
+// shard; the owner runs it every few seconds.
 #pragma once
 
 #include "Clock.h"
@@ -43,7 +44,8 @@ public:
     RateDecision decide(const AlgorithmPtr &algorithm, QByteArrayView key, qint64 cost = 1);
     qint64 sweep(); // returns the keys dropped
     qint64 size() const;
-    quint64 evictions() const { return m_evictions.load(std::memory_order_relaxed); }
+    // Decisions made without keeping state because the key's shard was full of live keys.
+    quint64 untracked() const { return m_untracked.load(std::memory_order_relaxed); }
 
 private:
     struct Shard;
@@ -53,7 +55,7 @@ private:
     qint64 m_maxPerShard;
     std::vector<std::unique_ptr<Shard>> m_shards;
     size_t m_shardMask;
-    std::atomic<quint64> m_evictions{0};
+    std::atomic<quint64> m_untracked{0};
 };
 
 } // namespace bulwark

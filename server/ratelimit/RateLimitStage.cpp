@@ -26,7 +26,7 @@ HttpResponse RateLimitStage::handle(RequestContext &ctx, const Next &next)
         if (verdict.retryAfterSeconds > 0)
             details.insert(QStringLiteral("retry_after"), double(verdict.retryAfterSeconds));
         HttpResponse refused =
-            errorResponse(Error{ErrorCode::RateLimited, verdict.message, details}, ctx.requestId);
+            errorResponse(Error{verdict.code, verdict.message, details}, ctx.requestId);
         // None for a request that can never pass (a batch above a rule's capacity).
         if (verdict.retryAfterSeconds > 0)
             refused.setHeader(QByteArrayLiteral("Retry-After"),

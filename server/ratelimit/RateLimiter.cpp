@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // See RateLimiter.h. The hot path (check) matches the rules, builds each key in a stack
-// buffer, decides it in the store and formats the headers; it allocates only for the
-// header values and for an address key.
+// buffer, decides it in the store and formats the header lines; for a rule without the
+// endpoint scope it allocates once, for the header block.
 #include "RateLimiter.h"
 
 #include "Decimal.h"
@@ -10,7 +10,6 @@
 #include "RoutePattern.h"
 #include "WordHash.h"
 
-#include <QtEndian>
 #include <algorithm>
 #include <cstring>
 #include <ctime>
@@ -120,7 +119,7 @@ RateLimiter::Options RateLimiter::optionsFrom(const RateLimitConfig &config,
 }
 
 RateLimiter::RateLimiter(Options options, const Clock &clock, RedisClient *redis)
-    : m_options(std::move(options)), m_clock(clock), m_redis(redis),
+    : m_options(std::move(options)), m_redis(redis),
       m_memory(MemoryRateStore::Options{64, m_options.maxKeys}, clock),
       m_rules(std::make_shared<RuleSet>())
 {
@@ -141,6 +140,12 @@ Result<bool> RateLimiter::setRules(const QList<RateLimitRuleConfig> &rules)
     std::lock_guard lock(m_rulesMutex);
     const RuleSet &old = *m_rules;
     for (const RateLimitRuleConfig &c : rules) {
+        // The header buffer of check() is sized for what parseRateLimitRules allows; rules
+        // that did not come through it are held to the same bounds here.
+        if (c.name.isEmpty() || c.name.size() > 40 || c.limit < 1 || c.limit > 1'000'000'000 ||
+            c.burst < 0 || c.burst > 1'000'000'000)
+            return Error{ErrorCode::BadRequest,
+                         QStringLiteral("rule \"%1\": name or limits out of bounds").arg(c.name)};
         Rule r;
         r.config = c;
         auto pattern = RoutePattern::parse(c.route, RoutePattern::Rest::Allowed);
@@ -261,7 +266,9 @@ void RateLimiter::appendKey(QVarLengthArray<char, 128> &key, const Rule &rule,
     };
     if (rule.endpoint) {
         part('e');
-        const QByteArrayView method = op ? QByteArrayView(op->method) : query.request.method;
+        QByteArrayView method = op ? QByteArrayView(op->method) : query.request.method;
+        if (method == "HEAD")
+            method = "GET"; // the same handler and work: one budget
         const QStringView path = op ? QStringView(op->path) : QStringView(query.request.path);
         const QByteArray endpoint =
             (m_options.endpoint ? m_options.endpoint(method, path) : path.toString()).toUtf8();
@@ -367,8 +374,8 @@ RateLimitVerdict RateLimiter::check(const RateLimitQuery &query)
                     d = m_memory.decide(rule.algorithm, keyView, cost);
                 } else if (m_options.onRedisFailure == QStringLiteral("closed") &&
                            !rule.config.shadow) {
-                    counters.limited.fetch_add(1, std::memory_order_relaxed);
-                    refusedBy = &rule;
+                    refusedBy = &rule; // counted as store_error only
+
                     storeRefused = true;
                     return false;
                 } else {
@@ -428,20 +435,25 @@ RateLimitVerdict RateLimiter::check(const RateLimitQuery &query)
         verdict.route = rule.config.route;
         verdict.rule = rule.config.name;
         if (storeRefused) {
+            // Not the client's fault: 503, as for any dependency that is down; no
+            // rate-limit headers (the rule that refused has no count to report).
+            verdict.code = ErrorCode::Unavailable;
             verdict.retryAfterSeconds = 1;
             verdict.message = QStringLiteral("rule \"%1\" cannot be checked: its store (Redis) is "
                                              "unavailable and ratelimit.on_redis_failure is "
                                              "closed")
                                   .arg(rule.config.name);
         } else {
-            if (refusedCost > rule.capacity) // no Retry-After: waiting would not help
+            if (refusedCost > rule.capacity) { // 413, no Retry-After: waiting would not help
+                verdict.code = ErrorCode::PayloadTooLarge;
                 verdict.message =
                     QStringLiteral("rule \"%1\" allows %2; this request counts %3 (one per batch "
                                    "operation) and can never pass: split it")
                         .arg(rule.config.name, rule.description)
                         .arg(refusedCost);
-            else
+            } else {
                 verdict.retryAfterSeconds = std::max<qint64>(1, ceilSeconds(refusal.retryAfter));
+            }
             if (verdict.retryAfterSeconds > 0)
                 verdict.message = QStringLiteral("rate limit exceeded: rule \"%1\" allows %2; "
                                                  "retry in %3 s")
@@ -449,7 +461,7 @@ RateLimitVerdict RateLimiter::check(const RateLimitQuery &query)
                                       .arg(verdict.retryAfterSeconds);
         }
     }
-    if (enforced.isEmpty())
+    if (enforced.isEmpty() || storeRefused)
         return verdict;
 
     // The legacy headers describe one policy: the refusing one, or the one closest to its
@@ -466,7 +478,7 @@ RateLimitVerdict RateLimiter::check(const RateLimitQuery &query)
                 binding = &e;
     // Every line is formatted on the stack and copied once into an exactly sized array. The
     // fixed parts come precomputed per rule (Rule::legacyPrefix, standardPrefix), so the
-    // common case (one rule) formats three numbers and copies five pieces.
+    // common case (one rule) formats three numbers.
     char buffer[2048];
     char *at = buffer;
     char *const end = buffer + sizeof buffer;
@@ -637,12 +649,12 @@ void RateLimiter::addMetrics(MetricsRegistry &registry)
                    "bulwark_ratelimit_memory_keys ")
             .append(QByteArray::number(m_memory.size()))
             .append('\n');
-        out.append("# HELP bulwark_ratelimit_memory_evictions_total Memory counters dropped to "
-                   "stay within ratelimit.max_keys (their clients start again with a full "
-                   "budget).\n"
-                   "# TYPE bulwark_ratelimit_memory_evictions_total counter\n"
-                   "bulwark_ratelimit_memory_evictions_total ")
-            .append(QByteArray::number(m_memory.evictions()))
+        out.append("# HELP bulwark_ratelimit_memory_untracked_total Decisions the memory store "
+                   "did not keep because ratelimit.max_keys was reached (those clients pass "
+                   "as on a first request).\n"
+                   "# TYPE bulwark_ratelimit_memory_untracked_total counter\n"
+                   "bulwark_ratelimit_memory_untracked_total ")
+            .append(QByteArray::number(m_memory.untracked()))
             .append('\n');
     });
 }

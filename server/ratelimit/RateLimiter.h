@@ -71,6 +71,10 @@ struct RateLimitQuery
 struct RateLimitVerdict
 {
     bool allowed = true;
+    // Refused: RateLimited (429) over a limit; PayloadTooLarge (413) for a batch costing
+    // more than a rule's capacity (it can never pass); Unavailable (503) when a rule's
+    // Redis store is down and ratelimit.on_redis_failure is closed.
+    ErrorCode code = ErrorCode::RateLimited;
     // Refused: the error message, the rule's route (the metrics label of the 429, since the
     // router did not run) and whole seconds until a retry can pass (0 when it never can: a
     // batch above the rule's capacity).
@@ -133,8 +137,9 @@ public:
     quint64 totalDecisions() const;
     void resetStats();
     qint64 memoryKeys() const { return m_memory.size(); }
-    // Memory counters dropped to stay within ratelimit.max_keys (their clients start afresh).
-    quint64 memoryEvictions() const { return m_memory.evictions(); }
+    // Memory decisions not kept because ratelimit.max_keys was reached (those clients pass
+    // as on a first request until idle keys free room).
+    quint64 memoryUntracked() const { return m_memory.untracked(); }
     bool usesRedis() const;
     RedisClient *redis() const { return m_redis; }
     const Options &options() const { return m_options; }
@@ -160,7 +165,6 @@ private:
     QHostAddress clientOf(const HttpRequest &request) const;
 
     Options m_options;
-    const Clock &m_clock;
     RedisClient *m_redis;
     MemoryRateStore m_memory;
     std::unique_ptr<RedisRateStore> m_redisStore;

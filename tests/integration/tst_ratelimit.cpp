@@ -278,9 +278,9 @@ void TestRateLimit::batchOperationsEachCount()
         return apiRequest(port, "POST", "/api/v1/batch", m_alice.token,
                           QJsonObject{{"operations", operations}});
     };
-    // Four creates can never pass a limit of three.
+    // Four creates can never pass a limit of three: 413, like a batch above api.batch_max.
     const RawResponse tooBig = batch(4);
-    verifyJsonError(tooBig, 429, QStringLiteral("rate_limited"));
+    verifyJsonError(tooBig, 413, QStringLiteral("payload_too_large"));
     QVERIFY2(tooBig.json().value("error").toObject().value("message").toString().contains(
                  "counts 4 (one per batch operation) and can never pass"),
              tooBig.body.constData());

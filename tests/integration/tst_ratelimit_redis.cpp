@@ -213,8 +213,11 @@ void TestRateLimitRedis::failClosedRefusesWhileRedisIsDown()
     m_redis.kill();
     const RawResponse refused =
         apiRequest(m_a->port(), "GET", "/api/v1/activities", m_alice.token);
-    verifyJsonError(refused, 429, QStringLiteral("rate_limited"));
+    // Not the client's fault: 503, no rate-limit headers.
+    verifyJsonError(refused, 503, QStringLiteral("unavailable"));
     QCOMPARE(refused.header("retry-after"), QByteArray("1"));
+    QVERIFY(!refused.hasHeader("x-ratelimit-remaining"));
+    QVERIFY(!refused.hasHeader("ratelimit"));
     QVERIFY2(refused.json().value("error").toObject().value("message").toString().contains(
                  "on_redis_failure is closed"),
              refused.body.constData());

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // MemoryRateStore with a manual clock: keys are independent, one key's decisions are
-// exact under concurrent threads, the key bound holds (idle keys go first, then arbitrary
-// ones), a changed rule starts its keys afresh, and sweep() drops idle keys.
+// exact under concurrent threads, the key bound holds (idle keys go first, then new keys are
+// decided untracked), a changed rule starts its keys afresh, and sweep() drops idle keys.
 #include "ManualClock.h"
 #include "MemoryRateStore.h"
 
@@ -72,10 +72,10 @@ private Q_SLOTS:
         clock.advance(2000ms); // every key's window is over: all idle
         store.decide(rule, "new");
         QCOMPARE(store.size(), 1);
-        QCOMPARE(store.evictions(), 0u);
+        QCOMPARE(store.untracked(), 0u);
     }
 
-    void boundEvictsWhenNothingIsIdle()
+    void boundKeepsLiveKeysAndLeavesNewOnesUntracked()
     {
         ManualClock clock;
         MemoryRateStore store({1, 10}, clock);
@@ -83,7 +83,19 @@ private Q_SLOTS:
         for (int i = 0; i < 25; ++i)
             store.decide(rule, QByteArray::number(i));
         QCOMPARE(store.size(), 10);
-        QCOMPARE(store.evictions(), 15u);
+        QCOMPARE(store.untracked(), 15u);
+        // A key held keeps its count: four more pass, the fifth after the first is refused.
+        for (int i = 0; i < 4; ++i)
+            QVERIFY(store.decide(rule, "0").allowed);
+        QVERIFY(!store.decide(rule, "0").allowed);
+        // A new key finds the store full: decided on a fresh state each time, never kept.
+        for (int i = 0; i < 10; ++i) {
+            const RateDecision d = store.decide(rule, "newcomer");
+            QVERIFY(d.allowed);
+            QCOMPARE(d.remaining, 4);
+        }
+        QCOMPARE(store.size(), 10);
+        QCOMPARE(store.untracked(), 25u);
     }
 
     void changedRuleStartsAfresh()

@@ -807,6 +807,7 @@ void TestRateLimiter::batchAboveCapacity()
                                        "request counts 6 (one per batch operation) and can never "
                                        "pass: split it"));
     QCOMPARE(v.retryAfterSeconds, 0); // waiting would not help: no Retry-After
+    QCOMPARE(v.code, ErrorCode::PayloadTooLarge);
     // Nothing was spent.
     const RateLimitVerdict single = check(l.limiter, request("POST", "/api/v1/activities"));
     QVERIFY(single.allowed);
