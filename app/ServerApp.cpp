@@ -418,7 +418,6 @@ void ServerApp::checkDrained()
 
 void ServerApp::reopenLogs()
 {
-    Logger::install(m_config.log.level);
     if (m_config.log.access != AccessLogMode::Off) {
         QString error;
         if (!m_accessLog.open(m_config.log.accessFile, &error))
@@ -434,12 +433,7 @@ void ServerApp::reload(const Config &config)
         m_config.log.level = config.log.level;
         Logger::install(m_config.log.level);
     }
-    if (m_config.log.access != AccessLogMode::Off) {
-        QString error;
-        if (!m_accessLog.open(m_config.log.accessFile, &error))
-            qWarning("reload: cannot reopen the access log %s: %s",
-                     qPrintable(m_config.log.accessFile), qPrintable(error));
-    }
+    reopenLogs();
     // Compared with the rules in force, so that rules set through the admin API are
     // replaced by the file's on a reload (the file is where rules last).
     const bool rulesDiffer = m_rateLimiter ? config.ratelimit.rules != m_rateLimiter->rules()

@@ -75,10 +75,10 @@ public:
     // inside a handler: the process should exit without joining them).
     void shutdown();
     bool drainedCleanly() const { return m_drainedCleanly; }
-    // SIGHUP: reopen the access log file (for log rotation) and re-read log.level.
+    // Reopens the access log file (for log rotation); part of every SIGHUP.
     void reopenLogs();
     // SIGHUP with the configuration loaded again: applies what can change while running
-    // (log.level, ratelimit.rules; the access log is reopened) and logs every other changed
+    // (log.level, ratelimit.rules), reopens the access log, and logs every other changed
     // section as needing a restart.
     void reload(const Config &config);
     RateLimiter *rateLimiter() const { return m_rateLimiter.get(); }

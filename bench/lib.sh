@@ -56,6 +56,16 @@ parse_options() { # "$@" of a script that takes the common options and --help on
     (( WRK_THREADS <= CONNECTIONS )) || WRK_THREADS=$CONNECTIONS
 }
 
+start_run() { # tmp-name : warns on a non-release build, makes TMP, sets the traps (cleanup on exit)
+    grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null \
+        || echo "WARNING: $BUILD_DIR is not a Release build; the figures are not comparable" >&2
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    trap cleanup EXIT
+    trap 'echo "$BENCH_NAME: stopped by a failing command at line $LINENO" >&2' ERR
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
 int_in_range() { # value min max
     [[ "$1" =~ ^[0-9]+$ ]] && (( $1 >= $2 && $1 <= $3 ))
 }

@@ -75,14 +75,7 @@ done
 if [[ -z "$CACHE_BENCH_NOTE" && ! -x "$CACHE_BENCH" ]]; then
     CACHE_BENCH_NOTE="skipped: $CACHE_BENCH does not exist (yet)"
 fi
-grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null \
-    || echo "WARNING: $BUILD_DIR is not a Release build; the figures are not comparable" >&2
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bulwark-cache-bench.XXXXXX")
-trap cleanup EXIT
-trap 'echo "$BENCH_NAME: stopped by a failing command at line $LINENO" >&2' ERR
-trap 'exit 130' INT
-trap 'exit 143' TERM
+start_run bulwark-cache-bench
 
 # ---------------------------------------------------------------- the machine
 REDIS_VERSION=$(redis-server --version 2>/dev/null | grep -oE 'v=[0-9.]+' | cut -d= -f2 || true)

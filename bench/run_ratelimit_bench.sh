@@ -64,14 +64,7 @@ MICRO="$BUILD_DIR/bench/bulwark_ratelimit_bench"
 for bin in "$BULWARK" "$MICRO"; do
     [[ -x "$bin" ]] || die "$bin is missing; build first (drop --no-build)"
 done
-grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null \
-    || echo "WARNING: $BUILD_DIR is not a Release build; the figures are not comparable" >&2
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bulwark-ratelimit-bench.XXXXXX")
-trap cleanup EXIT
-trap 'echo "$BENCH_NAME: stopped by a failing command at line $LINENO" >&2' ERR
-trap 'exit 130' INT
-trap 'exit 143' TERM
+start_run bulwark-ratelimit-bench
 
 REDIS_VERSION=$(redis-server --version 2>/dev/null | grep -oE 'v=[0-9.]+' | cut -d= -f2 || true)
 print_machine "redis-server ${REDIS_VERSION:-unknown}"

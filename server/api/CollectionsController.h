@@ -13,9 +13,11 @@
 #pragma once
 
 #include "CollectionStore.h"
-#include "RateLimiter.h"
+#include "RateLimitOperation.h"
 #include "QueryInsight.h"
 #include "Router.h"
+
+#include <optional>
 
 namespace bulwark {
 

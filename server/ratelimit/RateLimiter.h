@@ -40,6 +40,7 @@
 #include "LimitedKeys.h"
 #include "MemoryRateStore.h"
 #include "RateLimitAlgorithm.h"
+#include "RateLimitOperation.h"
 #include "RedisRateStore.h"
 
 #include <QVarLengthArray>
@@ -54,12 +55,6 @@ namespace bulwark {
 class MetricsRegistry;
 class RedisClient;
 
-// One operation of a batch request, as the request it stands for.
-struct RateLimitOperation
-{
-    QByteArray method;
-    QString path;
-};
 
 struct RateLimitQuery
 {
