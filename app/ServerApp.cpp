@@ -5,7 +5,9 @@
 #include "AdminToken.h"
 #include "ApiAuthStage.h"
 #include "CacheTagResolver.h"
+#include "CronSchedule.h"
 #include "DatabaseSetup.h"
+#include "JobHandlers.h"
 #include "RateLimitRules.h"
 #include "RateLimitStage.h"
 #include "Stages.h"
@@ -41,6 +43,9 @@ ServerApp::~ServerApp()
 {
     if (m_http)
         m_http->stop();
+    if (m_jobs)
+        m_jobs->stop(std::chrono::milliseconds(0));
+    m_events.stop();
     m_background.stop();
     if (m_cache)
         m_cache->stopSubscriber();
@@ -94,7 +99,7 @@ bool ServerApp::start(QString *error)
         return false;
     DatabaseController *database = m_database.get();
     m_health.add([database] { return database->check(); });
-    if (!buildCache(error) || !buildRateLimiter(error))
+    if (!buildCache(error) || !buildRateLimiter(error) || !buildJobs(error))
         return false;
 
     SystemController::Services services;
@@ -112,6 +117,8 @@ bool ServerApp::start(QString *error)
         m_rateLimitController->registerRoutes(m_router);
     // Fixed paths and /api/v1/reports/{name} before /api/v1/{collection}/{id}: the first
     // pattern registered wins.
+    if (m_jobsController)
+        m_jobsController->registerRoutes(m_router);
     m_auth->registerRoutes(m_router);
     m_gdpr->registerRoutes(m_router);
     m_reports->registerRoutes(m_router);
@@ -129,6 +136,9 @@ bool ServerApp::start(QString *error)
     };
     m_http->setThreadFinalizer(closeThreadConnections);
     m_background.setFinalizer(closeThreadConnections);
+    if (m_jobs)
+        m_jobs->setThreadFinalizer(closeThreadConnections);
+    m_events.setThreadFinalizer(closeThreadConnections);
     m_background.start();
     if (m_accessLogStage) {
         std::shared_ptr<AccessLogStage> stage = m_accessLogStage;
@@ -154,7 +164,24 @@ bool ServerApp::start(QString *error)
                                              double(limiter->totalLimited()));
         });
     }
+    if (m_jobs) {
+        JobQueue *jobs = m_jobs.get();
+        m_sampler->setJobCounters([jobs] {
+            const JobQueue::LocalStats local = jobs->localStats();
+            const JobQueue::DepthSnapshot depth = jobs->depth();
+            MetricsSampler::JobCounters c;
+            for (const JobStore::Depth &d : depth.depth)
+                c.waiting += double(d.ready + d.scheduled + d.retrying);
+            c.running = local.busy;
+            c.succeeded = double(local.succeeded);
+            c.failed = double(local.failed);
+            return c;
+        });
+    }
     m_sampler->start();
+    m_events.start();
+    if (m_jobs)
+        m_jobs->start();
     if (m_cache) {
         m_cache->startSubscriber();
         warmCache();
@@ -201,12 +228,20 @@ bool ServerApp::buildCache(QString *error)
     // Every committed write invalidates the collections it changed (SqlSession::markChanged).
     TieredCache *cache = m_cache.get();
     TagVersions *tags = m_tags.get();
-    m_pool->setChangeListener([cache, tags](const QStringList &tables) {
+    EventBus *events = &m_events;
+    m_pool->setChangeListener([cache, tags, events](const QStringList &tables) {
         QList<int> changed;
+        QStringList names;
         for (const QString &table : tables)
-            if (const int tag = tags->indexOf(table); tag >= 0)
+            if (const int tag = tags->indexOf(table); tag >= 0) {
                 changed.append(tag);
+                names.append(table);
+            }
         cache->invalidateTags(changed);
+        if (!names.isEmpty() && events->hasSubscribers(QStringLiteral("cache.invalidated")))
+            events->emitEvent(QStringLiteral("cache.invalidated"),
+                              QJsonObject{{QStringLiteral("tags"), QJsonArray::fromStringList(names)},
+                                          {QStringLiteral("reason"), QStringLiteral("write")}});
     });
 
     ResponseCacheOptions stageOptions;
@@ -259,38 +294,118 @@ void ServerApp::warmCache()
         return;
     // In the background thread: start-up is not held up, and the first requests for a
     // warmed path that arrive before it is done simply compute it themselves.
-    const QList<CacheWarmConfig> warm = m_config.cache.warm;
+    m_background.post([this] { warmConfiguredResponses(); });
+}
+
+int ServerApp::warmConfiguredResponses()
+{
+    if (!m_cacheStage)
+        return 0;
+    QElapsedTimer timer;
+    timer.start();
+    const QList<CacheWarmConfig> &warm = m_config.cache.warm;
     const Next next = m_pipeline.nextAfter(m_cacheStage.get());
-    ResponseCacheStage *stage = m_cacheStage.get();
-    UserStore *users = m_users.get();
-    m_background.post([warm, next, stage, users] {
-        QElapsedTimer timer;
-        timer.start();
-        int stored = 0;
-        for (const CacheWarmConfig &w : warm) {
-            auto user = users->findUser(w.user);
-            if (!user.ok()) {
-                qWarning("cache.warm: %s: user %s: %s", qPrintable(w.path), qPrintable(w.user),
-                         qPrintable(user.error().message));
-                continue;
-            }
-            RequestContext ctx;
-            ctx.request.method = "GET";
-            const qsizetype q = w.path.indexOf('?');
-            ctx.request.path = q < 0 ? w.path : w.path.left(q);
-            ctx.request.rawQuery = q < 0 ? QByteArray() : w.path.mid(q + 1).toUtf8();
-            ctx.request.received = std::chrono::steady_clock::now();
-            ctx.principal = Principal{user.value().id, user.value().role == "admin", 0};
-            const int status = stage->warm(ctx, next);
-            if (status == 200)
-                ++stored;
-            else
-                qWarning("cache.warm: %s as %s: status %d, not cached", qPrintable(w.path),
-                         qPrintable(w.user), status);
+    int stored = 0;
+    for (const CacheWarmConfig &w : warm) {
+        auto user = m_users->findUser(w.user);
+        if (!user.ok()) {
+            qWarning("cache.warm: %s: user %s: %s", qPrintable(w.path), qPrintable(w.user),
+                     qPrintable(user.error().message));
+            continue;
         }
-        qInfo("cache warmed: %d of %lld responses in %lld ms", stored, qlonglong(warm.size()),
-              qlonglong(timer.elapsed()));
+        RequestContext ctx;
+        ctx.request.method = "GET";
+        const qsizetype q = w.path.indexOf('?');
+        ctx.request.path = q < 0 ? w.path : w.path.left(q);
+        ctx.request.rawQuery = q < 0 ? QByteArray() : w.path.mid(q + 1).toUtf8();
+        ctx.request.received = std::chrono::steady_clock::now();
+        ctx.principal = Principal{user.value().id, user.value().role == "admin", 0};
+        const int status = m_cacheStage->warm(ctx, next);
+        if (status == 200)
+            ++stored;
+        else
+            qWarning("cache.warm: %s as %s: status %d, not cached", qPrintable(w.path),
+                     qPrintable(w.user), status);
+    }
+    qInfo("cache warmed: %d of %lld responses in %lld ms", stored, qlonglong(warm.size()),
+          qlonglong(timer.elapsed()));
+    return stored;
+}
+
+bool ServerApp::buildJobs(QString *error)
+{
+    const JobsConfig &c = m_config.jobs;
+    m_collections->setEvents(&m_events);
+    m_gdpr->setEvents(&m_events);
+    if (!c.enabled)
+        return true;
+    m_jobStore = std::make_unique<JobStore>(*m_pool, m_insight.get());
+    BuiltinJobServices services;
+    services.jobs = c;
+    services.webhooks = m_config.webhooks;
+    services.exportDir = QDir(m_dataDir).filePath(QStringLiteral("exports"));
+    services.store = m_jobStore.get();
+    services.pool = m_pool.get();
+    services.insight = m_insight.get();
+    services.gdpr = m_gdpr.get();
+    if (m_cache)
+        services.warmCache = [this] { return warmConfiguredResponses(); };
+    registerBuiltinJobs(m_jobRegistry, services);
+    if (auto applied = m_jobRegistry.applyConfig(c); !applied.ok()) {
+        *error = applied.error().message;
+        return false;
+    }
+    QList<JobQueue::CronEntry> cron;
+    for (qsizetype i = 0; i < c.cron.size(); ++i) {
+        const CronJobConfig &entry = c.cron.at(i);
+        const JobRegistry::Entry *type = m_jobRegistry.find(entry.type);
+        if (!type) {
+            *error = QStringLiteral("jobs.cron[%1].type: no job type \"%2\" (known: %3)")
+                         .arg(i)
+                         .arg(entry.type, m_jobRegistry.types().join(QStringLiteral(", ")));
+            return false;
+        }
+        auto schedule = CronSchedule::parse(entry.schedule);
+        if (!schedule.ok()) {
+            *error = QStringLiteral("jobs.cron[%1].schedule: %2").arg(i).arg(schedule.error().message);
+            return false;
+        }
+        JobSpec spec;
+        spec.type = entry.type;
+        spec.payload = QJsonDocument::fromJson(entry.payload.toUtf8()).object();
+        if (type->options.validate)
+            if (const QString problem = type->options.validate(spec.payload); !problem.isEmpty()) {
+                *error = QStringLiteral("jobs.cron[%1].payload: %2").arg(i).arg(problem);
+                return false;
+            }
+        spec.queue = type->options.queue;
+        spec.priority = entry.priority.isEmpty()
+                            ? type->options.priority
+                            : jobPriorityFromName(entry.priority).value_or(type->options.priority);
+        spec.maxAttempts = type->options.retry.maxAttempts;
+        cron.append(JobQueue::CronEntry{entry.name, schedule.value(), spec});
+    }
+    JobQueue::Options options;
+    options.workers = c.workers;
+    options.claimBatch = c.claimBatch;
+    options.pollInterval = c.pollInterval;
+    options.lease = c.lease;
+    options.queues = c.queues;
+    m_jobs = std::make_unique<JobQueue>(*m_jobStore, m_jobRegistry, options, &m_events, &m_metrics);
+    m_jobs->setCron(cron);
+    subscribeWebhooks(m_events, *m_jobs, m_config.webhooks.endpoints);
+    m_jobsController = std::make_unique<JobsController>(*m_jobs, services.exportDir,
+                                                        m_config.webhooks.endpoints);
+    JobQueue *jobs = m_jobs.get();
+    m_health.add([jobs] {
+        const bool stopped = jobs->isStopped();
+        return ComponentHealth{QStringLiteral("jobs"),
+                               stopped ? ComponentHealth::State::Down : ComponentHealth::State::Up,
+                               stopped ? QStringLiteral("the job workers have stopped")
+                                       : QString(),
+                               false};
     });
+    return true;
 }
 
 bool ServerApp::openDatabase(QString *error)
@@ -351,7 +466,7 @@ void ServerApp::buildPipeline()
         *m_users));
     if (m_rateLimiter)
         m_pipeline.append(std::make_shared<RateLimitStage>(
-            *m_rateLimiter, &CollectionsController::batchOperations));
+            *m_rateLimiter, &CollectionsController::batchOperations, &m_events));
     if (m_cacheStage)
         m_pipeline.append(m_cacheStage);
 }
@@ -398,6 +513,12 @@ void ServerApp::shutdown()
           "requests",
           qlonglong(m_config.server.shutdownGrace.count()));
     m_http->beginDrain();
+    if (m_jobs) {
+        // Jobs still running shortly before the grace period ends are released (their
+        // attempt not counted), so the release is stored before the process exits.
+        const auto grace = m_config.server.shutdownGrace;
+        m_jobs->beginShutdown(grace - std::min(grace / 5, std::chrono::milliseconds(1000)));
+    }
     m_graceTimer.start(int(m_config.server.shutdownGrace.count()));
     m_drainPoll.start();
     checkDrained();
@@ -405,13 +526,14 @@ void ServerApp::shutdown()
 
 void ServerApp::checkDrained()
 {
-    if (m_finished || m_http->openConnections() > 0)
+    if (m_finished || m_http->openConnections() > 0 || (m_jobs && !m_jobs->isStopped()))
         return;
     m_drainPoll.stop();
     m_graceTimer.stop();
     m_http->stop();
     m_finished = true;
-    m_drainedCleanly = true;
+    // A job handler that ignored its cancellation still holds a thread: exit without it.
+    m_drainedCleanly = !m_jobs || m_jobs->stoppedCleanly();
     qInfo("shutdown complete");
     Q_EMIT finished();
 }
@@ -472,9 +594,18 @@ void ServerApp::reload(const Config &config)
         restart.append(QStringLiteral("redis"));
     if (rest.ratelimit != m_config.ratelimit)
         restart.append(QStringLiteral("ratelimit (other than rules)"));
+    if (rest.jobs != m_config.jobs)
+        restart.append(QStringLiteral("jobs"));
+    if (rest.webhooks != m_config.webhooks)
+        restart.append(QStringLiteral("webhooks"));
     if (!restart.isEmpty())
         qWarning("reload: changes to %s take effect at the next restart",
                  qPrintable(restart.join(QStringLiteral(", "))));
+    m_events.emitEvent(QStringLiteral("config.reloaded"),
+                       QJsonObject{{QStringLiteral("file"), config.sourceFile},
+                                   {QStringLiteral("rules_applied"), rulesDiffer},
+                                   {QStringLiteral("needs_restart"),
+                                    QJsonArray::fromStringList(restart)}});
 }
 
 } // namespace bulwark

@@ -13,10 +13,13 @@
 #include "Config.h"
 #include "ConnectionPool.h"
 #include "DatabaseController.h"
+#include "EventBus.h"
 #include "GdprController.h"
 #include "HealthRegistry.h"
 #include "HttpMetrics.h"
 #include "HttpServer.h"
+#include "JobQueue.h"
+#include "JobsController.h"
 #include "Logger.h"
 #include "Metrics.h"
 #include "MetricsSampler.h"
@@ -82,6 +85,10 @@ public:
     // section as needing a restart.
     void reload(const Config &config);
     RateLimiter *rateLimiter() const { return m_rateLimiter.get(); }
+    EventBus &events() { return m_events; }
+    JobQueue *jobs() const { return m_jobs.get(); }
+    // Handlers an embedding program adds to the built-in job types (before start()).
+    JobRegistry &jobRegistry() { return m_jobRegistry; }
 
 Q_SIGNALS:
     void finished();
@@ -91,6 +98,9 @@ private:
     bool buildCache(QString *error);
     bool buildRateLimiter(QString *error);
     void warmCache();
+    // Computes the cache.warm responses into the cache (any thread); returns how many.
+    int warmConfiguredResponses();
+    bool buildJobs(QString *error);
     bool openDatabase(QString *error);
     void checkDrained();
 
@@ -132,6 +142,11 @@ private:
     std::unique_ptr<RateLimitController> m_rateLimitController;
     QTimer m_rateLimitSweep;
     BackgroundThread m_background{QStringLiteral("bulwark-background")}; // cache refresh, warming
+    EventBus m_events;
+    JobRegistry m_jobRegistry;
+    std::unique_ptr<JobStore> m_jobStore;
+    std::unique_ptr<JobQueue> m_jobs;
+    std::unique_ptr<JobsController> m_jobsController;
     std::unique_ptr<SystemController> m_system;
     std::unique_ptr<HttpServer> m_http;
     std::unique_ptr<MetricsSampler> m_sampler;

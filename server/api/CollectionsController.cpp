@@ -122,6 +122,9 @@ HttpResponse CollectionsController::write(RequestContext &ctx,
                                  ctx.request.header("if-match"), true);
     if (!written.ok())
         return fail(ctx, written.error());
+    announce(mode == CollectionStore::WriteMode::Create ? QStringLiteral("record.created")
+                                                        : QStringLiteral("record.updated"),
+             c.value()->name, written.value().id, ctx);
     HttpResponse response;
     const QByteArray tag = CollectionStore::etag(written.value().body);
     if (minimal) {
@@ -158,6 +161,7 @@ HttpResponse CollectionsController::remove(RequestContext &ctx) const
         m_store.remove(sql, *c.value(), *id, *ctx.principal, ctx.request.header("if-match"));
     if (!removed.ok())
         return fail(ctx, removed.error());
+    announce(QStringLiteral("record.deleted"), c.value()->name, *id, ctx);
     HttpResponse response;
     response.status = 204;
     return response.noStore();
@@ -206,8 +210,35 @@ HttpResponse CollectionsController::batch(RequestContext &ctx) const
     auto result = m_store.batch(sql, operations.toArray(), *ctx.principal);
     if (!result.ok())
         return fail(ctx, result.error());
+    if (m_events) {
+        // Operation i produced results[i]: {"status": 201 | 200 | 204, "id": ...}.
+        const QJsonArray ops = operations.toArray();
+        const QJsonArray results =
+            QJsonDocument::fromJson(result.value()).object().value(QStringLiteral("results")).toArray();
+        for (qsizetype i = 0; i < ops.size() && i < results.size(); ++i) {
+            const QJsonObject r = results.at(i).toObject();
+            const int status = r.value(QStringLiteral("status")).toInt();
+            announce(status == 201   ? QStringLiteral("record.created")
+                     : status == 204 ? QStringLiteral("record.deleted")
+                                     : QStringLiteral("record.updated"),
+                     ops.at(i).toObject().value(QStringLiteral("collection")).toString(),
+                     qint64(r.value(QStringLiteral("id")).toDouble()), ctx);
+        }
+    }
     return HttpResponse::bytes(std::move(result.value()), QByteArrayLiteral("application/json"))
         .noStore();
+}
+
+void CollectionsController::announce(const QString &event, const QString &collection, qint64 id,
+                                     const RequestContext &ctx) const
+{
+    if (!m_events || !m_events->hasSubscribers(event))
+        return;
+    m_events->emitEvent(event, QJsonObject{{QStringLiteral("collection"), collection},
+                                           {QStringLiteral("id"), double(id)},
+                                           {QStringLiteral("user_id"),
+                                            ctx.principal ? QJsonValue(double(ctx.principal->userId))
+                                                          : QJsonValue()}});
 }
 
 } // namespace bulwark

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "CollectionStore.h"
+#include "EventBus.h"
 #include "RateLimitOperation.h"
 #include "QueryInsight.h"
 #include "Router.h"
@@ -27,6 +28,9 @@ public:
     CollectionsController(const CollectionStore &store, ConnectionPool &pool, QueryInsight &insight,
                           int defaultLimit);
     void registerRoutes(Router &router) const;
+    // Committed writes are announced as record.created / record.updated / record.deleted
+    // ({"collection", "id", "user_id"}; never the row itself). Set before serving.
+    void setEvents(EventBus *events) { m_events = events; }
     // For the rate limiter: the requests the operations of a POST /api/v1/batch stand for
     // (create -> POST /api/v1/{collection}, update -> PATCH .../{id}, replace -> PUT,
     // delete -> DELETE); nothing for any other request. An operation it cannot read is
@@ -40,11 +44,14 @@ private:
     HttpResponse remove(RequestContext &ctx) const;
     HttpResponse batch(RequestContext &ctx) const;
     Result<const CollectionDef *> collection(const RequestContext &ctx) const;
+    void announce(const QString &event, const QString &collection, qint64 id,
+                  const RequestContext &ctx) const;
 
     const CollectionStore &m_store;
     ConnectionPool &m_pool;
     QueryInsight &m_insight;
     int m_defaultLimit;
+    EventBus *m_events = nullptr;
 };
 
 } // namespace bulwark

@@ -31,16 +31,15 @@ void GdprController::registerRoutes(Router &router) const
     });
 }
 
-HttpResponse GdprController::exportData(RequestContext &ctx) const
+Result<QByteArray> GdprController::buildExport(qint64 userId) const
 {
-    const qint64 userId = ctx.principal->userId;
     auto user = m_users.findUser(QString::number(userId));
     if (!user.ok())
-        return fail(ctx, user.error());
+        return user.error();
     SqlSession sql(m_pool, &m_insight);
     // One read transaction: the export is a consistent snapshot.
     if (auto begun = sql.beginRead(); !begun.ok())
-        return fail(ctx, begun.error());
+        return begun.error();
     QByteArray body;
     JsonWriter out(body);
     out.beginObject();
@@ -60,7 +59,7 @@ HttpResponse GdprController::exportData(RequestContext &ctx) const
                                         "revoked_at FROM api_keys WHERE user_id = ? ORDER BY id"),
                          {QVariant(qlonglong(userId))});
     if (!keys.ok())
-        return fail(ctx, keys.error());
+        return keys.error();
     while (keys.value()->next()) {
         QSqlQuery *q = keys.value();
         auto text = [q](int i) -> QJsonValue {
@@ -83,12 +82,20 @@ HttpResponse GdprController::exportData(RequestContext &ctx) const
     out.key(QLatin1StringView("collections"));
     out.beginObject();
     if (auto exported = m_store.exportOwned(sql, userId, out); !exported.ok())
-        return fail(ctx, exported.error());
+        return exported.error();
     out.endObject();
     out.endObject();
     sql.rollback(); // read-only: nothing to keep
+    return body;
+}
+
+HttpResponse GdprController::exportData(RequestContext &ctx) const
+{
+    auto body = buildExport(ctx.principal->userId);
+    if (!body.ok())
+        return fail(ctx, body.error());
     HttpResponse response =
-        HttpResponse::bytes(std::move(body), QByteArrayLiteral("application/json"));
+        HttpResponse::bytes(std::move(body.value()), QByteArrayLiteral("application/json"));
     response.setHeader(QByteArrayLiteral("Content-Disposition"),
                        QByteArrayLiteral("attachment; filename=\"bulwark-export.json\""));
     return response.noStore();
@@ -129,6 +136,11 @@ HttpResponse GdprController::erase(RequestContext &ctx, qint64 userId, const QSt
     if (auto committed = sql.commit(); !committed.ok())
         return fail(ctx, committed.error());
     m_users.invalidateCache();
+    if (m_events)
+        m_events->emitEvent(QStringLiteral("user.deleted"),
+                            QJsonObject{{QStringLiteral("user_id"), double(userId)},
+                                        {QStringLiteral("by"), actor},
+                                        {QStringLiteral("rows_deleted"), counts.value()}});
     return HttpResponse::json(QJsonObject{{QStringLiteral("message"),
                                            QStringLiteral("The account and the data it owned have "
                                                           "been deleted.")},

@@ -6,12 +6,13 @@
 // Erasure runs in one write transaction: owned rows children first (following the
 // schema's references), then keys, then the account, then an audit record that says what
 // happened and how many rows went, without the person's data or id.
-// The export is one read transaction (a consistent snapshot), built in memory and
-// answered inline: it is bounded by what one user owns. Moving large exports to a
-// background job waits for the job queue (step 4).
+// The export is one read transaction (a consistent snapshot), built in memory. GET
+// answers it inline; for large accounts POST /api/v1/me/export runs the same export as a
+// gdpr.export job that writes it to a file downloaded once (JobsController).
 #pragma once
 
 #include "CollectionStore.h"
+#include "EventBus.h"
 #include "QueryInsight.h"
 #include "Router.h"
 #include "UserStore.h"
@@ -27,6 +28,10 @@ public:
     {
     }
     void registerRoutes(Router &router) const;
+    // Erasures are announced as user.deleted ({"user_id", "by", "rows_deleted"}).
+    void setEvents(EventBus *events) { m_events = events; }
+    // The export document of `userId`, from one read transaction.
+    Result<QByteArray> buildExport(qint64 userId) const;
 
 private:
     HttpResponse exportData(RequestContext &ctx) const;
@@ -36,6 +41,7 @@ private:
     UserStore &m_users;
     ConnectionPool &m_pool;
     QueryInsight &m_insight;
+    EventBus *m_events = nullptr;
 };
 
 } // namespace bulwark

@@ -28,7 +28,11 @@ QStringList MetricsSampler::seriesNames()
             QStringLiteral("cpu_percent"),
             QStringLiteral("cache_hit_rate"),
             QStringLiteral("ratelimit_decisions_per_second"),
-            QStringLiteral("ratelimit_limited_per_second")};
+            QStringLiteral("ratelimit_limited_per_second"),
+            QStringLiteral("jobs_waiting"),
+            QStringLiteral("jobs_running"),
+            QStringLiteral("jobs_succeeded_per_second"),
+            QStringLiteral("jobs_failed_per_second")};
 }
 
 void MetricsSampler::start()
@@ -43,6 +47,8 @@ void MetricsSampler::start()
         m_lastCache = m_cacheCounters();
     if (m_rateLimitCounters)
         m_lastRateLimit = m_rateLimitCounters();
+    if (m_jobCounters)
+        m_lastJobs = m_jobCounters();
     m_timer.start();
 }
 
@@ -71,6 +77,10 @@ void MetricsSampler::sampleNow()
     const double decisionsPerSecond = qMax(0.0, rateLimit.first - m_lastRateLimit.first) / elapsed;
     const double limitedPerSecond = qMax(0.0, rateLimit.second - m_lastRateLimit.second) / elapsed;
     m_lastRateLimit = rateLimit;
+    const JobCounters jobs = m_jobCounters ? m_jobCounters() : m_lastJobs;
+    const double jobsSucceeded = qMax(0.0, jobs.succeeded - m_lastJobs.succeeded) / elapsed;
+    const double jobsFailed = qMax(0.0, jobs.failed - m_lastJobs.failed) / elapsed;
+    m_lastJobs = jobs;
     const double cpuPercent = (m_lastCpu >= 0 && process.cpuSeconds >= 0)
                                   ? 100.0 * (process.cpuSeconds - m_lastCpu) / elapsed
                                   : 0.0;
@@ -88,6 +98,10 @@ void MetricsSampler::sampleNow()
                                       m_lastHitRate,
                                       decisionsPerSecond,
                                       limitedPerSecond,
+                                      jobs.waiting,
+                                      jobs.running,
+                                      jobsSucceeded,
+                                      jobsFailed,
                                   });
     m_lastLatency = latency;
     m_lastRequests = requests;

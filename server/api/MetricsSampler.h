@@ -32,6 +32,16 @@ public:
     {
         m_rateLimitCounters = std::move(counters);
     }
+    // The job queue: waiting jobs across instances (ready, scheduled, retrying), handlers
+    // running here, and cumulative succeeded and failed attempts here, for the jobs_* series.
+    struct JobCounters
+    {
+        double waiting = 0;
+        double running = 0;
+        double succeeded = 0;
+        double failed = 0;
+    };
+    void setJobCounters(std::function<JobCounters()> counters) { m_jobCounters = std::move(counters); }
     void start();
     void sampleNow(); // one sample; public for tests
 
@@ -50,6 +60,8 @@ private:
     double m_lastHitRate = 0;
     std::function<std::pair<double, double>()> m_rateLimitCounters;
     std::pair<double, double> m_lastRateLimit{0, 0};
+    std::function<JobCounters()> m_jobCounters;
+    JobCounters m_lastJobs;
 };
 
 } // namespace bulwark

@@ -209,6 +209,92 @@ struct RateLimitConfig
     bool operator==(const RateLimitConfig &) const = default;
 };
 
+// A named job queue and how many of its jobs one instance runs at once (jobs.queues).
+struct JobQueueConfig
+{
+    QString name;
+    int concurrency = 1;
+    bool operator==(const JobQueueConfig &) const = default;
+};
+
+// Settings of one job type that override its handler's defaults (jobs.types). Fields left
+// unset (empty, 0 or negative) keep what the handler registered.
+struct JobTypeConfig
+{
+    QString type;
+    QString queue;
+    QString priority;        // critical | high | normal | low
+    int maxAttempts = 0;     // attempts in all, the first run included
+    Milliseconds backoffBase{-1};
+    Milliseconds backoffMax{-1};
+    double backoffMultiplier = 0; // 0: keep
+    double backoffJitter = -1;    // -1: keep
+    Milliseconds timeout{-1};
+    bool operator==(const JobTypeConfig &) const = default;
+};
+
+// A periodic job (jobs.cron): `type` with `payload` (JSON object text) is enqueued at each
+// time `schedule` (five-field cron, UTC) names, once per period across all instances.
+struct CronJobConfig
+{
+    QString name;
+    QString schedule;
+    QString type;
+    QString payload = QStringLiteral("{}");
+    QString priority; // empty: the type's
+    bool operator==(const CronJobConfig &) const = default;
+};
+
+struct JobsConfig
+{
+    bool enabled = true;
+    int workers = 4;                  // handler threads of this instance
+    int claimBatch = 64;              // jobs claimed per query at most
+    Milliseconds pollInterval{200};   // how often an idle instance looks for new jobs
+    Milliseconds lease{30'000};       // a running job is re-queued this long after its
+                                      // instance stopped renewing it
+    Milliseconds retention{7LL * 24 * 3'600'000};     // succeeded and cancelled jobs
+    Milliseconds deadRetention{30LL * 24 * 3'600'000}; // dead jobs (the dead-letter queue)
+    qint64 deadMax = 100'000;         // dead jobs kept at most (oldest pruned first)
+    Milliseconds defaultTimeout{600'000};
+    int defaultMaxAttempts = 5;
+    Milliseconds backoffBase{1000};
+    Milliseconds backoffMax{300'000};
+    double backoffMultiplier = 2.0;
+    double backoffJitter = 0.5;
+    Milliseconds exportTtl{24LL * 3'600'000}; // a finished GDPR export waits this long for
+                                               // its one download
+    QList<JobQueueConfig> queues{{QStringLiteral("default"), 4},
+                                 {QStringLiteral("webhooks"), 2},
+                                 {QStringLiteral("maintenance"), 1}};
+    QList<JobTypeConfig> types;
+    QList<CronJobConfig> cron{
+        {QStringLiteral("prune-jobs"), QStringLiteral("17 * * * *"), QStringLiteral("jobs.prune"),
+         QStringLiteral("{}"), QString()},
+        {QStringLiteral("db-maintenance"), QStringLiteral("30 3 * * *"),
+         QStringLiteral("db.maintenance"), QStringLiteral("{}"), QString()}};
+    bool operator==(const JobsConfig &) const = default;
+};
+
+// A webhook (webhooks.endpoints): events named in `events` ("*" for all) are POSTed to
+// `url` as JSON, signed with HMAC-SHA256 of "<timestamp>.<body>" under `secret`.
+struct WebhookConfig
+{
+    QString name;
+    QString url;
+    QStringList events;
+    QString secret;
+    bool operator==(const WebhookConfig &) const = default;
+};
+
+struct WebhooksConfig
+{
+    QList<WebhookConfig> endpoints;
+    Milliseconds timeout{10'000};  // one delivery attempt
+    int maxAttempts = 8;
+    bool operator==(const WebhooksConfig &) const = default;
+};
+
 struct AdminConfig
 {
     QString token; // empty: read or generate <data_dir>/admin.token
@@ -226,6 +312,8 @@ struct Config
     CacheConfig cache;
     RedisConfig redis;
     RateLimitConfig ratelimit;
+    JobsConfig jobs;
+    WebhooksConfig webhooks;
     QString sourceFile; // the JSON file it came from, if any
     bool operator==(const Config &) const = default;
 };

@@ -3,6 +3,8 @@
 #include "ConfigLoader.h"
 
 #include "ClientAddress.h"
+#include "CronSchedule.h"
+#include "EventNames.h"
 #include "RateLimitRules.h"
 #include "RedisEndpoint.h"
 #include "RoutePattern.h"
@@ -11,6 +13,8 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRegularExpression>
+#include <QUrl>
+#include <algorithm>
 #include <cmath>
 
 namespace bulwark {
@@ -19,6 +23,26 @@ namespace {
 
 using Kind = ConfigKey::Kind;
 constexpr double kMaxInt = 2147483647.0;
+
+constexpr double kSecondMs = 1000;
+constexpr double kMinuteMs = 60 * kSecondMs;
+constexpr double kHourMs = 60 * kMinuteMs;
+constexpr double kDayMs = 24 * kHourMs;
+
+// Bounds a jobs.* key shares with the jobs.types field that overrides it for one type.
+struct Bounds
+{
+    double min;
+    double max;
+};
+constexpr Bounds kMaxAttempts{1, 100};
+constexpr Bounds kBackoffBase{0, kDayMs};
+constexpr Bounds kBackoffMax{0, 7 * kDayMs};
+constexpr Bounds kBackoffMultiplier{1, 10};
+constexpr Bounds kBackoffJitter{0, 1};
+constexpr Bounds kJobTimeout{kSecondMs, 7 * kDayMs};
+
+std::optional<QJsonValue> normalise(const ConfigKey &key, const QJsonValue &v, QString *error);
 
 QString kindName(Kind kind)
 {
@@ -123,6 +147,271 @@ QString parseCacheWarm(const QJsonArray &items, QList<CacheWarmConfig> *out)
         if (out)
             out->append({o.value(QStringLiteral("path")).toString(),
                          o.value(QStringLiteral("user")).toString()});
+    }
+    return {};
+}
+
+// The fields of one list item below: unknown names are errors, and every typed field is
+// checked by normalise() with the kind and bounds of the key it corresponds to, so that an
+// item says "must be between 1 and 100" exactly as the key would.
+QString unknownItemKey(const QJsonObject &o, const QString &at, const QStringList &known)
+{
+    for (auto it = o.begin(); it != o.end(); ++it)
+        if (!known.contains(it.key()))
+            return QStringLiteral("%1.%2: unknown key (%3)").arg(at, it.key(), known.join(u", "));
+    return {};
+}
+
+// The normalised value of o[field] (milliseconds for a duration), or nullopt with *error
+// set to "[i].field: ...".
+std::optional<QJsonValue> itemField(const QJsonObject &o, const QString &at, const QString &field,
+                                    Kind kind, Bounds bounds, QString *error,
+                                    const QStringList &choices = {})
+{
+    ConfigKey key{};
+    key.kind = kind;
+    key.min = bounds.min;
+    key.max = bounds.max;
+    key.choices = choices;
+    QString message;
+    auto value = normalise(key, o.value(field), &message);
+    if (!value)
+        *error = QStringLiteral("%1.%2: %3").arg(at, field, message);
+    return value;
+}
+
+const QStringList &jobPriorityNames()
+{
+    static const QStringList names{"critical", "high", "normal", "low"};
+    return names;
+}
+
+// Queue, cron job and webhook names.
+bool isName(const QJsonValue &v)
+{
+    static const QRegularExpression re(QStringLiteral("^[a-z][a-z0-9_-]{0,62}\\z"));
+    return v.isString() && re.match(v.toString()).hasMatch();
+}
+const QString kNameRule =
+    QStringLiteral("must be 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter");
+
+// Job type names ("webhook.deliver").
+bool isJobType(const QJsonValue &v)
+{
+    static const QRegularExpression re(QStringLiteral("^[a-z][a-z0-9_.-]{0,62}\\z"));
+    return v.isString() && re.match(v.toString()).hasMatch();
+}
+const QString kJobTypeRule =
+    QStringLiteral("must be 1 to 63 characters of a-z, 0-9, _, . and -, starting with a letter");
+
+// "[i].field: "name" is already used by [j]" when `value` was seen before; records it.
+QString duplicate(QHash<QString, qsizetype> &seen, const QString &value, qsizetype i,
+                  const QString &at, const QString &field)
+{
+    if (const auto it = seen.constFind(value); it != seen.constEnd())
+        return QStringLiteral("%1.%2: \"%3\" is already used by [%4]")
+            .arg(at, field, value)
+            .arg(*it);
+    seen.insert(value, i);
+    return {};
+}
+
+// jobs.queues: [{"name": "default", "concurrency": 4}, ...]; must name "default".
+QString parseJobQueues(const QJsonArray &items, QList<JobQueueConfig> *out)
+{
+    QHash<QString, qsizetype> seen;
+    for (qsizetype i = 0; i < items.size(); ++i) {
+        const QString at = QStringLiteral("[%1]").arg(i);
+        if (!items.at(i).isObject())
+            return at + QStringLiteral(": must be an object with name and concurrency");
+        const QJsonObject o = items.at(i).toObject();
+        if (QString e = unknownItemKey(o, at, {"name", "concurrency"}); !e.isEmpty())
+            return e;
+        JobQueueConfig queue;
+        if (!isName(o.value(QStringLiteral("name"))))
+            return at + QStringLiteral(".name: ") + kNameRule;
+        queue.name = o.value(QStringLiteral("name")).toString();
+        if (QString e = duplicate(seen, queue.name, i, at, QStringLiteral("name")); !e.isEmpty())
+            return e;
+        if (o.contains(QStringLiteral("concurrency"))) {
+            QString error;
+            const auto v =
+                itemField(o, at, QStringLiteral("concurrency"), Kind::Integer, {1, 256}, &error);
+            if (!v)
+                return error;
+            queue.concurrency = v->toInt();
+        }
+        if (out)
+            out->append(queue);
+    }
+    if (!seen.contains(QStringLiteral("default")))
+        return QStringLiteral("must contain a queue named \"default\" (jobs go there unless "
+                              "their type names another)");
+    return {};
+}
+
+// jobs.types: [{"type": "webhook.deliver", "queue": "webhooks", "max_attempts": 8, ...}].
+// Fields left out keep JobTypeConfig's "keep the handler's" values.
+QString parseJobTypes(const QJsonArray &items, QList<JobTypeConfig> *out)
+{
+    static const QStringList known{
+        "type",         "queue",       "priority",           "max_attempts",
+        "backoff_base", "backoff_max", "backoff_multiplier", "backoff_jitter",
+        "timeout"};
+    QHash<QString, qsizetype> seen;
+    for (qsizetype i = 0; i < items.size(); ++i) {
+        const QString at = QStringLiteral("[%1]").arg(i);
+        if (!items.at(i).isObject())
+            return at + QStringLiteral(": must be an object with a type and the settings to "
+                                       "override");
+        const QJsonObject o = items.at(i).toObject();
+        if (QString e = unknownItemKey(o, at, known); !e.isEmpty())
+            return e;
+        JobTypeConfig type;
+        if (!isJobType(o.value(QStringLiteral("type"))))
+            return at + QStringLiteral(".type: ") + kJobTypeRule;
+        type.type = o.value(QStringLiteral("type")).toString();
+        if (QString e = duplicate(seen, type.type, i, at, QStringLiteral("type")); !e.isEmpty())
+            return e;
+        if (o.contains(QStringLiteral("queue"))) {
+            if (!isName(o.value(QStringLiteral("queue"))))
+                return at + QStringLiteral(".queue: must name a queue of jobs.queues");
+            type.queue = o.value(QStringLiteral("queue")).toString();
+        }
+        QString error; // the first bad field's; the fields after it are not read
+        const auto read = [&](const char *name, Kind kind, Bounds bounds,
+                              const QStringList &choices = {}) -> std::optional<QJsonValue> {
+            if (!error.isEmpty() || !o.contains(QLatin1StringView(name)))
+                return std::nullopt;
+            return itemField(o, at, QString::fromLatin1(name), kind, bounds, &error, choices);
+        };
+        const auto ms = [](const QJsonValue &v) { return Milliseconds(qint64(v.toDouble())); };
+        if (const auto v = read("priority", Kind::Enum, {}, jobPriorityNames()))
+            type.priority = v->toString();
+        if (const auto v = read("max_attempts", Kind::Integer, kMaxAttempts))
+            type.maxAttempts = v->toInt();
+        if (const auto v = read("backoff_base", Kind::Duration, kBackoffBase))
+            type.backoffBase = ms(*v);
+        if (const auto v = read("backoff_max", Kind::Duration, kBackoffMax))
+            type.backoffMax = ms(*v);
+        if (const auto v = read("backoff_multiplier", Kind::Real, kBackoffMultiplier))
+            type.backoffMultiplier = v->toDouble();
+        if (const auto v = read("backoff_jitter", Kind::Real, kBackoffJitter))
+            type.backoffJitter = v->toDouble();
+        if (const auto v = read("timeout", Kind::Duration, kJobTimeout))
+            type.timeout = ms(*v);
+        if (!error.isEmpty())
+            return error;
+        if (type.backoffBase.count() >= 0 && type.backoffMax.count() >= 0 &&
+            type.backoffBase > type.backoffMax)
+            return at + QStringLiteral(".backoff_base: must not exceed backoff_max");
+        if (out)
+            out->append(type);
+    }
+    return {};
+}
+
+// jobs.cron: [{"name": "nightly", "schedule": "30 3 * * *", "type": "db.maintenance",
+// "payload": {...}, "priority": "low"}].
+QString parseCronJobs(const QJsonArray &items, QList<CronJobConfig> *out)
+{
+    QHash<QString, qsizetype> seen;
+    for (qsizetype i = 0; i < items.size(); ++i) {
+        const QString at = QStringLiteral("[%1]").arg(i);
+        if (!items.at(i).isObject())
+            return at + QStringLiteral(": must be an object with name, schedule and type");
+        const QJsonObject o = items.at(i).toObject();
+        if (QString e = unknownItemKey(o, at, {"name", "schedule", "type", "payload", "priority"});
+            !e.isEmpty())
+            return e;
+        CronJobConfig job;
+        if (!isName(o.value(QStringLiteral("name"))))
+            return at + QStringLiteral(".name: ") + kNameRule;
+        job.name = o.value(QStringLiteral("name")).toString();
+        if (QString e = duplicate(seen, job.name, i, at, QStringLiteral("name")); !e.isEmpty())
+            return e;
+        const QJsonValue scheduleText = o.value(QStringLiteral("schedule"));
+        if (!scheduleText.isString())
+            return at + QStringLiteral(".schedule: must be a five-field cron expression like "
+                                       "\"30 3 * * *\" (UTC)");
+        const auto schedule = CronSchedule::parse(scheduleText.toString());
+        if (!schedule.ok())
+            return QStringLiteral("%1.schedule: %2").arg(at, schedule.error().message);
+        if (!schedule.value().next(QDateTime::fromSecsSinceEpoch(0, Qt::UTC)).isValid())
+            return QStringLiteral("%1.schedule: \"%2\" matches no date, so it would never fire")
+                .arg(at, schedule.value().text());
+        job.schedule = schedule.value().text();
+        if (!isJobType(o.value(QStringLiteral("type"))))
+            return at + QStringLiteral(".type: ") + kJobTypeRule;
+        job.type = o.value(QStringLiteral("type")).toString();
+        if (o.contains(QStringLiteral("payload"))) {
+            if (!o.value(QStringLiteral("payload")).isObject())
+                return at + QStringLiteral(".payload: must be a JSON object");
+            job.payload =
+                QString::fromUtf8(QJsonDocument(o.value(QStringLiteral("payload")).toObject())
+                                      .toJson(QJsonDocument::Compact));
+        }
+        if (o.contains(QStringLiteral("priority"))) {
+            QString error;
+            const auto v = itemField(o, at, QStringLiteral("priority"), Kind::Enum, {}, &error,
+                                     jobPriorityNames());
+            if (!v)
+                return error;
+            job.priority = v->toString();
+        }
+        if (out)
+            out->append(job);
+    }
+    return {};
+}
+
+// webhooks.endpoints: [{"name": "crm", "url": "https://example.com/hook", "events":
+// ["record.created"], "secret": "..."}]. Neither the secret nor the URL (which may carry a
+// password) is repeated in an error.
+QString parseWebhooks(const QJsonArray &items, QList<WebhookConfig> *out)
+{
+    QHash<QString, qsizetype> seen;
+    for (qsizetype i = 0; i < items.size(); ++i) {
+        const QString at = QStringLiteral("[%1]").arg(i);
+        if (!items.at(i).isObject())
+            return at + QStringLiteral(": must be an object with name, url, events and secret");
+        const QJsonObject o = items.at(i).toObject();
+        if (QString e = unknownItemKey(o, at, {"name", "url", "events", "secret"}); !e.isEmpty())
+            return e;
+        WebhookConfig hook;
+        if (!isName(o.value(QStringLiteral("name"))))
+            return at + QStringLiteral(".name: ") + kNameRule;
+        hook.name = o.value(QStringLiteral("name")).toString();
+        if (QString e = duplicate(seen, hook.name, i, at, QStringLiteral("name")); !e.isEmpty())
+            return e;
+        hook.url = o.value(QStringLiteral("url")).toString();
+        const QUrl url(hook.url, QUrl::StrictMode);
+        if (!o.value(QStringLiteral("url")).isString() || !url.isValid() ||
+            (url.scheme() != QStringLiteral("http") && url.scheme() != QStringLiteral("https")) ||
+            url.host().isEmpty())
+            return at + QStringLiteral(".url: must be an http:// or https:// URL with a host");
+        const QJsonValue events = o.value(QStringLiteral("events"));
+        const QString eventsRule = at + QStringLiteral(".events: must be a non-empty array of "
+                                                       "event names, like [\"record.created\"], "
+                                                       "or [\"*\"] for all");
+        if (!events.isArray() || events.toArray().isEmpty())
+            return eventsRule;
+        for (const QJsonValue &event : events.toArray()) {
+            const QString name = event.toString();
+            if (!event.isString())
+                return eventsRule;
+            if (name != QStringLiteral("*") && !knownEventNames().contains(name))
+                return QStringLiteral("%1.events: \"%2\" is not an event name (%3, or \"*\" for "
+                                      "all)")
+                    .arg(at, name, knownEventNames().join(u", "));
+            hook.events.append(name);
+        }
+        const QJsonValue secret = o.value(QStringLiteral("secret"));
+        if (!secret.isString() || secret.toString().size() < 16)
+            return at + QStringLiteral(".secret: must be a string of at least 16 characters");
+        hook.secret = secret.toString();
+        if (out)
+            out->append(hook);
     }
     return {};
 }
@@ -456,6 +745,117 @@ QList<ConfigKey> buildKeys()
         [](Config &c, const QJsonValue &v) {
             c.ratelimit.rules = parseRateLimitRules(v.toArray()).value();
         });
+
+    add("jobs.enabled", Kind::Bool, true, 0, 0,
+        "Run the job queue in this instance: its workers claim and run queued jobs, and it "
+        "enqueues the jobs.cron schedules.",
+        [](Config &c, const QJsonValue &v) { c.jobs.enabled = v.toBool(); });
+    add("jobs.workers", Kind::Integer, 4, 1, 256,
+        "Threads that run job handlers in this instance, each with its own database "
+        "connection.",
+        [](Config &c, const QJsonValue &v) { c.jobs.workers = v.toInt(); });
+    add("jobs.claim_batch", Kind::Integer, 64, 1, 1000,
+        "Jobs claimed from the database in one query at most.",
+        [](Config &c, const QJsonValue &v) { c.jobs.claimBatch = v.toInt(); });
+    add("jobs.poll_interval", Kind::Duration, "200ms", 10, 60 * kSecondMs,
+        "How often an idle instance looks for new jobs.",
+        [ms](Config &c, const QJsonValue &v) { c.jobs.pollInterval = ms(v); });
+    add("jobs.lease", Kind::Duration, "30s", kSecondMs, kHourMs,
+        "A running job is queued again this long after its instance stopped renewing its lease "
+        "(the instance died or lost the database).",
+        [ms](Config &c, const QJsonValue &v) { c.jobs.lease = ms(v); });
+    add("jobs.retention", Kind::Duration, "168h", kMinuteMs, 3650 * kDayMs,
+        "How long succeeded and cancelled jobs are kept before they are pruned.",
+        [ms](Config &c, const QJsonValue &v) { c.jobs.retention = ms(v); });
+    add("jobs.dead_retention", Kind::Duration, "720h", kMinuteMs, 3650 * kDayMs,
+        "How long dead jobs (out of attempts: the dead-letter queue) are kept.",
+        [ms](Config &c, const QJsonValue &v) { c.jobs.deadRetention = ms(v); });
+    add("jobs.dead_max", Kind::Integer, 100'000, 0, 1e9,
+        "Dead jobs kept at most; the oldest are pruned first.",
+        [](Config &c, const QJsonValue &v) { c.jobs.deadMax = qint64(v.toDouble()); });
+    add("jobs.default_timeout", Kind::Duration, "10m", kJobTimeout.min, kJobTimeout.max,
+        "How long one attempt of a job may run unless its type sets a timeout; then the "
+        "attempt fails.",
+        [ms](Config &c, const QJsonValue &v) { c.jobs.defaultTimeout = ms(v); });
+    add("jobs.default_max_attempts", Kind::Integer, 5, kMaxAttempts.min, kMaxAttempts.max,
+        "Attempts a job gets in all, the first run included, unless its type says otherwise; "
+        "then it is dead.",
+        [](Config &c, const QJsonValue &v) { c.jobs.defaultMaxAttempts = v.toInt(); });
+    add("jobs.backoff.base", Kind::Duration, "1s", kBackoffBase.min, kBackoffBase.max,
+        "Wait before the first retry of a failed job; each further retry waits "
+        "jobs.backoff.multiplier times longer.",
+        [ms](Config &c, const QJsonValue &v) { c.jobs.backoffBase = ms(v); });
+    add("jobs.backoff.max", Kind::Duration, "5m", kBackoffMax.min, kBackoffMax.max,
+        "Longest wait before a retry.",
+        [ms](Config &c, const QJsonValue &v) { c.jobs.backoffMax = ms(v); });
+    add("jobs.backoff.multiplier", Kind::Real, 2, kBackoffMultiplier.min, kBackoffMultiplier.max,
+        "Factor the wait grows by with each retry.",
+        [](Config &c, const QJsonValue &v) { c.jobs.backoffMultiplier = v.toDouble(); });
+    add("jobs.backoff.jitter", Kind::Real, 0.5, kBackoffJitter.min, kBackoffJitter.max,
+        "Fraction of each wait that is random (0: none, 0.5: at least half the wait, 1: "
+        "anywhere from 0), so that jobs failing together do not retry together.",
+        [](Config &c, const QJsonValue &v) { c.jobs.backoffJitter = v.toDouble(); });
+    add("jobs.export_ttl", Kind::Duration, "24h", kMinuteMs, 30 * kDayMs,
+        "How long a finished personal-data export waits for its one download.",
+        [ms](Config &c, const QJsonValue &v) { c.jobs.exportTtl = ms(v); });
+    addList(
+        "jobs.queues",
+        QJsonArray{QJsonObject{{"name", "default"}, {"concurrency", 4}},
+                   QJsonObject{{"name", "webhooks"}, {"concurrency", 2}},
+                   QJsonObject{{"name", "maintenance"}, {"concurrency", 1}}},
+        "Named queues and how many of each one's jobs an instance runs at once: {\"name\": "
+        "\"default\", \"concurrency\": 4}. Must contain \"default\", where jobs go unless "
+        "their type names another queue.",
+        [](const QJsonArray &a) { return parseJobQueues(a, nullptr); },
+        [](Config &c, const QJsonValue &v) {
+            c.jobs.queues.clear();
+            parseJobQueues(v.toArray(), &c.jobs.queues);
+        });
+    addList(
+        "jobs.types", QJsonArray{},
+        "Per-type settings that override the handler's: {\"type\": \"webhook.deliver\", "
+        "\"queue\": \"webhooks\", \"priority\": \"high\", \"max_attempts\": 8, "
+        "\"backoff_base\": \"10s\", \"backoff_max\": \"1h\", \"backoff_multiplier\": 2, "
+        "\"backoff_jitter\": 0.5, \"timeout\": \"30s\"}; only \"type\" is required.",
+        [](const QJsonArray &a) { return parseJobTypes(a, nullptr); },
+        [](Config &c, const QJsonValue &v) {
+            c.jobs.types.clear();
+            parseJobTypes(v.toArray(), &c.jobs.types);
+        });
+    addList(
+        "jobs.cron",
+        QJsonArray{
+            QJsonObject{{"name", "prune-jobs"}, {"schedule", "17 * * * *"}, {"type", "jobs.prune"}},
+            QJsonObject{{"name", "db-maintenance"},
+                        {"schedule", "30 3 * * *"},
+                        {"type", "db.maintenance"}}},
+        "Periodic jobs, enqueued once per period across all instances: {\"name\": "
+        "\"nightly\", \"schedule\": \"30 3 * * *\" (five-field cron, UTC), \"type\": "
+        "\"db.maintenance\", \"payload\": {}, \"priority\": \"low\"}.",
+        [](const QJsonArray &a) { return parseCronJobs(a, nullptr); },
+        [](Config &c, const QJsonValue &v) {
+            c.jobs.cron.clear();
+            parseCronJobs(v.toArray(), &c.jobs.cron);
+        });
+
+    addList(
+        "webhooks.endpoints", QJsonArray{},
+        "Webhooks: {\"name\": \"crm\", \"url\": \"https://example.com/hook\", \"events\": "
+        "[\"record.created\", \"job.dead\"], \"secret\": \"at least 16 characters\"}; each "
+        "event is POSTed as JSON, signed with HMAC-SHA256 under the secret. [\"*\"] is every "
+        "event.",
+        [](const QJsonArray &a) { return parseWebhooks(a, nullptr); },
+        [](Config &c, const QJsonValue &v) {
+            c.webhooks.endpoints.clear();
+            parseWebhooks(v.toArray(), &c.webhooks.endpoints);
+        });
+    add("webhooks.timeout", Kind::Duration, "10s", 100, 5 * kMinuteMs,
+        "How long one delivery attempt may take.",
+        [ms](Config &c, const QJsonValue &v) { c.webhooks.timeout = ms(v); });
+    add("webhooks.max_attempts", Kind::Integer, 8, kMaxAttempts.min, kMaxAttempts.max,
+        "Delivery attempts in all, the first included, before a delivery is given up (it is "
+        "then a dead job).",
+        [](Config &c, const QJsonValue &v) { c.webhooks.maxAttempts = v.toInt(); });
 
     add("admin.token", Kind::String, "", 0, 0,
         "Bearer token for /admin/api/ (at least 32 characters); empty means read or generate "
@@ -827,6 +1227,16 @@ Result<Config, QStringList> ConfigLoader::load(const Sources &sources)
     if (config.server.maxHeaderField > config.server.maxHeaderTotal)
         errors.append(
             QStringLiteral("server.max_header_field: must not exceed server.max_headers_total"));
+    if (config.jobs.backoffBase > config.jobs.backoffMax)
+        errors.append(QStringLiteral("jobs.backoff.base: must not exceed jobs.backoff.max"));
+    for (const JobTypeConfig &type : config.jobs.types) {
+        const auto named = [&](const JobQueueConfig &q) { return q.name == type.queue; };
+        if (!type.queue.isEmpty() &&
+            std::none_of(config.jobs.queues.begin(), config.jobs.queues.end(), named))
+            errors.append(QStringLiteral("jobs.types: type \"%1\" names queue \"%2\", which is "
+                                         "not in jobs.queues")
+                              .arg(type.type, type.queue));
+    }
 
     if (!errors.isEmpty())
         return errors;

@@ -15,6 +15,7 @@ QString errorCodeName(ErrorCode code)
     case ErrorCode::RequestTimeout: return QStringLiteral("request_timeout");
     case ErrorCode::Conflict: return QStringLiteral("conflict");
     case ErrorCode::PreconditionFailed: return QStringLiteral("precondition_failed");
+    case ErrorCode::Gone: return QStringLiteral("gone");
     case ErrorCode::PayloadTooLarge: return QStringLiteral("payload_too_large");
     case ErrorCode::UriTooLong: return QStringLiteral("uri_too_long");
     case ErrorCode::HeadersTooLarge: return QStringLiteral("headers_too_large");

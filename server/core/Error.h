@@ -23,6 +23,7 @@ enum class ErrorCode
     RequestTimeout,
     Conflict,           // 409: the request clashes with existing state (duplicate email)
     PreconditionFailed, // 412: If-Match did not match
+    Gone,               // 410: it existed and is no more (a one-time download taken)
     PayloadTooLarge,
     UriTooLong,
     HeadersTooLarge,

@@ -59,6 +59,75 @@ QList<Migration> internalMigrations()
                      .arg(ts),
              };
          }},
+        {3, QStringLiteral("job queue, cron runs, queue pauses, webhook deliveries"),
+         [](const Dialect &d) {
+             // Times in the job tables are Unix milliseconds (BIGINT): they are compared
+             // across instances on every claim, and an integer compares and indexes the
+             // same way on both databases. Payloads and results are JSON text.
+             return QStringList{
+                 QStringLiteral("CREATE TABLE jobs ("
+                                "id %1, "
+                                "type TEXT NOT NULL, "
+                                "queue TEXT NOT NULL, "
+                                "priority INTEGER NOT NULL, "
+                                "state TEXT NOT NULL, "
+                                "payload TEXT NOT NULL, "
+                                "result TEXT, "
+                                "error TEXT, "
+                                "progress DOUBLE PRECISION NOT NULL DEFAULT 0, "
+                                "progress_message TEXT, "
+                                "attempts INTEGER NOT NULL DEFAULT 0, "
+                                "max_attempts INTEGER NOT NULL, "
+                                "run_at BIGINT NOT NULL, "
+                                "created_at BIGINT NOT NULL, "
+                                "started_at BIGINT, "
+                                "finished_at BIGINT, "
+                                "lease_owner TEXT, "
+                                "lease_until BIGINT, "
+                                "unique_key TEXT, "
+                                "cancel_requested INTEGER NOT NULL DEFAULT 0, "
+                                "owner_id BIGINT)")
+                     .arg(d.autoIncrementKey()),
+                 // The claim reads this index in order: ready jobs of one queue and
+                 // priority, oldest run_at first.
+                 QStringLiteral("CREATE INDEX jobs_ready ON jobs (queue, priority, run_at, id) "
+                                "WHERE state IN ('queued', 'retrying')"),
+                 QStringLiteral("CREATE INDEX jobs_lease ON jobs (lease_until) "
+                                "WHERE state = 'running'"),
+                 QStringLiteral("CREATE INDEX jobs_finished ON jobs (state, finished_at)"),
+                 QStringLiteral("CREATE INDEX jobs_created ON jobs (created_at)"),
+                 QStringLiteral("CREATE INDEX jobs_unique ON jobs (unique_key, created_at) "
+                                "WHERE unique_key IS NOT NULL"),
+                 QStringLiteral("CREATE INDEX jobs_owner ON jobs (owner_id) "
+                                "WHERE owner_id IS NOT NULL"),
+                 // Paused queues, shared by every instance.
+                 QStringLiteral("CREATE TABLE job_queues ("
+                                "name TEXT PRIMARY KEY, "
+                                "paused INTEGER NOT NULL DEFAULT 0)"),
+                 // The last period each cron entry was enqueued for: an instance enqueues a
+                 // period only if it moves this forward (compare-and-set), so each period
+                 // runs once across all instances.
+                 QStringLiteral("CREATE TABLE job_cron ("
+                                "name TEXT PRIMARY KEY, "
+                                "last_slot BIGINT NOT NULL)"),
+                 QStringLiteral("CREATE TABLE webhook_deliveries ("
+                                "id %1, "
+                                "webhook TEXT NOT NULL, "
+                                "event TEXT NOT NULL, "
+                                "delivery_id TEXT NOT NULL, "
+                                "job_id BIGINT, "
+                                "attempt INTEGER NOT NULL, "
+                                "at BIGINT NOT NULL, "
+                                "status INTEGER NOT NULL, "
+                                "duration_ms BIGINT NOT NULL, "
+                                "error TEXT, "
+                                "response TEXT)")
+                     .arg(d.autoIncrementKey()),
+                 QStringLiteral("CREATE INDEX webhook_deliveries_webhook "
+                                "ON webhook_deliveries (webhook, id)"),
+                 QStringLiteral("CREATE INDEX webhook_deliveries_at ON webhook_deliveries (at)"),
+             };
+         }},
     };
 }
 

@@ -15,6 +15,7 @@ int httpStatusFor(ErrorCode code)
     case ErrorCode::RequestTimeout: return 408;
     case ErrorCode::Conflict: return 409;
     case ErrorCode::PreconditionFailed: return 412;
+    case ErrorCode::Gone: return 410;
     case ErrorCode::PayloadTooLarge: return 413;
     case ErrorCode::UriTooLong: return 414;
     case ErrorCode::HeadersTooLarge: return 431;
@@ -47,6 +48,7 @@ QByteArray reasonPhrase(int status)
     case 405: return QByteArrayLiteral("Method Not Allowed");
     case 408: return QByteArrayLiteral("Request Timeout");
     case 409: return QByteArrayLiteral("Conflict");
+    case 410: return QByteArrayLiteral("Gone");
     case 412: return QByteArrayLiteral("Precondition Failed");
     case 413: return QByteArrayLiteral("Content Too Large");
     case 414: return QByteArrayLiteral("URI Too Long");

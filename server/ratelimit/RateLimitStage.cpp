@@ -6,8 +6,9 @@
 
 namespace bulwark {
 
-RateLimitStage::RateLimitStage(RateLimiter &limiter, BatchOperations batchOperations)
-    : m_limiter(limiter), m_batchOperations(std::move(batchOperations))
+RateLimitStage::RateLimitStage(RateLimiter &limiter, BatchOperations batchOperations,
+                               EventBus *events)
+    : m_limiter(limiter), m_batchOperations(std::move(batchOperations)), m_events(events)
 {
 }
 
@@ -32,6 +33,15 @@ HttpResponse RateLimitStage::handle(RequestContext &ctx, const Next &next)
             refused.setHeader(QByteArrayLiteral("Retry-After"),
                               QByteArray::number(verdict.retryAfterSeconds));
         refused.headerLines = std::move(verdict.headerLines);
+        if (m_events && m_events->hasSubscribers(QStringLiteral("ratelimit.exceeded")))
+            m_events->emitEvent(QStringLiteral("ratelimit.exceeded"),
+                                QJsonObject{{QStringLiteral("rule"), verdict.rule},
+                                            {QStringLiteral("method"),
+                                             QString::fromLatin1(ctx.request.method)},
+                                            {QStringLiteral("path"), ctx.request.path},
+                                            {QStringLiteral("user_id"),
+                                             ctx.principal ? QJsonValue(double(ctx.principal->userId))
+                                                           : QJsonValue()}});
         return refused;
     }
     HttpResponse response = next(ctx);

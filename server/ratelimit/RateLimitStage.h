@@ -11,6 +11,7 @@
 #pragma once
 
 #include "Pipeline.h"
+#include "EventBus.h"
 #include "RateLimiter.h"
 
 #include <functional>
@@ -23,12 +24,16 @@ class RateLimitStage final : public Stage
 public:
     using BatchOperations =
         std::function<std::optional<QList<RateLimitOperation>>(const HttpRequest &)>;
-    RateLimitStage(RateLimiter &limiter, BatchOperations batchOperations);
+    // Each refusal is announced as ratelimit.exceeded on `events` (when given and someone
+    // listens): {"rule", "path", "method", "user_id"}.
+    RateLimitStage(RateLimiter &limiter, BatchOperations batchOperations,
+                   EventBus *events = nullptr);
     HttpResponse handle(RequestContext &ctx, const Next &next) override;
 
 private:
     RateLimiter &m_limiter;
     BatchOperations m_batchOperations;
+    EventBus *m_events;
 };
 
 } // namespace bulwark

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // ConfigLoader: JSON files with comments (syntax errors as file:line:column), unknown keys,
 // types, bounds, enums, the defaults < file < environment < flags layering, cross-key rules,
-// and the value grammar (parseSize, parseDurationMs, parseListen, blankComments).
+// the list keys checked item by item (cache, jobs, webhooks), and the value grammar
+// (parseSize, parseDurationMs, parseListen, blankComments).
 
 #include "ConfigLoader.h"
+#include "EventNames.h"
 
 #include <QProcessEnvironment>
 #include <QTemporaryDir>
@@ -294,6 +296,103 @@ private Q_SLOTS:
         QTest::newRow("listen without port")
             << QByteArray(R"({"server": {"listen": "127.0.0.1"}})")
             << R"(server.listen: "127.0.0.1" is not ADDRESS:PORT (for example 127.0.0.1:8080 or [::1]:8080))";
+        // jobs.* and webhooks.* (their lists are in jobsLists)
+        QTest::newRow("jobs enabled as string") << QByteArray(R"({"jobs": {"enabled": "yes"}})")
+                                                << "jobs.enabled: must be true or false";
+        QTest::newRow("jobs workers 0") << QByteArray(R"({"jobs": {"workers": 0}})")
+                                        << "jobs.workers: must be between 1 and 256";
+        QTest::newRow("jobs workers 257") << QByteArray(R"({"jobs": {"workers": 257}})")
+                                          << "jobs.workers: must be between 1 and 256";
+        QTest::newRow("jobs claim_batch 1001") << QByteArray(R"({"jobs": {"claim_batch": 1001}})")
+                                               << "jobs.claim_batch: must be between 1 and 1000";
+        QTest::newRow("jobs poll_interval 5ms")
+            << QByteArray(R"({"jobs": {"poll_interval": "5ms"}})")
+            << "jobs.poll_interval: must be between 10ms and 60000ms";
+        QTest::newRow("jobs poll_interval 2m")
+            << QByteArray(R"({"jobs": {"poll_interval": "2m"}})")
+            << "jobs.poll_interval: must be between 10ms and 60000ms";
+        QTest::newRow("jobs lease 999ms") << QByteArray(R"({"jobs": {"lease": "999ms"}})")
+                                          << "jobs.lease: must be between 1000ms and 3600000ms";
+        QTest::newRow("jobs lease 2h") << QByteArray(R"({"jobs": {"lease": "2h"}})")
+                                       << "jobs.lease: must be between 1000ms and 3600000ms";
+        QTest::newRow("jobs retention 30s")
+            << QByteArray(R"({"jobs": {"retention": "30s"}})")
+            << "jobs.retention: must be between 60000ms and 315360000000ms";
+        QTest::newRow("jobs retention 3651 days")
+            << QByteArray(R"({"jobs": {"retention": "87624h"}})")
+            << "jobs.retention: must be between 60000ms and 315360000000ms";
+        QTest::newRow("jobs retention word")
+            << QByteArray(R"({"jobs": {"retention": "a week"}})")
+            << R"(jobs.retention: must be a duration (seconds, or a string like "10s" or "250ms"))";
+        QTest::newRow("jobs dead_retention 59s")
+            << QByteArray(R"({"jobs": {"dead_retention": 59}})")
+            << "jobs.dead_retention: must be between 60000ms and 315360000000ms";
+        QTest::newRow("jobs dead_max negative")
+            << QByteArray(R"({"jobs": {"dead_max": -1}})")
+            << "jobs.dead_max: must be between 0 and 1000000000";
+        QTest::newRow("jobs dead_max 2e9") << QByteArray(R"({"jobs": {"dead_max": 2e9}})")
+                                           << "jobs.dead_max: must be between 0 and 1000000000";
+        QTest::newRow("jobs dead_max fraction")
+            << QByteArray(R"({"jobs": {"dead_max": 0.5}})") << "jobs.dead_max: must be an integer";
+        QTest::newRow("jobs default_timeout 0.5s")
+            << QByteArray(R"({"jobs": {"default_timeout": 0.5}})")
+            << "jobs.default_timeout: must be between 1000ms and 604800000ms";
+        QTest::newRow("jobs default_timeout 8 days")
+            << QByteArray(R"({"jobs": {"default_timeout": "192h"}})")
+            << "jobs.default_timeout: must be between 1000ms and 604800000ms";
+        QTest::newRow("jobs default_max_attempts 0")
+            << QByteArray(R"({"jobs": {"default_max_attempts": 0}})")
+            << "jobs.default_max_attempts: must be between 1 and 100";
+        QTest::newRow("jobs default_max_attempts 101")
+            << QByteArray(R"({"jobs": {"default_max_attempts": 101}})")
+            << "jobs.default_max_attempts: must be between 1 and 100";
+        QTest::newRow("jobs backoff base 2 days")
+            << QByteArray(R"({"jobs": {"backoff": {"base": "48h"}}})")
+            << "jobs.backoff.base: must be between 0ms and 86400000ms";
+        QTest::newRow("jobs backoff max 8 days")
+            << QByteArray(R"({"jobs": {"backoff": {"max": "192h"}}})")
+            << "jobs.backoff.max: must be between 0ms and 604800000ms";
+        QTest::newRow("jobs backoff multiplier 0.5")
+            << QByteArray(R"({"jobs": {"backoff": {"multiplier": 0.5}}})")
+            << "jobs.backoff.multiplier: must be between 1 and 10";
+        QTest::newRow("jobs backoff multiplier 11")
+            << QByteArray(R"({"jobs": {"backoff": {"multiplier": 11}}})")
+            << "jobs.backoff.multiplier: must be between 1 and 10";
+        QTest::newRow("jobs backoff jitter 1.5")
+            << QByteArray(R"({"jobs": {"backoff": {"jitter": 1.5}}})")
+            << "jobs.backoff.jitter: must be between 0 and 1";
+        QTest::newRow("jobs backoff jitter negative")
+            << QByteArray(R"({"jobs": {"backoff": {"jitter": -0.1}}})")
+            << "jobs.backoff.jitter: must be between 0 and 1";
+        QTest::newRow("jobs backoff jitter as string")
+            << QByteArray(R"({"jobs": {"backoff": {"jitter": "half"}}})")
+            << "jobs.backoff.jitter: must be a number";
+        QTest::newRow("jobs backoff not an object")
+            << QByteArray(R"({"jobs": {"backoff": "1s"}})") << "jobs.backoff: must be an object";
+        QTest::newRow("jobs backoff unknown") << QByteArray(R"({"jobs": {"backoff": {"min": 1}}})")
+                                              << "jobs.backoff.min: unknown key";
+        QTest::newRow("jobs unknown")
+            << QByteArray(R"({"jobs": {"threads": 4}})") << "jobs.threads: unknown key";
+        QTest::newRow("jobs export_ttl 31 days")
+            << QByteArray(R"({"jobs": {"export_ttl": "744h"}})")
+            << "jobs.export_ttl: must be between 60000ms and 2592000000ms";
+        QTest::newRow("jobs export_ttl 59s")
+            << QByteArray(R"({"jobs": {"export_ttl": "59s"}})")
+            << "jobs.export_ttl: must be between 60000ms and 2592000000ms";
+        QTest::newRow("webhooks timeout 99ms")
+            << QByteArray(R"({"webhooks": {"timeout": "99ms"}})")
+            << "webhooks.timeout: must be between 100ms and 300000ms";
+        QTest::newRow("webhooks timeout 6m")
+            << QByteArray(R"({"webhooks": {"timeout": "6m"}})")
+            << "webhooks.timeout: must be between 100ms and 300000ms";
+        QTest::newRow("webhooks max_attempts 0")
+            << QByteArray(R"({"webhooks": {"max_attempts": 0}})")
+            << "webhooks.max_attempts: must be between 1 and 100";
+        QTest::newRow("webhooks max_attempts 101")
+            << QByteArray(R"({"webhooks": {"max_attempts": 101}})")
+            << "webhooks.max_attempts: must be between 1 and 100";
+        QTest::newRow("webhooks unknown")
+            << QByteArray(R"({"webhooks": {"secret": "x"}})") << "webhooks.secret: unknown key";
     }
     void keyErrors()
     {
@@ -575,6 +674,33 @@ private Q_SLOTS:
             << QByteArray(R"({"server": {"tls": {"key": "/k.pem"}}, "admin": {"token": "short"}})")
             << QStringList{"server.tls: cert and key must be given together",
                            "admin.token: must be at least 32 characters"};
+        QTest::newRow("jobs backoff order")
+            << QByteArray(R"({"jobs": {"backoff": {"base": "10m", "max": "5m"}}})")
+            << QStringList{"jobs.backoff.base: must not exceed jobs.backoff.max"};
+        QTest::newRow("jobs backoff equal")
+            << QByteArray(R"({"jobs": {"backoff": {"base": "5m", "max": "5m"}}})") << QStringList{};
+        QTest::newRow("jobs backoff zero")
+            << QByteArray(R"({"jobs": {"backoff": {"base": 0, "max": 0}}})") << QStringList{};
+        QTest::newRow("jobs type queue unknown")
+            << QByteArray(R"({"jobs": {"types": [{"type": "webhook.deliver", "queue": "hooks"}]}})")
+            << QStringList{"jobs.types: type \"webhook.deliver\" names queue \"hooks\", which is "
+                           "not in jobs.queues"};
+        QTest::newRow("jobs type queue of the defaults")
+            << QByteArray(
+                   R"({"jobs": {"types": [{"type": "webhook.deliver", "queue": "webhooks"}]}})")
+            << QStringList{};
+        QTest::newRow("jobs type queue no longer listed")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default"}], "types": [{"type": "a", )"
+                          R"("queue": "default"}, {"type": "b", "queue": "webhooks"}, )"
+                          R"({"type": "c", "queue": "maintenance"}]}})")
+            << QStringList{
+                   "jobs.types: type \"b\" names queue \"webhooks\", which is not in jobs.queues",
+                   "jobs.types: type \"c\" names queue \"maintenance\", which is not in "
+                   "jobs.queues"};
+        QTest::newRow("jobs type queue listed")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default"}, {"name": "bulk"}], )"
+                          R"("types": [{"type": "report.render", "queue": "bulk"}]}})")
+            << QStringList{};
     }
     void crossKeyRules()
     {
@@ -681,6 +807,470 @@ private Q_SLOTS:
         QCOMPARE(
             broken.error(),
             QStringList{"environment BULWARK_CACHE_ROUTES: cache.routes: must be a JSON array"});
+    }
+
+    // jobs.queues, jobs.types, jobs.cron and webhooks.endpoints: JSON arrays checked item by
+    // item; an error names the item's index and field.
+    void jobsLists_data()
+    {
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QString>("error"); // empty: valid
+
+        const QString nameRule = QStringLiteral(
+            "must be 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter");
+        const QString typeRule = QStringLiteral(
+            "must be 1 to 63 characters of a-z, 0-9, _, . and -, starting with a letter");
+        const QByteArray longName(63, 'q');
+
+        // jobs.queues
+        QTest::newRow("queues")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default", "concurrency": 256}, )"
+                          R"({"name": "a_b-9"}, {"name": ")" +
+                          longName + R"(", "concurrency": 1}]}})")
+            << QString();
+        QTest::newRow("queues not an array")
+            << QByteArray(R"({"jobs": {"queues": {"name": "default"}}})")
+            << QStringLiteral("jobs.queues: must be a JSON array");
+        QTest::newRow("queue not an object")
+            << QByteArray(R"({"jobs": {"queues": ["default"]}})")
+            << QStringLiteral("jobs.queues: [0]: must be an object with name and concurrency");
+        QTest::newRow("queue unknown key")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default", "workers": 2}]}})")
+            << QStringLiteral("jobs.queues: [0].workers: unknown key (name, concurrency)");
+        QTest::newRow("queue without name")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default"}, {"concurrency": 2}]}})")
+            << "jobs.queues: [1].name: " + nameRule;
+        QTest::newRow("queue name upper case")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "Default"}]}})")
+            << "jobs.queues: [0].name: " + nameRule;
+        QTest::newRow("queue name with a dot")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default"}, {"name": "a.b"}]}})")
+            << "jobs.queues: [1].name: " + nameRule;
+        QTest::newRow("queue name starts with a digit")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default"}, {"name": "9a"}]}})")
+            << "jobs.queues: [1].name: " + nameRule;
+        QTest::newRow("queue name of 64")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default"}, {"name": "q)" + longName +
+                          R"("}]}})")
+            << "jobs.queues: [1].name: " + nameRule;
+        QTest::newRow("queue name twice")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default"}, {"name": "x"}, )"
+                          R"({"name": "default"}]}})")
+            << QStringLiteral("jobs.queues: [2].name: \"default\" is already used by [0]");
+        QTest::newRow("queue concurrency 0")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default", "concurrency": 0}]}})")
+            << QStringLiteral("jobs.queues: [0].concurrency: must be between 1 and 256");
+        QTest::newRow("queue concurrency 257")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default", "concurrency": 257}]}})")
+            << QStringLiteral("jobs.queues: [0].concurrency: must be between 1 and 256");
+        QTest::newRow("queue concurrency fraction")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default", "concurrency": 1.5}]}})")
+            << QStringLiteral("jobs.queues: [0].concurrency: must be an integer");
+        QTest::newRow("queue concurrency as string")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "default", "concurrency": "4"}]}})")
+            << QStringLiteral("jobs.queues: [0].concurrency: must be an integer");
+        QTest::newRow("queues without default")
+            << QByteArray(R"({"jobs": {"queues": [{"name": "webhooks", "concurrency": 2}]}})")
+            << QStringLiteral("jobs.queues: must contain a queue named \"default\" (jobs go "
+                              "there unless their type names another)");
+        QTest::newRow("no queues")
+            << QByteArray(R"({"jobs": {"queues": []}})")
+            << QStringLiteral("jobs.queues: must contain a queue named \"default\" (jobs go "
+                              "there unless their type names another)");
+
+        // jobs.types
+        QTest::newRow("types")
+            << QByteArray(
+                   R"({"jobs": {"types": [{"type": "webhook.deliver", "queue": )"
+                   R"("webhooks", "priority": "high", "max_attempts": 8, "backoff_base": )"
+                   R"("10s", "backoff_max": "1h", "backoff_multiplier": 2, )"
+                   R"("backoff_jitter": 0.5, "timeout": "30s"}, {"type": "a"}, )"
+                   R"({"type": "b", "backoff_base": 0, "backoff_max": 0, "max_attempts": )"
+                   R"(100, "backoff_multiplier": 10, "backoff_jitter": 1, "timeout": "168h"}]}})")
+            << QString();
+        QTest::newRow("no types") << QByteArray(R"({"jobs": {"types": []}})") << QString();
+        QTest::newRow("type not an object")
+            << QByteArray(R"({"jobs": {"types": ["webhook.deliver"]}})")
+            << QStringLiteral("jobs.types: [0]: must be an object with a type and the settings "
+                              "to override");
+        QTest::newRow("type missing")
+            << QByteArray(R"({"jobs": {"types": [{"queue": "default"}]}})")
+            << "jobs.types: [0].type: " + typeRule;
+        QTest::newRow("type upper case")
+            << QByteArray(R"({"jobs": {"types": [{"type": "Webhook.deliver"}]}})")
+            << "jobs.types: [0].type: " + typeRule;
+        QTest::newRow("type starts with a dot")
+            << QByteArray(R"({"jobs": {"types": [{"type": ".a"}]}})")
+            << "jobs.types: [0].type: " + typeRule;
+        QTest::newRow("type twice")
+            << QByteArray(
+                   R"({"jobs": {"types": [{"type": "a.b"}, {"type": "a.b", "timeout": 5}]}})")
+            << QStringLiteral("jobs.types: [1].type: \"a.b\" is already used by [0]");
+        QTest::newRow("type unknown field")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "retries": 3}]}})")
+            << QStringLiteral("jobs.types: [0].retries: unknown key (type, queue, priority, "
+                              "max_attempts, backoff_base, backoff_max, backoff_multiplier, "
+                              "backoff_jitter, timeout)");
+        QTest::newRow("type queue not a name")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "queue": "Hooks"}]}})")
+            << QStringLiteral("jobs.types: [0].queue: must name a queue of jobs.queues");
+        QTest::newRow("type queue empty")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "queue": ""}]}})")
+            << QStringLiteral("jobs.types: [0].queue: must name a queue of jobs.queues");
+        QTest::newRow("type priority urgent")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "priority": "urgent"}]}})")
+            << QStringLiteral("jobs.types: [0].priority: must be one of critical, high, normal, "
+                              "low, not \"urgent\"");
+        QTest::newRow("type priority number")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "priority": 1}]}})")
+            << QStringLiteral("jobs.types: [0].priority: must be one of the listed values");
+        QTest::newRow("type max_attempts 0")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "max_attempts": 0}]}})")
+            << QStringLiteral("jobs.types: [0].max_attempts: must be between 1 and 100");
+        QTest::newRow("type max_attempts 101")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "max_attempts": 101}]}})")
+            << QStringLiteral("jobs.types: [0].max_attempts: must be between 1 and 100");
+        QTest::newRow("type backoff_base 2 days")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "backoff_base": "48h"}]}})")
+            << QStringLiteral("jobs.types: [0].backoff_base: must be between 0ms and 86400000ms");
+        QTest::newRow("type backoff_base word")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "backoff_base": "soon"}]}})")
+            << QStringLiteral("jobs.types: [0].backoff_base: must be a duration (seconds, or a "
+                              "string like \"10s\" or \"250ms\")");
+        QTest::newRow("type backoff_max 8 days")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "backoff_max": "192h"}]}})")
+            << QStringLiteral("jobs.types: [0].backoff_max: must be between 0ms and 604800000ms");
+        QTest::newRow("type backoff_multiplier 0.5")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "backoff_multiplier": 0.5}]}})")
+            << QStringLiteral("jobs.types: [0].backoff_multiplier: must be between 1 and 10");
+        QTest::newRow("type backoff_jitter 2")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "backoff_jitter": 2}]}})")
+            << QStringLiteral("jobs.types: [0].backoff_jitter: must be between 0 and 1");
+        QTest::newRow("type backoff_jitter -1 is not writable")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "backoff_jitter": -1}]}})")
+            << QStringLiteral("jobs.types: [0].backoff_jitter: must be between 0 and 1");
+        QTest::newRow("type timeout 500ms")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "timeout": "500ms"}]}})")
+            << QStringLiteral("jobs.types: [0].timeout: must be between 1000ms and 604800000ms");
+        QTest::newRow("type backoff order")
+            << QByteArray(
+                   R"({"jobs": {"types": [{"type": "a", "backoff_base": "2m", "backoff_max": "1m"}]}})")
+            << QStringLiteral("jobs.types: [0].backoff_base: must not exceed backoff_max");
+        QTest::newRow("type backoff_base alone above the global max")
+            << QByteArray(R"({"jobs": {"types": [{"type": "a", "backoff_base": "1h"}]}})")
+            << QString();
+        QTest::newRow("type first bad field wins")
+            << QByteArray(
+                   R"({"jobs": {"types": [{"type": "a", "timeout": 0, "max_attempts": 0}]}})")
+            << QStringLiteral("jobs.types: [0].max_attempts: must be between 1 and 100");
+
+        // jobs.cron
+        QTest::newRow("cron")
+            << QByteArray(R"({"jobs": {"cron": [{"name": "nightly", "schedule": "30 3 * * *", )"
+                          R"("type": "db.maintenance", "payload": {"vacuum": true}, "priority": )"
+                          R"("low"}, {"name": "weekdays", "schedule": "*/15 9-17 * JAN-JUN )"
+                          R"(MON-FRI", "type": "report.render"}, {"name": "daily", )"
+                          R"("schedule": " @daily ", "type": "x", "payload": {}}]}})")
+            << QString();
+        QTest::newRow("no cron") << QByteArray(R"({"jobs": {"cron": []}})") << QString();
+        QTest::newRow("cron not an object")
+            << QByteArray(R"({"jobs": {"cron": ["30 3 * * *"]}})")
+            << QStringLiteral("jobs.cron: [0]: must be an object with name, schedule and type");
+        QTest::newRow("cron unknown key")
+            << QByteArray(R"({"jobs": {"cron": [{"name": "n", "schedule": "* * * * *", )"
+                          R"("type": "t", "every": "1h"}]}})")
+            << QStringLiteral("jobs.cron: [0].every: unknown key (name, schedule, type, payload, "
+                              "priority)");
+        QTest::newRow("cron name bad")
+            << QByteArray(
+                   R"({"jobs": {"cron": [{"name": "my job", "schedule": "* * * * *", "type": "t"}]}})")
+            << "jobs.cron: [0].name: " + nameRule;
+        QTest::newRow("cron name twice")
+            << QByteArray(R"({"jobs": {"cron": [{"name": "n", "schedule": "* * * * *", )"
+                          R"("type": "t"}, {"name": "n", "schedule": "@hourly", "type": "u"}]}})")
+            << QStringLiteral("jobs.cron: [1].name: \"n\" is already used by [0]");
+        QTest::newRow("cron schedule missing")
+            << QByteArray(R"({"jobs": {"cron": [{"name": "n", "type": "t"}]}})")
+            << QStringLiteral("jobs.cron: [0].schedule: must be a five-field cron expression "
+                              "like \"30 3 * * *\" (UTC)");
+        QTest::newRow("cron schedule as number")
+            << QByteArray(R"({"jobs": {"cron": [{"name": "n", "schedule": 5, "type": "t"}]}})")
+            << QStringLiteral("jobs.cron: [0].schedule: must be a five-field cron expression "
+                              "like \"30 3 * * *\" (UTC)");
+        QTest::newRow("cron hour 24")
+            << QByteArray(
+                   R"({"jobs": {"cron": [{"name": "n", "schedule": "0 24 * * *", "type": "t"}]}})")
+            << QStringLiteral("jobs.cron: [0].schedule: field 2 (hour): 24 is out of range 0-23");
+        QTest::newRow("cron four fields")
+            << QByteArray(
+                   R"({"jobs": {"cron": [{"name": "n", "schedule": "* * * *", "type": "t"}]}})")
+            << QStringLiteral("jobs.cron: [0].schedule: expected 5 fields, got 4");
+        QTest::newRow("cron empty schedule")
+            << QByteArray(R"({"jobs": {"cron": [{"name": "n", "schedule": "", "type": "t"}]}})")
+            << QStringLiteral("jobs.cron: [0].schedule: expected 5 fields, got 0");
+        QTest::newRow("cron unknown macro")
+            << QByteArray(
+                   R"({"jobs": {"cron": [{"name": "n", "schedule": "@reboot", "type": "t"}]}})")
+            << QStringLiteral("jobs.cron: [0].schedule: unknown macro \"@reboot\" (known: "
+                              "@yearly, @annually, @monthly, @weekly, @daily, @midnight, "
+                              "@hourly)");
+        QTest::newRow("cron never fires")
+            << QByteArray(
+                   R"({"jobs": {"cron": [{"name": "n", "schedule": " 0 0 30 2 * ", "type": "t"}]}})")
+            << QStringLiteral("jobs.cron: [0].schedule: \"0 0 30 2 *\" matches no date, so it "
+                              "would never fire");
+        QTest::newRow("cron type missing")
+            << QByteArray(R"({"jobs": {"cron": [{"name": "n", "schedule": "@daily"}]}})")
+            << "jobs.cron: [0].type: " + typeRule;
+        QTest::newRow("cron type bad")
+            << QByteArray(
+                   R"({"jobs": {"cron": [{"name": "n", "schedule": "@daily", "type": "Db"}]}})")
+            << "jobs.cron: [0].type: " + typeRule;
+        QTest::newRow("cron payload array")
+            << QByteArray(R"({"jobs": {"cron": [{"name": "n", "schedule": "@daily", "type": )"
+                          R"("t", "payload": [1]}]}})")
+            << QStringLiteral("jobs.cron: [0].payload: must be a JSON object");
+        QTest::newRow("cron payload as text")
+            << QByteArray(R"({"jobs": {"cron": [{"name": "n", "schedule": "@daily", "type": )"
+                          R"("t", "payload": "{}"}]}})")
+            << QStringLiteral("jobs.cron: [0].payload: must be a JSON object");
+        QTest::newRow("cron priority urgent")
+            << QByteArray(R"({"jobs": {"cron": [{"name": "n", "schedule": "@daily", "type": )"
+                          R"("t", "priority": "urgent"}]}})")
+            << QStringLiteral("jobs.cron: [0].priority: must be one of critical, high, normal, "
+                              "low, not \"urgent\"");
+
+        // webhooks.endpoints (URLs not in raw strings: moc takes their // for a comment)
+        const QByteArray secret = "0123456789abcdef"; // 16 characters
+        const auto hook = [&](const QByteArray &fields) {
+            return "{\"webhooks\": {\"endpoints\": [" + fields + "]}}";
+        };
+        QTest::newRow("endpoints")
+            << hook("{\"name\": \"crm\", \"url\": \"https://example.com/hook\", \"events\": "
+                    "[\"record.created\", \"job.dead\"], \"secret\": \"" +
+                    secret +
+                    "\"}, {\"name\": \"all\", \"url\": \"http://10.0.0.5:8081/in?x=1\", "
+                    "\"events\": [\"*\"], \"secret\": \"" +
+                    secret + "\"}")
+            << QString();
+        QTest::newRow("endpoints every event name")
+            << hook("{\"name\": \"crm\", \"url\": \"https://example.com/hook\", \"events\": "
+                    "[\"record.created\", \"record.updated\", \"record.deleted\", "
+                    "\"user.deleted\", \"job.succeeded\", \"job.failed\", \"job.dead\", "
+                    "\"ratelimit.exceeded\", \"cache.invalidated\", \"config.reloaded\"], "
+                    "\"secret\": \"" +
+                    secret + "\"}")
+            << QString();
+        QTest::newRow("no endpoints") << hook("") << QString();
+        QTest::newRow("endpoints not an array")
+            << QByteArray(R"({"webhooks": {"endpoints": {"name": "crm"}}})")
+            << QStringLiteral("webhooks.endpoints: must be a JSON array");
+        QTest::newRow("endpoint not an object")
+            << hook("\"crm\"")
+            << QStringLiteral(
+                   "webhooks.endpoints: [0]: must be an object with name, url, events and secret");
+        QTest::newRow("endpoint unknown key")
+            << hook("{\"name\": \"crm\", \"url\": \"https://example.com/\", \"events\": "
+                    "[\"*\"], \"secret\": \"" +
+                    secret + "\", \"headers\": {}}")
+            << QStringLiteral(
+                   "webhooks.endpoints: [0].headers: unknown key (name, url, events, secret)");
+        QTest::newRow("endpoint name missing")
+            << hook("{\"url\": \"https://example.com/\", \"events\": [\"*\"], \"secret\": \"" +
+                    secret + "\"}")
+            << "webhooks.endpoints: [0].name: " + nameRule;
+        QTest::newRow("endpoint name twice")
+            << hook("{\"name\": \"crm\", \"url\": \"https://a.example/\", \"events\": [\"*\"], "
+                    "\"secret\": \"" +
+                    secret +
+                    "\"}, {\"name\": \"crm\", \"url\": \"https://b.example/\", \"events\": "
+                    "[\"*\"], \"secret\": \"" +
+                    secret + "\"}")
+            << QStringLiteral("webhooks.endpoints: [1].name: \"crm\" is already used by [0]");
+        const QString urlRule =
+            QStringLiteral("webhooks.endpoints: [0].url: must be an http:// or https:// URL "
+                           "with a host");
+        const auto withUrl = [&](const QByteArray &url) {
+            return hook("{\"name\": \"crm\", " + url + "\"events\": [\"*\"], \"secret\": \"" +
+                        secret + "\"}");
+        };
+        QTest::newRow("endpoint url missing") << withUrl("") << urlRule;
+        QTest::newRow("endpoint url as number") << withUrl("\"url\": 80, ") << urlRule;
+        QTest::newRow("endpoint url ftp")
+            << withUrl("\"url\": \"ftp://example.com/x\", ") << urlRule;
+        QTest::newRow("endpoint url without scheme")
+            << withUrl("\"url\": \"example.com/hook\", ") << urlRule;
+        QTest::newRow("endpoint url without host")
+            << withUrl("\"url\": \"https:///hook\", ") << urlRule;
+        QTest::newRow("endpoint url with a space")
+            << withUrl("\"url\": \"https://exa mple.com/\", ") << urlRule;
+        QTest::newRow("endpoint url ftp with a password, not repeated")
+            << withUrl("\"url\": \"ftp://user:pw@example.com/\", ") << urlRule;
+        const QString eventsRule = QStringLiteral(
+            "webhooks.endpoints: [0].events: must be a non-empty array of event names, like "
+            "[\"record.created\"], or [\"*\"] for all");
+        const auto withEvents = [&](const QByteArray &events) {
+            return hook("{\"name\": \"crm\", \"url\": \"https://example.com/\", " + events +
+                        "\"secret\": \"" + secret + "\"}");
+        };
+        QTest::newRow("endpoint events missing") << withEvents("") << eventsRule;
+        QTest::newRow("endpoint events empty") << withEvents("\"events\": [], ") << eventsRule;
+        QTest::newRow("endpoint events as string")
+            << withEvents("\"events\": \"record.created\", ") << eventsRule;
+        QTest::newRow("endpoint events with a number")
+            << withEvents("\"events\": [\"job.dead\", 1], ") << eventsRule;
+        QTest::newRow("endpoint event unknown")
+            << withEvents("\"events\": [\"job.dead\", \"record.create\"], ")
+            << QStringLiteral("webhooks.endpoints: [0].events: \"record.create\" is not an event "
+                              "name (record.created, record.updated, record.deleted, "
+                              "user.deleted, job.succeeded, job.failed, job.dead, "
+                              "ratelimit.exceeded, cache.invalidated, config.reloaded, or \"*\" "
+                              "for all)");
+        const QString secretRule = QStringLiteral(
+            "webhooks.endpoints: [0].secret: must be a string of at least 16 characters");
+        const auto withSecret = [&](const QByteArray &secretField) {
+            return hook("{\"name\": \"crm\", \"url\": \"https://example.com/\", \"events\": "
+                        "[\"*\"]" +
+                        secretField + "}");
+        };
+        QTest::newRow("endpoint secret missing") << withSecret("") << secretRule;
+        QTest::newRow("endpoint secret of 15, not repeated")
+            << withSecret(", \"secret\": \"0123456789abcde\"") << secretRule;
+        QTest::newRow("endpoint secret as number")
+            << withSecret(", \"secret\": 1234567890123456789") << secretRule;
+    }
+    void jobsLists()
+    {
+        QFETCH(QByteArray, json);
+        QFETCH(QString, error);
+        const QString file = writeFile(json);
+        const auto result = ConfigLoader::load(sources(file));
+        if (error.isEmpty()) {
+            QVERIFY2(result.ok(), qPrintable(result.ok() ? QString() : result.error().join('\n')));
+            return;
+        }
+        QVERIFY(!result.ok());
+        QCOMPARE(result.error(), QStringList{file + QStringLiteral(": ") + error});
+    }
+
+    void jobsAndWebhooksParsed()
+    {
+        const QByteArray json =
+            "{\"jobs\": {\"enabled\": false, \"workers\": 8, \"claim_batch\": 10, "
+            "\"poll_interval\": \"50ms\", \"lease\": \"1m\", \"retention\": \"336h\", "
+            "\"dead_retention\": \"36h\", \"dead_max\": 0, \"default_timeout\": 90, "
+            "\"default_max_attempts\": 3, \"backoff\": {\"base\": \"250ms\", \"max\": \"1h\", "
+            "\"multiplier\": 1.5, \"jitter\": 0}, \"export_ttl\": \"2h\", "
+            "\"queues\": [{\"name\": \"default\", \"concurrency\": 3}, {\"name\": \"bulk\"}], "
+            "\"types\": [{\"type\": \"webhook.deliver\", \"queue\": \"bulk\", \"priority\": "
+            "\"high\", \"max_attempts\": 8, \"backoff_base\": \"10s\", \"backoff_max\": \"1h\", "
+            "\"backoff_multiplier\": 3, \"backoff_jitter\": 0.25, \"timeout\": \"30s\"}, "
+            "{\"type\": \"gdpr.export\", \"timeout\": \"1h\"}], "
+            "\"cron\": [{\"name\": \"nightly\", \"schedule\": \"  30 3 * * *  \", \"type\": "
+            "\"db.maintenance\", \"payload\": {\"vacuum\": true, \"tables\": [\"a\", \"b\"]}, "
+            "\"priority\": \"low\"}, {\"name\": \"hourly\", \"schedule\": \"@hourly\", "
+            "\"type\": \"jobs.prune\"}]}, "
+            "\"webhooks\": {\"endpoints\": [{\"name\": \"crm\", \"url\": "
+            "\"https://example.com/hook\", \"events\": [\"record.created\", \"job.dead\"], "
+            "\"secret\": \"0123456789abcdef\"}], \"timeout\": \"2s\", \"max_attempts\": 3}}";
+        const auto result = ConfigLoader::load(sources(writeFile(json)));
+        QVERIFY2(result.ok(), qPrintable(result.ok() ? QString() : result.error().join('\n')));
+        const JobsConfig &j = result.value().jobs;
+        QCOMPARE(j.enabled, false);
+        QCOMPARE(j.workers, 8);
+        QCOMPARE(j.claimBatch, 10);
+        QCOMPARE(j.pollInterval, Milliseconds(50));
+        QCOMPARE(j.lease, Milliseconds(60'000));
+        QCOMPARE(j.retention, Milliseconds(14LL * 86'400'000));
+        QCOMPARE(j.deadRetention, Milliseconds(36LL * 3'600'000));
+        QCOMPARE(j.deadMax, qint64(0));
+        QCOMPARE(j.defaultTimeout, Milliseconds(90'000));
+        QCOMPARE(j.defaultMaxAttempts, 3);
+        QCOMPARE(j.backoffBase, Milliseconds(250));
+        QCOMPARE(j.backoffMax, Milliseconds(3'600'000));
+        QCOMPARE(j.backoffMultiplier, 1.5);
+        QCOMPARE(j.backoffJitter, 0.0);
+        QCOMPARE(j.exportTtl, Milliseconds(7'200'000));
+        QCOMPARE(j.queues.size(), 2);
+        QVERIFY(j.queues.at(0) == (JobQueueConfig{QStringLiteral("default"), 3}));
+        QVERIFY(j.queues.at(1) == (JobQueueConfig{QStringLiteral("bulk"), 1}));
+        QCOMPARE(j.types.size(), 2);
+        const JobTypeConfig &deliver = j.types.at(0);
+        QCOMPARE(deliver.type, QStringLiteral("webhook.deliver"));
+        QCOMPARE(deliver.queue, QStringLiteral("bulk"));
+        QCOMPARE(deliver.priority, QStringLiteral("high"));
+        QCOMPARE(deliver.maxAttempts, 8);
+        QCOMPARE(deliver.backoffBase, Milliseconds(10'000));
+        QCOMPARE(deliver.backoffMax, Milliseconds(3'600'000));
+        QCOMPARE(deliver.backoffMultiplier, 3.0);
+        QCOMPARE(deliver.backoffJitter, 0.25);
+        QCOMPARE(deliver.timeout, Milliseconds(30'000));
+        // Fields left out keep the "handler's value" markers.
+        JobTypeConfig exportType;
+        exportType.type = QStringLiteral("gdpr.export");
+        exportType.timeout = Milliseconds(3'600'000);
+        QVERIFY(j.types.at(1) == exportType);
+        QCOMPARE(j.types.at(1).queue, QString());
+        QCOMPARE(j.types.at(1).priority, QString());
+        QCOMPARE(j.types.at(1).maxAttempts, 0);
+        QCOMPARE(j.types.at(1).backoffBase, Milliseconds(-1));
+        QCOMPARE(j.types.at(1).backoffMax, Milliseconds(-1));
+        QCOMPARE(j.types.at(1).backoffMultiplier, 0.0);
+        QCOMPARE(j.types.at(1).backoffJitter, -1.0);
+        QCOMPARE(j.cron.size(), 2);
+        QVERIFY(j.cron.at(0) ==
+                (CronJobConfig{QStringLiteral("nightly"), QStringLiteral("30 3 * * *"),
+                               QStringLiteral("db.maintenance"),
+                               QStringLiteral(R"({"tables":["a","b"],"vacuum":true})"),
+                               QStringLiteral("low")}));
+        QVERIFY(j.cron.at(1) ==
+                (CronJobConfig{QStringLiteral("hourly"), QStringLiteral("@hourly"),
+                               QStringLiteral("jobs.prune"), QStringLiteral("{}"), QString()}));
+        const WebhooksConfig &w = result.value().webhooks;
+        QCOMPARE(w.endpoints.size(), 1);
+        QCOMPARE(w.endpoints.at(0).name, QStringLiteral("crm"));
+        QCOMPARE(w.endpoints.at(0).url, QStringLiteral("https://example.com/hook"));
+        QCOMPARE(w.endpoints.at(0).events,
+                 (QStringList{QStringLiteral("record.created"), QStringLiteral("job.dead")}));
+        QCOMPARE(w.endpoints.at(0).secret, QStringLiteral("0123456789abcdef"));
+        QCOMPARE(w.timeout, Milliseconds(2000));
+        QCOMPARE(w.maxAttempts, 3);
+
+        // The lists from the environment and the command line, as JSON text.
+        ConfigLoader::Sources s;
+        s.environment.insert(
+            QStringLiteral("BULWARK_WEBHOOKS_ENDPOINTS"),
+            QStringLiteral("[{\"name\": \"a\", \"url\": \"http://h/\", \"events\": [\"*\"], "
+                           "\"secret\": \"0123456789abcdef\"}]"));
+        s.environment.insert(QStringLiteral("BULWARK_JOBS_RETENTION"), QStringLiteral("72h"));
+        s.flags.insert(QStringLiteral("jobs.queues"), QStringLiteral(R"([{"name": "default"}])"));
+        s.flags.insert(QStringLiteral("jobs.backoff.jitter"), QStringLiteral("0.75"));
+        const auto layered = ConfigLoader::load(s);
+        QVERIFY2(layered.ok(), qPrintable(layered.ok() ? QString() : layered.error().join('\n')));
+        QCOMPARE(layered.value().webhooks.endpoints.size(), 1);
+        QCOMPARE(layered.value().webhooks.endpoints.at(0).events, QStringList{"*"});
+        QCOMPARE(layered.value().jobs.retention, Milliseconds(3LL * 86'400'000));
+        QCOMPARE(layered.value().jobs.queues.size(), 1);
+        QCOMPARE(layered.value().jobs.backoffJitter, 0.75);
+        s.environment.insert(QStringLiteral("BULWARK_WEBHOOKS_ENDPOINTS"),
+                             QStringLiteral(R"([{"name": "a"}])"));
+        s.flags.insert(QStringLiteral("jobs.cron"), QStringLiteral("not json"));
+        const auto broken = ConfigLoader::load(s);
+        QVERIFY(!broken.ok());
+        QCOMPARE(
+            broken.error(),
+            (QStringList{"command line: jobs.cron: must be a JSON array",
+                         "environment BULWARK_WEBHOOKS_ENDPOINTS: webhooks.endpoints: [0].url: "
+                         "must be an http:// or https:// URL with a host"}));
+    }
+
+    // The event names are a contract with the EventBus and with webhook subscribers.
+    void eventNames()
+    {
+        QCOMPARE(knownEventNames(),
+                 (QStringList{"record.created", "record.updated", "record.deleted", "user.deleted",
+                              "job.succeeded", "job.failed", "job.dead", "ratelimit.exceeded",
+                              "cache.invalidated", "config.reloaded"}));
     }
 
     void parseSize_data()

@@ -21,7 +21,7 @@ const QList<ErrorCode> kAllCodes = {
     ErrorCode::HeadersTooLarge,  ErrorCode::RateLimited,
     ErrorCode::Internal,         ErrorCode::NotImplemented,
     ErrorCode::Unavailable,      ErrorCode::VersionNotSupported, ErrorCode::Conflict,
-    ErrorCode::PreconditionFailed, ErrorCode::Unprocessable,
+    ErrorCode::PreconditionFailed, ErrorCode::Gone, ErrorCode::Unprocessable,
 };
 } // namespace
 
@@ -54,6 +54,7 @@ private Q_SLOTS:
         QTest::newRow("Conflict") << ErrorCode::Conflict << 409 << "conflict";
         QTest::newRow("PreconditionFailed")
             << ErrorCode::PreconditionFailed << 412 << "precondition_failed";
+        QTest::newRow("Gone") << ErrorCode::Gone << 410 << "gone";
         QTest::newRow("Unprocessable") << ErrorCode::Unprocessable << 422 << "validation_failed";
         QTest::newRow("VersionNotSupported")
             << ErrorCode::VersionNotSupported << 505 << "http_version_not_supported";

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // A standard five-field cron expression, "minute hour day-of-month month day-of-week", and
-// the next minute it fires. Groundwork for the job queue's recurring jobs: a pure value
-// (no timers, no clock of its own); the caller passes the instant to search from.
+// the next minute it fires. For the job queue's recurring jobs (jobs.cron): a pure value
+// (no timers, no clock of its own); the caller passes the instant to search from. It lives
+// in core, not jobs, because ConfigLoader checks every jobs.cron schedule when it loads.
 //
 // The schedule is in UTC. next() converts its argument to UTC and returns a UTC
 // QDateTime; "0 3 * * *" fires at 03:00 UTC whatever the server's local zone, so there is
