@@ -136,6 +136,14 @@ void registerGdprExport(JobRegistry &registry, const BuiltinJobServices &s)
                 return JobResult::retry(QStringLiteral("cannot write the export: %1")
                                             .arg(file.errorString()));
             QFile::setPermissions(QDir(dir).filePath(name), QFile::ReadOwner | QFile::WriteOwner);
+            // An erasure that ran meanwhile deleted this job's row and found no file to
+            // delete: the file must not outlive the account.
+            auto owner = gdpr->accountExists(*ctx.job().ownerId);
+            if (!owner.ok() || !owner.value()) {
+                QFile::remove(QDir(dir).filePath(name));
+                return owner.ok() ? JobResult::fatal(QStringLiteral("the account was erased"))
+                                  : JobResult::retry(owner.error().message);
+            }
             const qint64 expires = QDateTime::currentMSecsSinceEpoch() + ttl;
             return JobResult::success(QJsonObject{
                 {QStringLiteral("file"), name},
@@ -251,6 +259,12 @@ void registerWebhookDelivery(JobRegistry &registry, const BuiltinJobServices &s)
     JobTypeOptions o = options(s, JobTypeOptions::Submit::System, QStringLiteral("webhooks"),
                                JobPriority::Normal,
                                QStringLiteral("Delivers one event to one webhook (signed POST)."));
+    // A receiver down for a while should not lose events to the dead-letter queue within
+    // minutes: 30 s doubling up to an hour, so the default 8 attempts span about an hour
+    // (at least half of it with equal jitter). jobs.types can change it.
+    o.retry.baseDelay = std::chrono::seconds(30);
+    o.retry.maxDelay = std::chrono::hours(1);
+    o.retry.multiplier = 2;
     o.retry.maxAttempts = s.webhooks.maxAttempts;
     // The handler gives up on a request after webhooks.timeout; the job's own timeout only
     // catches a handler that hangs beyond that.
@@ -319,7 +333,13 @@ QList<quint64> subscribeWebhooks(EventBus &events, JobQueue &jobs,
 {
     QList<quint64> ids;
     for (const WebhookConfig &hook : webhooks) {
-        for (const QString &event : hook.events) {
+        // One subscription per event name, and only "*" when it is listed: an event is
+        // delivered to a webhook once.
+        QStringList names = hook.events;
+        names.removeDuplicates();
+        if (names.contains(QStringLiteral("*")))
+            names = {QStringLiteral("*")};
+        for (const QString &event : std::as_const(names)) {
             const QString name = hook.name;
             ids.append(events.subscribe(event, [&jobs, name](const Event &e) {
                 if (e.name.startsWith(QLatin1String("job.")) &&

@@ -27,6 +27,19 @@ ServerApp::ServerApp(Config config, QObject *parent)
       m_series(MetricsSampler::seriesNames(), 3600), m_pipeline(m_router)
 {
     addProcessCollector(m_metrics);
+    m_metrics.addCollector([this](QByteArray &out) {
+        out += "# HELP bulwark_events_emitted_total Events queued for subscribers.\n"
+               "# TYPE bulwark_events_emitted_total counter\nbulwark_events_emitted_total " +
+               QByteArray::number(m_events.emitted()) +
+               "\n# HELP bulwark_events_dropped_total Events dropped because the event queue "
+               "was full (or at shutdown).\n# TYPE bulwark_events_dropped_total counter\n"
+               "bulwark_events_dropped_total " +
+               QByteArray::number(m_events.dropped()) +
+               "\n# HELP bulwark_event_handler_errors_total Event handlers that threw.\n"
+               "# TYPE bulwark_event_handler_errors_total counter\n"
+               "bulwark_event_handler_errors_total " +
+               QByteArray::number(m_events.handlerErrors()) + '\n';
+    });
     m_drainPoll.setInterval(20);
     connect(&m_drainPoll, &QTimer::timeout, this, &ServerApp::checkDrained);
     m_graceTimer.setSingleShot(true);
@@ -337,6 +350,7 @@ bool ServerApp::buildJobs(QString *error)
     const JobsConfig &c = m_config.jobs;
     m_collections->setEvents(&m_events);
     m_gdpr->setEvents(&m_events);
+    m_gdpr->setExportDir(QDir(m_dataDir).filePath(QStringLiteral("exports")));
     if (!c.enabled)
         return true;
     m_jobStore = std::make_unique<JobStore>(*m_pool, m_insight.get());

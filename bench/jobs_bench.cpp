@@ -1,25 +1,25 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // jobs_bench: end-to-end throughput of the durable job queue, and the latency of one
-// enqueue, on SQLite or PostgreSQL, against the database's own floor measured in the
-// same run.
+// enqueue, on SQLite or PostgreSQL, against a naive serial loop over the same database
+// measured in the same run.
 //
 //   bulwark_jobs_bench --sqlite DIR | --postgres HOST:PORT:NAME:USER
 //                      [--jobs N] [--batch N] [--workers N] [--concurrency N]
 //                      [--claim-batch N] [--runs N] [--latency-samples N]
 //
 // Each run (median of --runs reported):
-//   floor   the statements the queue must run for N jobs, issued back to back from one
-//           thread with nothing else in the way: INSERT in transactions of --batch rows,
-//           claim with the queue's own UPDATE ... RETURNING (FOR UPDATE SKIP LOCKED on
-//           PostgreSQL) in --claim-batch slices, and one UPDATE per job to succeeded in
-//           one transaction per slice. It is what the database allows, not a competitor.
+//   serial  what a straightforward single-threaded queue loop does for N jobs, issued back
+//           to back from one thread: INSERT in transactions of --batch rows, claim with
+//           the queue's UPDATE ... RETURNING (FOR UPDATE SKIP LOCKED on PostgreSQL) in
+//           --claim-batch slices, and one UPDATE per job to succeeded in one transaction
+//           per slice. The reference the queue's overlap and batching are measured against.
 //   queue   N no-op jobs through JobQueue: a producer thread enqueues them in batches of
 //           --batch (one transaction each) while the coordinator claims and the workers
 //           run and complete them; timed from the first enqueue until the last job is
 //           stored as succeeded. jobs/s = N / that time.
 // Then enqueue latency: --latency-samples single-job enqueues (one transaction each),
 // one after another, while the queue drains them, and the same number of bare
-// single-row INSERT transactions as their floor; p50 and p99 of each.
+// single-row INSERT transactions as their reference; p50 and p99 of each.
 // Output lines are "key=value" for bench/run_jobs_bench.sh to read.
 #include "DatabaseSetup.h"
 #include "JobQueue.h"
@@ -81,30 +81,34 @@ template <typename T> T check(Result<T> r, const char *what)
 void clear(ConnectionPool &pool)
 {
     SqlSession sql(pool, nullptr);
-    check(sql.execUnprepared(QStringLiteral("DELETE FROM jobs")), "clearing jobs");
-    check(sql.execUnprepared(QStringLiteral("DELETE FROM bench_floor")), "clearing bench_floor");
+    // TRUNCATE on PostgreSQL: DELETE would leave every run's rows behind as dead tuples
+    // for the next run to step over.
+    const QString clearTable =
+        sql.isSqlite() ? QStringLiteral("DELETE FROM %1") : QStringLiteral("TRUNCATE %1");
+    check(sql.execUnprepared(clearTable.arg(QStringLiteral("jobs"))), "clearing jobs");
+    check(sql.execUnprepared(clearTable.arg(QStringLiteral("bench_serial"))), "clearing bench_serial");
 }
 
 // One row as JobStore::enqueue inserts it (the same columns, RETURNING id).
 void insertFloorRow(SqlSession &sql, qint64 now)
 {
-    check(sql.select(QStringLiteral("INSERT INTO bench_floor (type, queue, priority, state, "
+    check(sql.select(QStringLiteral("INSERT INTO bench_serial (type, queue, priority, state, "
                                     "payload, max_attempts, run_at, created_at) VALUES ('noop', "
                                     "'default', 2, 'queued', '{}', 5, ?, ?) RETURNING id"),
                      {now, now}, [](const SqlCell *, int) { return false; }),
           "insert");
 }
 
-// The floor: the queue's statements, one thread, no runtime.
-double floorRun(ConnectionPool &pool, const Options &o)
+// The serial reference: the queue's statements, one thread, no runtime.
+double serialRun(ConnectionPool &pool, const Options &o)
 {
     clear(pool);
     SqlSession sql(pool, nullptr);
     const QString lock = sql.isSqlite() ? QString() : QStringLiteral(" FOR UPDATE SKIP LOCKED");
     const QString claim =
-        QStringLiteral("UPDATE bench_floor SET state = 'running', attempts = attempts + 1, "
-                       "lease_owner = 'floor', lease_until = ? WHERE id IN (SELECT id FROM "
-                       "bench_floor WHERE state = 'queued' AND queue = 'default' AND priority = 2 "
+        QStringLiteral("UPDATE bench_serial SET state = 'running', attempts = attempts + 1, "
+                       "lease_owner = 'serial', lease_until = ? WHERE id IN (SELECT id FROM "
+                       "bench_serial WHERE state = 'queued' AND queue = 'default' AND priority = 2 "
                        "AND run_at <= ? ORDER BY run_at, id LIMIT ?%1) RETURNING id, payload")
             .arg(lock);
     QElapsedTimer timer;
@@ -132,9 +136,9 @@ double floorRun(ConnectionPool &pool, const Options &o)
             break;
         check(sql.beginWrite(), "begin");
         for (qint64 id : ids)
-            check(sql.select(QStringLiteral("UPDATE bench_floor SET state = 'succeeded', "
+            check(sql.select(QStringLiteral("UPDATE bench_serial SET state = 'succeeded', "
                                             "finished_at = ?, lease_owner = NULL WHERE id = ? AND "
-                                            "lease_owner = 'floor' AND attempts = 1 AND state = "
+                                            "lease_owner = 'serial' AND attempts = 1 AND state = "
                                             "'running' RETURNING id"),
                              {now, id}, [](const SqlCell *, int) { return false; }),
                   "complete");
@@ -234,7 +238,7 @@ void latencyRun(ConnectionPool &pool, JobStore &store, const JobRegistry &regist
     std::printf("enqueue_latency_us p50=%.1f p99=%.1f max=%.1f samples=%d\n",
                 percentile(enqueueUs, 0.5), percentile(enqueueUs, 0.99),
                 *std::max_element(enqueueUs.begin(), enqueueUs.end()), o.latencySamples);
-    std::printf("insert_floor_latency_us p50=%.1f p99=%.1f max=%.1f samples=%d\n",
+    std::printf("insert_latency_us p50=%.1f p99=%.1f max=%.1f samples=%d\n",
                 percentile(insertUs, 0.5), percentile(insertUs, 0.99),
                 *std::max_element(insertUs.begin(), insertUs.end()), o.latencySamples);
 }
@@ -303,22 +307,22 @@ int main(int argc, char **argv)
         fail(setup.error().message);
     ConnectionPool &pool = *setup.value().pool;
     {
-        // The floor's table: the jobs table's shape and its claim index.
+        // The serial loop's table: the jobs table's shape and its claim index.
         SqlSession sql(pool, nullptr);
         const QString key = setup.value().dialect->autoIncrementKey();
         check(sql.execUnprepared(
-                  QStringLiteral("CREATE TABLE IF NOT EXISTS bench_floor (id %1, type TEXT NOT "
+                  QStringLiteral("CREATE TABLE IF NOT EXISTS bench_serial (id %1, type TEXT NOT "
                                  "NULL, queue TEXT NOT NULL, priority INTEGER NOT NULL, state TEXT "
                                  "NOT NULL, payload TEXT NOT NULL, result TEXT, error TEXT, "
                                  "attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT "
                                  "NULL, run_at BIGINT NOT NULL, created_at BIGINT NOT NULL, "
                                  "finished_at BIGINT, lease_owner TEXT, lease_until BIGINT)")
                       .arg(key)),
-              "create bench_floor");
+              "create bench_serial");
         check(sql.execUnprepared(QStringLiteral(
-                  "CREATE INDEX IF NOT EXISTS bench_floor_ready ON bench_floor (queue, priority, "
+                  "CREATE INDEX IF NOT EXISTS bench_serial_ready ON bench_serial (queue, priority, "
                   "run_at, id) WHERE state IN ('queued', 'retrying')")),
-              "index bench_floor");
+              "index bench_serial");
     }
     JobStore store(pool, nullptr);
     JobRegistry registry;
@@ -328,29 +332,29 @@ int main(int argc, char **argv)
                 "runs=%d\n",
                 o.db.driver == DbDriver::Sqlite ? "sqlite" : "postgres", o.jobs, o.batch,
                 o.workers, o.concurrency, o.claimBatch, o.runs);
-    std::vector<double> floors, queues, enqueueOnly;
+    std::vector<double> serials, queues, enqueueOnly;
     for (int r = 0; r < o.runs; ++r) {
         // Alternate which goes first, so neither always meets a warmer cache.
         double f, q;
         QueueRun run;
         if (r % 2 == 0) {
-            f = floorRun(pool, o);
+            f = serialRun(pool, o);
             run = queueRun(pool, store, registry, o);
         } else {
             run = queueRun(pool, store, registry, o);
-            f = floorRun(pool, o);
+            f = serialRun(pool, o);
         }
         q = run.jobsPerSecond;
-        floors.push_back(f);
+        serials.push_back(f);
         queues.push_back(q);
         enqueueOnly.push_back(run.enqueueOnlyPerSecond);
-        std::printf("run=%d floor_jobs_per_s=%.0f queue_jobs_per_s=%.0f "
+        std::printf("run=%d serial_jobs_per_s=%.0f queue_jobs_per_s=%.0f "
                     "enqueue_only_jobs_per_s=%.0f ratio=%.3f\n",
                     r + 1, f, q, run.enqueueOnlyPerSecond, q / f);
         std::fflush(stdout);
     }
-    std::printf("median floor_jobs_per_s=%.0f queue_jobs_per_s=%.0f ratio=%.3f\n", median(floors),
-                median(queues), median(queues) / median(floors));
+    std::printf("median serial_jobs_per_s=%.0f queue_jobs_per_s=%.0f ratio=%.3f\n", median(serials),
+                median(queues), median(queues) / median(serials));
     latencyRun(pool, store, registry, o);
     clear(pool);
     pool.closeThreadConnections();

@@ -107,6 +107,7 @@ forget_pid() { # pid: drop it from PIDS, so that cleanup() never signals a recyc
 cleanup() {
     local i
     local -a all=("${PIDS[@]}")
+    stop_postgres
     # Newest first: the connection holder before the servers it holds connections to.
     for (( i = ${#all[@]} - 1; i >= 0; i-- )); do
         stop_pid "${all[$i]}"
@@ -244,6 +245,39 @@ start_server() { # label [NAME=VALUE...] [-- bulwark-args...] -> sets SERVER_PID
     wait_for_line "$TMP/$label.err" 'listening on http://127\.0\.0\.1:[0-9]+' 600 \
         || { tail -20 "$TMP/$label.err" >&2; die "bulwark ($label) did not start"; }
     SERVER_PORT=$(grep -oE 'listening on http://127\.0\.0\.1:[0-9]+' <<<"$FOUND_LINE" | grep -oE '[0-9]+$')
+}
+
+# PostgreSQL from Debian's packages in TMP/pg on a free loopback port, with database
+# "bulwark". Durability is off (fsync, synchronous_commit, full_page_writes), as in the test
+# harness: the figures are about Bulwark, not the disk. It refuses to run as root, so then
+# it runs as the postgres user (and TMP is opened to it). cleanup() stops it.
+PG_BIN=""
+PG_DATA=""
+as_postgres() {
+    if (( EUID == 0 )); then runuser -u postgres -- "$@"; else "$@"; fi
+}
+stop_postgres() {
+    if [[ -n "$PG_DATA" && -f "$PG_DATA/postmaster.pid" ]]; then
+        as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+    fi
+}
+# shellcheck disable=SC2034 # PG_PORT is for the caller
+start_postgres() { # -> sets PG_BIN, PG_DATA, PG_PORT
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL is not installed (Debian: apt-get install postgresql)"
+    chmod 755 "$TMP"
+    local dir="$TMP/pg"
+    mkdir -p "$dir"
+    (( EUID != 0 )) || chown postgres: "$dir"
+    PG_DATA="$dir/data"
+    PG_PORT=$(free_port)
+    echo "== starting PostgreSQL ($PG_BIN) on 127.0.0.1:$PG_PORT"
+    as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --no-sync >"$TMP/initdb.log" 2>&1 \
+        || { tail "$TMP/initdb.log" >&2; die "initdb failed"; }
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$dir/log" -w -t 60 \
+        -o "-p $PG_PORT -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB" \
+        start >/dev/null || { tail "$dir/log" >&2; die "PostgreSQL did not start"; }
+    as_postgres "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE DATABASE bulwark" >/dev/null
 }
 
 # shellcheck disable=SC2034 # REDIS_PORT and REDIS_PID are for the caller

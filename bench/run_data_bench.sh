@@ -75,29 +75,7 @@ BARE="$BUILD_DIR/bench/bulwark_hello_qhttpserver"
 for bin in "$BULWARK" "$BARE"; do
     [[ -x "$bin" ]] || die "$bin is missing; build first (drop --no-build)"
 done
-grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null \
-    || echo "WARNING: $BUILD_DIR is not a Release build; the figures are not comparable" >&2
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bulwark-data-bench.XXXXXX")
-chmod 755 "$TMP"
-PG_BIN=""
-PG_DATA=""
-stop_postgres() {
-    if [[ -n "$PG_DATA" && -f "$PG_DATA/postmaster.pid" ]]; then
-        as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 || true
-    fi
-}
-on_exit() {
-    stop_postgres
-    cleanup
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-as_postgres() { # PostgreSQL refuses to run as root
-    if (( EUID == 0 )); then runuser -u postgres -- "$@"; else "$@"; fi
-}
+start_run bulwark-data-bench
 
 # ---------------------------------------------------------------- the machine
 print_machine "SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)')"
@@ -192,21 +170,8 @@ stop_pid "$SQLITE_PID"
 # ---------------------------------------------------------------- PostgreSQL
 PG_SEED="skipped (--no-postgres)"
 if (( POSTGRES )); then
-    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-    [[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL is not installed (Debian: apt-get install postgresql)"
-    PG_DIR="$TMP/pg"
-    mkdir -p "$PG_DIR"
-    (( EUID != 0 )) || chown postgres: "$PG_DIR"
-    PG_DATA="$PG_DIR/data"
-    PG_PORT=$(free_port)
-    echo "== starting PostgreSQL ($PG_BIN) on 127.0.0.1:$PG_PORT"
-    as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --no-sync >"$TMP/initdb.log" 2>&1 \
-        || { tail "$TMP/initdb.log" >&2; die "initdb failed"; }
-    # Durability off, as in the test harness: the benchmark reads; it only speeds the seeding.
-    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/log" -w -t 60 \
-        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB" \
-        start >/dev/null || { tail "$PG_DIR/log" >&2; die "PostgreSQL did not start"; }
-    as_postgres "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE DATABASE bulwark" >/dev/null
+    # Durability off (lib.sh): the benchmark reads; it only speeds the seeding.
+    start_postgres
     PG_ENV=(BULWARK_SERVER_DATA_DIR="$TMP/pg-data" BULWARK_DB_DRIVER=postgres BULWARK_DB_POSTGRES_HOST=127.0.0.1
             BULWARK_DB_POSTGRES_PORT="$PG_PORT" BULWARK_DB_POSTGRES_USER=postgres BULWARK_DB_POSTGRES_NAME=bulwark)
     seed postgres "${PG_ENV[@]}"

@@ -2,6 +2,9 @@
 // See GdprController.h.
 #include "GdprController.h"
 
+#include <QDir>
+#include <QFile>
+
 #include "ApiSupport.h"
 #include "JsonWriter.h"
 
@@ -89,6 +92,20 @@ Result<QByteArray> GdprController::buildExport(qint64 userId) const
     return body;
 }
 
+Result<bool> GdprController::accountExists(qint64 userId) const
+{
+    SqlSession sql(m_pool, &m_insight);
+    bool found = false;
+    auto rows = sql.select(QStringLiteral("SELECT 1 FROM users WHERE id = ?"), {userId},
+                           [&found](const SqlCell *, int) {
+                               found = true;
+                               return false;
+                           });
+    if (!rows.ok())
+        return rows.error();
+    return found;
+}
+
 HttpResponse GdprController::exportData(RequestContext &ctx) const
 {
     auto body = buildExport(ctx.principal->userId);
@@ -117,6 +134,28 @@ HttpResponse GdprController::erase(RequestContext &ctx, qint64 userId, const QSt
     auto counts = m_store.deleteOwned(sql, userId);
     if (!counts.ok())
         return fail(ctx, counts.error());
+    // The account's jobs go too: their payloads and results are its data, and a finished
+    // export names a file that holds all of it (deleted once the transaction commits).
+    QStringList exportFiles;
+    auto exports = sql.exec(QStringLiteral("SELECT result FROM jobs WHERE owner_id = ? AND type = "
+                                           "'gdpr.export' AND result IS NOT NULL"),
+                            {QVariant(qlonglong(userId))});
+    if (!exports.ok())
+        return fail(ctx, exports.error());
+    while (exports.value()->next()) {
+        const QString file = QJsonDocument::fromJson(exports.value()->value(0).toString().toUtf8())
+                                 .object()
+                                 .value(QStringLiteral("file"))
+                                 .toString();
+        if (!file.isEmpty() && !file.contains(u'/') && !file.startsWith(u'.'))
+            exportFiles.append(file);
+    }
+    exports.value()->finish();
+    auto jobs = sql.exec(QStringLiteral("DELETE FROM jobs WHERE owner_id = ?"),
+                         {QVariant(qlonglong(userId))});
+    if (!jobs.ok())
+        return fail(ctx, jobs.error());
+    const int jobsDeleted = jobs.value()->numRowsAffected();
     for (const QString &statement : {QStringLiteral("DELETE FROM api_keys WHERE user_id = ?"),
                                      QStringLiteral("DELETE FROM users WHERE id = ?")}) {
         auto done = sql.exec(statement, {QVariant(qlonglong(userId))});
@@ -125,7 +164,8 @@ HttpResponse GdprController::erase(RequestContext &ctx, qint64 userId, const QSt
     }
     // The audit record keeps what happened and how much, not who: no id, no email.
     const QString detail = QString::fromUtf8(
-        QJsonDocument(QJsonObject{{QStringLiteral("rows_deleted"), counts.value()}})
+        QJsonDocument(QJsonObject{{QStringLiteral("rows_deleted"), counts.value()},
+                                  {QStringLiteral("jobs_deleted"), jobsDeleted}})
             .toJson(QJsonDocument::Compact));
     auto audited = sql.exec(
         QStringLiteral("INSERT INTO audit_log (at, actor, action, detail) VALUES (?, ?, ?, ?)"),
@@ -136,6 +176,9 @@ HttpResponse GdprController::erase(RequestContext &ctx, qint64 userId, const QSt
     if (auto committed = sql.commit(); !committed.ok())
         return fail(ctx, committed.error());
     m_users.invalidateCache();
+    if (!m_exportDir.isEmpty())
+        for (const QString &file : std::as_const(exportFiles))
+            QFile::remove(QDir(m_exportDir).filePath(file));
     if (m_events)
         m_events->emitEvent(QStringLiteral("user.deleted"),
                             QJsonObject{{QStringLiteral("user_id"), double(userId)},
@@ -144,7 +187,8 @@ HttpResponse GdprController::erase(RequestContext &ctx, qint64 userId, const QSt
     return HttpResponse::json(QJsonObject{{QStringLiteral("message"),
                                            QStringLiteral("The account and the data it owned have "
                                                           "been deleted.")},
-                                          {QStringLiteral("rows_deleted"), counts.value()}})
+                                          {QStringLiteral("rows_deleted"), counts.value()},
+                                          {QStringLiteral("jobs_deleted"), jobsDeleted}})
         .noStore();
 }
 

@@ -4,7 +4,7 @@
 //   DELETE /api/v1/me           delete the caller's account and everything it owns
 //   DELETE /api/v1/users/{id}   the same, by an admin, for any account
 // Erasure runs in one write transaction: owned rows children first (following the
-// schema's references), then keys, then the account, then an audit record that says what
+// schema's references), then the account's jobs, keys, the account, then an audit record that says what
 // happened and how many rows went, without the person's data or id.
 // The export is one read transaction (a consistent snapshot), built in memory. GET
 // answers it inline; for large accounts POST /api/v1/me/export runs the same export as a
@@ -30,8 +30,12 @@ public:
     void registerRoutes(Router &router) const;
     // Erasures are announced as user.deleted ({"user_id", "by", "rows_deleted"}).
     void setEvents(EventBus *events) { m_events = events; }
+    // Where gdpr.export jobs write their files: an erasure deletes the account's jobs and
+    // the export files they name.
+    void setExportDir(QString dir) { m_exportDir = std::move(dir); }
     // The export document of `userId`, from one read transaction.
     Result<QByteArray> buildExport(qint64 userId) const;
+    Result<bool> accountExists(qint64 userId) const;
 
 private:
     HttpResponse exportData(RequestContext &ctx) const;
@@ -42,6 +46,7 @@ private:
     ConnectionPool &m_pool;
     QueryInsight &m_insight;
     EventBus *m_events = nullptr;
+    QString m_exportDir;
 };
 
 } // namespace bulwark

@@ -26,9 +26,12 @@ std::optional<qint64> parseTime(const QString &text)
     const qint64 ms = text.toLongLong(&ok);
     if (ok)
         return ms;
-    const QDateTime t = QDateTime::fromString(text, Qt::ISODateWithMs);
+    QDateTime t = QDateTime::fromString(text, Qt::ISODateWithMs);
     if (!t.isValid())
         return std::nullopt;
+    // Without an offset it is UTC, as everywhere in the API (not the server's zone).
+    if (t.timeSpec() == Qt::LocalTime)
+        t.setTimeSpec(Qt::UTC);
     return t.toMSecsSinceEpoch();
 }
 
@@ -186,7 +189,9 @@ void JobsController::registerRoutes(Router &router)
         QJsonArray hooks;
         for (const WebhookConfig &w : m_webhooks)
             hooks.append(QJsonObject{{QStringLiteral("name"), w.name},
-                                     {QStringLiteral("url"), w.url},
+                                     // Credentials in the URL stay in the configuration.
+                                     {QStringLiteral("url"),
+                                      QUrl(w.url).toString(QUrl::RemoveUserInfo)},
                                      {QStringLiteral("events"), QJsonArray::fromStringList(w.events)}});
         return HttpResponse::json(QJsonObject{{QStringLiteral("webhooks"), hooks}}).noStore();
     });
@@ -252,8 +257,11 @@ Result<JobSpec> JobsController::parseSpec(const RequestContext &ctx, bool admin,
         // Users' keys never collide with other users' or the system's.
         if (!admin)
             spec.uniqueKey = QStringLiteral("user:%1:%2").arg(ctx.principal->userId).arg(spec.uniqueKey);
-        const auto window = ConfigLoader::parseDurationMs(
-            body.value(QStringLiteral("unique_window")).toString(QStringLiteral("1h")));
+        // A duration as in the configuration: "10m", "250ms", or a number of seconds.
+        const QJsonValue w = body.value(QStringLiteral("unique_window"));
+        const auto window = w.isUndefined() ? std::optional<qint64>(3'600'000)
+                            : w.isDouble()  ? std::optional<qint64>(qint64(w.toDouble() * 1000))
+                                            : ConfigLoader::parseDurationMs(w.toString());
         if (!window || *window <= 0)
             return Error{ErrorCode::BadRequest,
                                    QStringLiteral("unique_window: expected a duration such as "
@@ -488,6 +496,20 @@ HttpResponse JobsController::download(RequestContext &ctx)
     if (file.isEmpty() || file.contains(u'/') || file.contains(u'\\') || file.startsWith(u'.'))
         return fail(ctx, Error{ErrorCode::NotFound, QStringLiteral("job %1 has no download").arg(j.id)});
     const QDir dir(m_exportDir);
+    if (ctx.request.method == "HEAD") {
+        // HEAD tells whether the download is still there; only GET takes it.
+        // The writer sends the length of the body and drops the body itself.
+        QFile peek(dir.filePath(file));
+        if (!peek.open(QIODevice::ReadOnly))
+            return fail(ctx, Error{ErrorCode::Gone,
+                                   QStringLiteral("the export of job %1 was already downloaded or "
+                                                  "has expired; submit a new one")
+                                       .arg(j.id)});
+        HttpResponse head = HttpResponse::bytes(peek.readAll(), QByteArrayLiteral("application/json"));
+        head.setHeader(QByteArrayLiteral("Content-Disposition"),
+                       QByteArrayLiteral("attachment; filename=\"bulwark-export.json\""));
+        return head.noStore();
+    }
     // Renaming first makes the download happen once even when two requests race: only one
     // rename succeeds.
     const QString taken = dir.filePath(QStringLiteral(".sending-%1-%2")
@@ -608,7 +630,7 @@ HttpResponse JobsController::stats(RequestContext &ctx)
                             double(s.lastMinute.value(QStringLiteral("succeeded")) +
                                    s.lastMinute.value(QStringLiteral("dead"))) /
                                 60.0},
-                           {QStringLiteral("failed_attempts_last_hour"), double(s.failedLastHour)},
+                           {QStringLiteral("failed_jobs_last_hour"), double(s.failedLastHour)},
                            {QStringLiteral("failure_rate_last_hour"), failureRate},
                            {QStringLiteral("instance"), instance}})
         .noStore();

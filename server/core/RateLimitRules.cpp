@@ -195,8 +195,8 @@ QList<RateLimitRuleConfig> defaultRateLimitRules()
         rule("login", "/api/v1/auth/login", post, "ip", "sliding_log", 5, 3'600'000),
         rule("registration", "/api/v1/auth/register", post, "ip", "sliding_log", 3, 3'600'000),
         rule("batch", "/api/v1/batch", post, "user", "sliding_log", 10, 3'600'000),
-        rule("export", "/api/v1/me/export", {QStringLiteral("GET"), QStringLiteral("HEAD")},
-             "user", "sliding_log", 10, 3'600'000),
+        // Every method: GET exports inline, POST queues a gdpr.export job.
+        rule("export", "/api/v1/me/export", {}, "user", "sliding_log", 10, 3'600'000),
         rule("admin", "/admin/api/**", {}, "ip", "sliding_counter", 50, 60'000),
     };
 }

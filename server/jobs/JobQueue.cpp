@@ -440,9 +440,12 @@ void JobQueue::periodic(qint64 nowMs, SteadyTime steadyNow)
         }
     }
     if (anyActive && steadyNow - m_lastRenew >= m_options.lease / 3) {
-        m_lastRenew = steadyNow;
+        // A failed renewal is tried again at the next tick (250 ms), not a third of a lease
+        // later: the lease must not lapse over a short database outage.
         if (auto renewed = m_store.renewLeases(m_options.instanceId, nowMs + m_options.lease.count());
-            !renewed.ok())
+            renewed.ok())
+            m_lastRenew = steadyNow;
+        else
             countStoreError(renewed.error(), "renewing leases");
     }
     if (!progress.isEmpty())
@@ -453,14 +456,22 @@ void JobQueue::periodic(qint64 nowMs, SteadyTime steadyNow)
         if (auto expired = m_store.requeueExpired(nowMs); expired.ok()) {
             for (const JobStore::Expired &e : expired.value()) {
                 qWarning("job %lld (%s): lease expired; %s", qlonglong(e.id), qPrintable(e.type),
-                         e.dead ? "dead (no attempts left)" : "queued again");
-                if (m_events)
-                    m_events->emitEvent(e.dead ? QStringLiteral("job.dead")
-                                               : QStringLiteral("job.failed"),
-                                        QJsonObject{{QStringLiteral("id"), double(e.id)},
-                                                    {QStringLiteral("type"), e.type},
-                                                    {QStringLiteral("error"),
-                                                     QStringLiteral("lease expired")}});
+                         e.state == JobState::Dead        ? "dead (no attempts left)"
+                         : e.state == JobState::Cancelled ? "cancelled (as requested)"
+                                                          : "queued again");
+                if (!m_events || e.state == JobState::Cancelled)
+                    continue;
+                // The same events, with the same fields, as an attempt that failed here.
+                const QJsonObject payload{
+                    {QStringLiteral("id"), double(e.id)},
+                    {QStringLiteral("type"), e.type},
+                    {QStringLiteral("queue"), e.queue},
+                    {QStringLiteral("attempt"), e.attempt},
+                    {QStringLiteral("error"),
+                     QStringLiteral("the lease expired: the instance running it stopped or hung")}};
+                m_events->emitEvent(QStringLiteral("job.failed"), payload);
+                if (e.state == JobState::Dead)
+                    m_events->emitEvent(QStringLiteral("job.dead"), payload);
             }
             if (!expired.value().isEmpty())
                 wake();

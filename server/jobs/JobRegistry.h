@@ -81,7 +81,7 @@ public:
     const QJsonObject &payload() const { return m_job.payload; }
     int attempt() const { return m_job.attempt; }
     bool isCancelled() const { return m_token->isCancelled(); }
-    // 0..1, with an optional short message; stored with the job about once a second.
+    // 0..1, with an optional short message; stored with the job within a quarter second.
     void setProgress(double fraction, const QString &message = {})
     {
         if (m_progress)

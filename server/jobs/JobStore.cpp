@@ -213,7 +213,7 @@ static QString isoMs(qint64 ms)
     return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs);
 }
 
-QJsonObject JobRecord::toJson(bool withPayload) const
+QJsonObject JobRecord::toJson(bool withPayload, qint64 nowMs) const
 {
     QJsonObject o{{QStringLiteral("id"), double(id)},
                   {QStringLiteral("type"), type},
@@ -235,7 +235,8 @@ QJsonObject JobRecord::toJson(bool withPayload) const
                                                  : QJsonValue(result)}};
     if (!progressMessage.isEmpty())
         o.insert(QStringLiteral("progress_message"), progressMessage);
-    if (state == JobState::Queued && runAtMs > createdAtMs)
+    if (state == JobState::Queued &&
+        runAtMs > (nowMs >= 0 ? nowMs : QDateTime::currentMSecsSinceEpoch()))
         o.insert(QStringLiteral("scheduled"), true);
     if (cancelRequested)
         o.insert(QStringLiteral("cancel_requested"), true);
@@ -333,7 +334,7 @@ Result<QList<ClaimedJob>> JobStore::claim(const QString &owner, const QString &q
     const QString lock = sql.isSqlite() ? QString() : QStringLiteral(" FOR UPDATE SKIP LOCKED");
     const QString statement =
         QStringLiteral("UPDATE jobs SET state = 'running', attempts = attempts + 1, "
-                       "lease_owner = ?, lease_until = ?, started_at = ?, cancel_requested = 0 "
+                       "lease_owner = ?, lease_until = ?, started_at = ? "
                        "WHERE id IN (SELECT id FROM jobs WHERE state IN ('queued', 'retrying') "
                        "AND queue = ? AND priority = ? AND run_at <= ? ORDER BY run_at, id "
                        "LIMIT ?%1) RETURNING id, type, priority, payload, attempts, "
@@ -399,30 +400,63 @@ Result<QList<ClaimedJob>> JobStore::claim(const QString &owner, const QString &q
     });
 }
 
+namespace {
+
+// Plain successes (no result object) are stored kSuccessChunk at a time by one statement:
+// on PostgreSQL each statement is a round trip, and one per job bounded the queue at a few
+// thousand jobs a second. The statement text is fixed (a short chunk repeats its last
+// pair), so it is prepared once. The casts type the VALUES for PostgreSQL, which would
+// otherwise read them as text.
+constexpr int kSuccessChunk = 32;
+
+const QString &successChunkStatement()
+{
+    static const QString statement = [] {
+        QStringList pairs;
+        for (int i = 0; i < kSuccessChunk; ++i)
+            pairs.append(QStringLiteral("(CAST(? AS BIGINT), CAST(? AS INTEGER))"));
+        return QStringLiteral("UPDATE jobs SET state = 'succeeded', result = NULL, error = NULL, "
+                              "progress = 1, finished_at = ?, lease_owner = NULL, lease_until = "
+                              "NULL, cancel_requested = 0 WHERE lease_owner = ? AND state = 'running' AND (id, attempts) "
+                              "IN (VALUES %1) RETURNING id")
+            .arg(pairs.join(QStringLiteral(", ")));
+    }();
+    return statement;
+}
+
+} // namespace
+
 Result<std::vector<bool>> JobStore::finish(const QString &owner, const QList<JobOutcome> &outcomes,
                                            qint64 nowMs)
 {
     SqlSession sql(m_pool, m_insight);
+    // run_at changes only for a retry (its next run) and a release (now); it keeps the
+    // time a finished job was due.
     static const QString statement = QStringLiteral(
         "UPDATE jobs SET state = ?, result = ?, error = ?, progress = ?, finished_at = ?, "
-        "run_at = ?, attempts = ?, lease_owner = NULL, lease_until = NULL "
+        "run_at = COALESCE(?, run_at), attempts = ?, lease_owner = NULL, lease_until = NULL, "
+        "cancel_requested = 0 "
         "WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = 'running' RETURNING id");
     return inWriteTransaction<std::vector<bool>>(sql, [&]() -> Result<std::vector<bool>> {
         std::vector<bool> applied(outcomes.size(), false);
+        std::vector<qsizetype> plain; // indexes of successes without a result
         for (qsizetype i = 0; i < outcomes.size(); ++i) {
             const JobOutcome &o = outcomes.at(i);
+            if (o.kind == JobOutcome::Kind::Succeeded && o.result.isEmpty()) {
+                plain.push_back(i);
+                continue;
+            }
             QString state;
             QVariant result = nullText();
             QVariant error = nullText();
             QVariant finished(QMetaType::fromType<qint64>());
-            qint64 runAt = nowMs;
+            QVariant runAt(QMetaType::fromType<qint64>());
             int attempts = o.attempt;
             double progress = 0;
             switch (o.kind) {
             case JobOutcome::Kind::Succeeded:
                 state = QStringLiteral("succeeded");
-                if (!o.result.isEmpty())
-                    result = jsonText(o.result);
+                result = jsonText(o.result);
                 finished = nowMs;
                 progress = 1;
                 break;
@@ -445,6 +479,7 @@ Result<std::vector<bool>> JobStore::finish(const QString &owner, const QList<Job
                 // Back to where it was before this claim; the attempt does not count.
                 attempts = o.attempt - 1;
                 state = attempts > 0 ? QStringLiteral("retrying") : QStringLiteral("queued");
+                runAt = nowMs;
                 break;
             }
             bool changed = false;
@@ -458,6 +493,23 @@ Result<std::vector<bool>> JobStore::finish(const QString &owner, const QList<Job
             if (!rows.ok())
                 return rows.error();
             applied[size_t(i)] = changed;
+        }
+        for (size_t start = 0; start < plain.size(); start += kSuccessChunk) {
+            const size_t end = std::min(plain.size(), start + kSuccessChunk);
+            QVariantList binds{nowMs, owner};
+            for (size_t k = start; k < start + kSuccessChunk; ++k) {
+                const JobOutcome &o = outcomes.at(plain[std::min(k, end - 1)]);
+                binds << o.id << o.attempt;
+            }
+            QSet<qint64> changed;
+            auto rows = sql.select(successChunkStatement(), binds, [&changed](const SqlCell *c, int) {
+                changed.insert(integer(c[0]));
+                return true;
+            });
+            if (!rows.ok())
+                return rows.error();
+            for (size_t k = start; k < end; ++k)
+                applied[size_t(plain[k])] = changed.contains(outcomes.at(plain[k]).id);
         }
         return applied;
     });
@@ -478,16 +530,25 @@ Result<QList<JobStore::Expired>> JobStore::requeueExpired(qint64 nowMs)
     SqlSession sql(m_pool, m_insight);
     return inWriteTransaction<QList<Expired>>(sql, [&]() -> Result<QList<Expired>> {
         QList<Expired> out;
+        // A job someone asked to cancel ends cancelled: its instance died before it could
+        // act on the request, and running it again would ignore it.
         auto rows = sql.select(
             QStringLiteral(
-                "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE "
-                "'retrying' END, finished_at = CASE WHEN attempts >= max_attempts THEN "
-                "CAST(? AS BIGINT) ELSE NULL END, "
-                "error = 'the lease expired: the instance running it stopped or hung', "
-                "run_at = ?, lease_owner = NULL, lease_until = NULL "
-                "WHERE state = 'running' AND lease_until < ? RETURNING id, type, state"),
+                "UPDATE jobs SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' WHEN "
+                "attempts >= max_attempts THEN 'dead' ELSE 'retrying' END, finished_at = CASE "
+                "WHEN cancel_requested = 1 OR attempts >= max_attempts THEN CAST(? AS BIGINT) "
+                "ELSE NULL END, error = 'the lease expired: the instance running it stopped or "
+                "hung', run_at = ?, lease_owner = NULL, lease_until = NULL, cancel_requested = 0 "
+                "WHERE state = 'running' AND lease_until < ? RETURNING id, type, queue, "
+                "attempts, state"),
             {nowMs, nowMs, nowMs}, [&out](const SqlCell *c, int) {
-                out.append(Expired{integer(c[0]), text(c[1]), text(c[2]) == QLatin1String("dead")});
+                Expired e;
+                e.id = integer(c[0]);
+                e.type = text(c[1]);
+                e.queue = text(c[2]);
+                e.attempt = int(integer(c[3]));
+                e.state = jobStateFromName(text(c[4])).value_or(JobState::Retrying);
+                out.append(e);
                 return true;
             });
         if (!rows.ok())

@@ -60,13 +60,16 @@ public:
     // Extends the lease of every job `owner` is running.
     Result<qint64> renewLeases(const QString &owner, qint64 leaseUntilMs);
 
-    // Jobs whose lease ran out (their instance died or hung): back to retrying, or dead if
-    // that was their last attempt. Returns what happened to each.
+    // Jobs whose lease ran out (their instance died or hung): back to retrying, dead if
+    // that was their last attempt, cancelled if a cancel was requested. Returns what
+    // happened to each.
     struct Expired
     {
         qint64 id = 0;
         QString type;
-        bool dead = false;
+        QString queue;
+        int attempt = 0;
+        JobState state = JobState::Retrying; // retrying, dead, or cancelled (requested)
     };
     Result<QList<Expired>> requeueExpired(qint64 nowMs);
 
@@ -125,7 +128,8 @@ public:
         // Finished in the last minute and hour, by state (succeeded, dead, cancelled).
         QHash<QString, qint64> lastMinute;
         QHash<QString, qint64> lastHour;
-        // Failed attempts in the last hour (jobs now retrying or dead).
+        // Jobs with a failed attempt in the last hour that are now retrying or dead (a job
+        // that failed twice counts once).
         qint64 failedLastHour = 0;
     };
     Result<Stats> stats(qint64 nowMs);

@@ -130,7 +130,8 @@ struct JobRecord
     bool cancelRequested = false;
     std::optional<qint64> ownerId;
 
-    QJsonObject toJson(bool withPayload = true) const;
+    // "scheduled" is set for a queued job due after nowMs (-1: the current time).
+    QJsonObject toJson(bool withPayload = true, qint64 nowMs = -1) const;
 };
 
 // Which jobs a list or a bulk action covers; every field set narrows it.

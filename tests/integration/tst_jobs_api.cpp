@@ -12,18 +12,26 @@
 // (an empty or unknown filter is refused), dead/requeue and dead/purge; pausing a queue
 // holds its jobs and resuming runs them; stats, types and queues; unique keys; bad bodies.
 // User API: admin-only types and priorities are refused, the GDPR export runs as a job and
-// downloads once (then 410), other users' jobs are 404 and lists show only one's own.
+// downloads once (then 410), other users' jobs are 404 and lists show only one's own; HEAD
+// on the download tells its size without taking it; erasing an account deletes its jobs
+// and the export files they wrote; POST /api/v1/me/export is under the "export" rate
+// limit. Times without an offset (run_at, from, to) are UTC whatever the server's zone; a
+// numeric unique_window is seconds.
 // Webhooks: a record created through the data API is POSTed to a loopback receiver that
 // answers 500 and then 200; both attempts carry the same delivery id and a valid signature,
-// and the delivery log shows both. Metrics: the job families on /metrics.
+// and the delivery log shows both; the webhook list leaves credentials out of URLs.
+// Metrics: the job families and the event-bus counters on /metrics.
 #include "TestSupport.h"
 #include "WebhookDelivery.h"
 
 #include <QDateTime>
+#include <QDir>
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QJsonArray>
+#include <QFileInfo>
 #include <QJsonDocument>
+#include <QScopeGuard>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QThread>
@@ -32,6 +40,7 @@
 #include <QtTest>
 #include <atomic>
 #include <condition_variable>
+#include <ctime>
 #include <functional>
 #include <mutex>
 
@@ -265,9 +274,16 @@ private Q_SLOTS:
     void statsTypesAndQueues();
     void uniqueKeyReturnsTheExistingJob();
     void badSubmissionsAreRefused();
+    void timesWithoutOffsetAreUtc();
+    void numericUniqueWindowIsSeconds();
     void userJobsAndExportDownload();
+    void headOnDownloadDoesNotConsumeIt();
+    void erasingAnAccountDeletesItsJobsAndExports();
+    void exportSubmissionsAreRateLimited();
     void webhookDeliveredAfterARetry();
+    void webhookListHidesUrlCredentials();
     void metricsExposeJobFamilies();
+    void metricsExposeEventCounters();
 
 private:
     void startServer(const std::function<void(Config &)> &configure = {});
@@ -283,6 +299,11 @@ private:
     void pauseDefaultQueue();
     // A POST with raw body bytes (not necessarily JSON).
     RawResponse rawPost(const QString &target, const QByteArray &token, const QByteArray &body);
+    // POST /api/v1/me/export as `token`'s user, waits for the job to succeed and returns it
+    // (asserts all of it).
+    QJsonObject finishedExport(const QByteArray &token);
+    // Where the finished export `job` wrote its file: <data dir>/exports/<result.file>.
+    QString exportFilePath(const QJsonObject &job) const;
 
     std::unique_ptr<TestServer> m_server;
 };
@@ -378,6 +399,31 @@ RawResponse TestJobsApi::rawPost(const QString &target, const QByteArray &token,
         !client.readResponse(&r, 10000))
         r.body = client.errorString().toUtf8();
     return r;
+}
+
+QJsonObject TestJobsApi::finishedExport(const QByteArray &token)
+{
+    const RawResponse r = apiRequest(m_server->port(), "POST", "/api/v1/me/export", token);
+    if (r.status != 202) {
+        QTest::qFail(qPrintable(QStringLiteral("POST /api/v1/me/export: %1").arg(describe(r))),
+                     __FILE__, __LINE__);
+        return {};
+    }
+    const QJsonObject done =
+        waitForState(jobPath(idOf(r.json()), false), {"succeeded", "dead"}, token);
+    if (done.value(QStringLiteral("state")).toString() != QLatin1String("succeeded"))
+        QTest::qFail(
+            qPrintable(QStringLiteral("the export did not succeed: %1").arg(compact(done))),
+            __FILE__, __LINE__);
+    return done;
+}
+
+QString TestJobsApi::exportFilePath(const QJsonObject &job) const
+{
+    const QString file =
+        job.value(QStringLiteral("result")).toObject().value(QStringLiteral("file")).toString();
+    return file.isEmpty() ? QString()
+                          : QDir(m_server->dataDir()).filePath(QStringLiteral("exports/") + file);
 }
 
 // POST -> 202 + Location and the queued job; it runs and succeeds on its first attempt.
@@ -908,7 +954,7 @@ void TestJobsApi::statsTypesAndQueues()
     QCOMPARE(minute.value("cancelled").toDouble(), 0.0);
     QCOMPARE(compact(stats.value("finished_last_hour")), compact(minute));
     QCOMPARE(stats.value("throughput_per_second").toDouble(), (n + 1) / 60.0);
-    QCOMPARE(stats.value("failed_attempts_last_hour").toDouble(), 1.0);
+    QCOMPARE(stats.value("failed_jobs_last_hour").toDouble(), 1.0);
     // One job of n + 1 failed.
     QCOMPARE(stats.value("failure_rate_last_hour").toDouble(), 1.0 / (n + 1));
     const QJsonObject instance = stats.value("instance").toObject();
@@ -1068,6 +1114,133 @@ void TestJobsApi::badSubmissionsAreRefused()
     QCOMPARE(isoToMs(job.value("run_at")), at);
 }
 
+// run_at, from and to written without an offset are UTC, as every time the API answers
+// with, not the server's local zone. The server runs in this process, so TZ is switched to
+// Europe/Berlin (UTC+1 in January, never UTC) before it starts and restored afterwards:
+// reading such a time as local time would then be off by an hour and the checks below fail.
+// Where the zone database is missing the switch has no effect; the UTC results are still
+// asserted, they just cannot tell the two readings apart then.
+void TestJobsApi::timesWithoutOffsetAreUtc()
+{
+    const bool hadTz = qEnvironmentVariableIsSet("TZ");
+    const QByteArray oldTz = qgetenv("TZ");
+    const auto restoreTz = qScopeGuard([&] {
+        if (hadTz)
+            qputenv("TZ", oldTz);
+        else
+            qunsetenv("TZ");
+        tzset();
+    });
+    qputenv("TZ", "Europe/Berlin");
+    tzset();
+    const qint64 utcNewYear =
+        QDateTime(QDate(2030, 1, 1), QTime(0, 0), Qt::UTC).toMSecsSinceEpoch();
+    const qint64 localNewYear =
+        QDateTime::fromString(QStringLiteral("2030-01-01T00:00:00"), Qt::ISODate)
+            .toMSecsSinceEpoch();
+    if (localNewYear == utcNewYear)
+        qWarning("TZ=Europe/Berlin did not change the local zone (no tzdata?): this test cannot "
+                 "tell UTC from local time here");
+    else
+        QCOMPARE(utcNewYear - localNewYear, qint64(3'600'000)); // Berlin is an hour ahead
+
+    BULWARK_CHECK(startServer());
+    const QJsonObject job =
+        submit(QJsonObject{{"type", "noop"}, {"run_at", "2030-01-01T00:00:00"}});
+    const qint64 id = idOf(job);
+    QVERIFY(id > 0);
+    QCOMPARE(job.value("run_at").toString(), QStringLiteral("2030-01-01T00:00:00.000Z"));
+    QCOMPARE(job.value("scheduled").toBool(), true);
+    QCOMPARE(admin("GET", jobPath(id)).json().value("run_at").toString(),
+             QStringLiteral("2030-01-01T00:00:00.000Z"));
+    // With milliseconds, and with an explicit offset, for comparison.
+    QCOMPARE(submit(QJsonObject{{"type", "noop"}, {"run_at", "2030-01-01T00:00:00.250"}})
+                 .value("run_at")
+                 .toString(),
+             QStringLiteral("2030-01-01T00:00:00.250Z"));
+    QCOMPARE(submit(QJsonObject{{"type", "noop"}, {"run_at", "2030-01-01T01:00:00+01:00"}})
+                 .value("run_at")
+                 .toString(),
+             QStringLiteral("2030-01-01T00:00:00.000Z"));
+    // A user's submission reads it the same way.
+    const TestAccount alice = addTestAccount(*m_server->app(), QStringLiteral("alice@example.com"));
+    QVERIFY(!QTest::currentTestFailed());
+    RawResponse r =
+        apiRequest(m_server->port(), "POST", "/api/v1/jobs", alice.token,
+                   QJsonObject{{"type", "gdpr.export"}, {"run_at", "2030-01-01T00:00:00"}});
+    QVERIFY2(r.status == 202, qPrintable(describe(r)));
+    QCOMPARE(r.json().value("run_at").toString(), QStringLiteral("2030-01-01T00:00:00.000Z"));
+
+    // The list's from/to (on created_at, which is now) too: a window of UTC wall-clock
+    // times around now finds the first job; one starting 30 minutes from now finds none
+    // (read as Berlin time it would start half an hour or more ago, and find it).
+    const QString format = QStringLiteral("yyyy-MM-ddTHH:mm:ss");
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    const QString around =
+        QStringLiteral("?from=%1&to=%2")
+            .arg(now.addSecs(-300).toString(format), now.addSecs(300).toString(format));
+    r = admin("GET", "/admin/api/jobs" + around);
+    QVERIFY2(r.status == 200, qPrintable(describe(r)));
+    QVERIFY2(idsOf(r).contains(id), qPrintable(describe(r)));
+    r = admin("GET", "/admin/api/jobs?from=" + now.addSecs(1800).toString(format));
+    QVERIFY2(r.status == 200, qPrintable(describe(r)));
+    QCOMPARE(idsOf(r), QList<qint64>{});
+    r = admin("GET", "/admin/api/jobs?to=" + now.addSecs(-1800).toString(format));
+    QVERIFY2(r.status == 200, qPrintable(describe(r)));
+    QCOMPARE(idsOf(r), QList<qint64>{});
+}
+
+// unique_window as a JSON number is seconds: 600 holds the key for ten minutes (still a
+// duplicate after 700 ms, which it would not be if it were milliseconds); 0.001 (1 ms) has
+// run out a few milliseconds later, so the same key makes a new job.
+void TestJobsApi::numericUniqueWindowIsSeconds()
+{
+    BULWARK_CHECK(startServer());
+    const QJsonObject body{{"type", "noop"},
+                           {"unique_key", "report"},
+                           {"unique_window", 600},
+                           {"run_at", isoIn(3'600'000)}};
+    RawResponse first = admin("POST", "/admin/api/jobs", body);
+    QVERIFY2(first.status == 202, qPrintable(describe(first)));
+    const qint64 id = idOf(first.json());
+    QVERIFY(id > 0);
+    RawResponse again = admin("POST", "/admin/api/jobs", body);
+    QVERIFY2(again.status == 200, qPrintable(describe(again)));
+    QCOMPARE(idOf(again.json()), id);
+    QCOMPARE(again.json().value("duplicate").toBool(), true);
+    QTest::qWait(700);
+    again = admin("POST", "/admin/api/jobs", body);
+    QVERIFY2(again.status == 200, qPrintable(describe(again)));
+    QCOMPARE(idOf(again.json()), id);
+    QCOMPARE(again.json().value("duplicate").toBool(), true);
+
+    QJsonObject tiny = body;
+    tiny.insert("unique_key", "tiny");
+    tiny.insert("unique_window", 0.001);
+    first = admin("POST", "/admin/api/jobs", tiny);
+    QVERIFY2(first.status == 202, qPrintable(describe(first)));
+    const qint64 tinyId = idOf(first.json());
+    QTest::qWait(20);
+    again = admin("POST", "/admin/api/jobs", tiny);
+    QVERIFY2(again.status == 202, qPrintable(describe(again)));
+    QVERIFY(idOf(again.json()) > tinyId);
+    QVERIFY(!again.json().contains("duplicate"));
+
+    // Durations as text still work; a negative number is refused.
+    QJsonObject text = body;
+    text.insert("unique_key", "text");
+    text.insert("unique_window", "10m");
+    first = admin("POST", "/admin/api/jobs", text);
+    QVERIFY2(first.status == 202, qPrintable(describe(first)));
+    again = admin("POST", "/admin/api/jobs", text);
+    QVERIFY2(again.status == 200, qPrintable(describe(again)));
+    QCOMPARE(idOf(again.json()), idOf(first.json()));
+    QJsonObject negative = body;
+    negative.insert("unique_key", "negative");
+    negative.insert("unique_window", -5);
+    verifyError(admin("POST", "/admin/api/jobs", negative), 400, "bad_request", "unique_window");
+}
+
 // Users submit only what their role may, see only their own jobs, and download an export
 // once.
 void TestJobsApi::userJobsAndExportDownload()
@@ -1170,6 +1343,158 @@ void TestJobsApi::userJobsAndExportDownload()
     // A user's list filters too.
     QCOMPARE(idsOf(apiRequest(port, "GET", "/api/v1/jobs?state=cancelled", alice.token)),
              (QList<qint64>{alicesLater}));
+}
+
+// HEAD on a finished export's download answers 200 with the file's Content-Length and no
+// body, and leaves the file in place: the GET after it still gets the export, the GET after
+// that 410, and so does a HEAD then.
+void TestJobsApi::headOnDownloadDoesNotConsumeIt()
+{
+    BULWARK_CHECK(startServer());
+    const TestAccount alice = addTestAccount(*m_server->app(), QStringLiteral("alice@example.com"));
+    const TestAccount bob = addTestAccount(*m_server->app(), QStringLiteral("bob@example.com"));
+    QVERIFY(!QTest::currentTestFailed());
+    const quint16 port = m_server->port();
+    const QJsonObject done = finishedExport(alice.token);
+    QVERIFY(!QTest::currentTestFailed());
+    const qint64 id = idOf(done);
+    const qint64 bytes = qint64(done.value("result").toObject().value("bytes").toDouble());
+    QVERIFY(bytes > 0);
+    const QString download = jobPath(id, false) + "/download";
+    const QString file = exportFilePath(done);
+    QVERIFY2(QFileInfo::exists(file), qPrintable(file));
+
+    QList<QByteArrayList> headLengths; // checked last, see the end
+    for (int i = 0; i < 2; ++i) {      // HEAD twice: neither takes the file
+        const RawResponse head = apiRequest(port, "HEAD", download, alice.token);
+        QVERIFY2(head.status == 200, qPrintable(describe(head)));
+        QVERIFY(head.body.isEmpty());
+        QCOMPARE(head.header("Content-Type"), QByteArray("application/json"));
+        QVERIFY2(head.header("Cache-Control").contains("no-store"),
+                 head.header("Cache-Control").constData());
+        QByteArrayList lengths;
+        for (const auto &[name, value] : head.headers)
+            if (name.compare("Content-Length", Qt::CaseInsensitive) == 0)
+                lengths.append(value);
+        headLengths.append(lengths);
+        QVERIFY2(QFileInfo::exists(file), qPrintable(file));
+    }
+    // Someone else's job is 404 for HEAD too.
+    QCOMPARE(apiRequest(port, "HEAD", download, bob.token).status, 404);
+
+    RawResponse r = apiRequest(port, "GET", download, alice.token);
+    QVERIFY2(r.status == 200, qPrintable(describe(r)));
+    QCOMPARE(qint64(r.body.size()), bytes);
+    QCOMPARE(qint64(r.json().value("account").toObject().value("id").toDouble()), alice.id);
+    QVERIFY(!QFileInfo::exists(file));
+    verifyError(apiRequest(port, "GET", download, alice.token), 410, "gone");
+    r = apiRequest(port, "HEAD", download, alice.token);
+    QVERIFY2(r.status == 410, qPrintable(describe(r)));
+    QVERIFY(r.body.isEmpty());
+
+    // Each HEAD had one Content-Length, the size of the file (what the GET then sent). Last,
+    // so that a failure here still lets the checks above run.
+    for (const QByteArrayList &lengths : std::as_const(headLengths))
+        QVERIFY2(lengths == QByteArrayList{QByteArray::number(bytes)},
+                 qPrintable(QStringLiteral("HEAD Content-Length: %1 (the file has %2 bytes)")
+                                .arg(QString::fromLatin1(lengths.join(", ")))
+                                .arg(bytes)));
+}
+
+// DELETE /api/v1/me removes the account's jobs and the file its export wrote, and says how
+// many jobs went; an admin's DELETE /api/v1/users/{id} does the same for another account.
+void TestJobsApi::erasingAnAccountDeletesItsJobsAndExports()
+{
+    BULWARK_CHECK(startServer());
+    const TestAccount alice = addTestAccount(*m_server->app(), QStringLiteral("alice@example.com"));
+    const TestAccount bob = addTestAccount(*m_server->app(), QStringLiteral("bob@example.com"));
+    const TestAccount root = addTestAccount(*m_server->app(), QStringLiteral("root@example.com"),
+                                            QStringLiteral("admin"));
+    QVERIFY(!QTest::currentTestFailed());
+    const quint16 port = m_server->port();
+
+    const QJsonObject alicesExport = finishedExport(alice.token);
+    QVERIFY(!QTest::currentTestFailed());
+    const qint64 alicesJob = idOf(alicesExport);
+    const QString alicesFile = exportFilePath(alicesExport);
+    QVERIFY2(QFileInfo::exists(alicesFile), qPrintable(alicesFile));
+    QCOMPARE(QFileInfo(alicesFile).absolutePath(),
+             QFileInfo(QDir(m_server->dataDir()).filePath("exports")).absoluteFilePath());
+    const QJsonObject bobsExport = finishedExport(bob.token);
+    QVERIFY(!QTest::currentTestFailed());
+    const qint64 bobsJob = idOf(bobsExport);
+    const QString bobsFile = exportFilePath(bobsExport);
+    QVERIFY2(QFileInfo::exists(bobsFile), qPrintable(bobsFile));
+    // A job of nobody's (the admin token's) is not anyone's to delete.
+    const qint64 adminsJob = idOf(submit(QJsonObject{{"type", "noop"}}));
+    QVERIFY(adminsJob > 0);
+
+    RawResponse r = apiRequest(port, "DELETE", "/api/v1/me", alice.token);
+    QVERIFY2(r.status == 200, qPrintable(describe(r)));
+    QCOMPARE(r.json().value("jobs_deleted").toInt(-1), 1);
+    QVERIFY(r.json().value("rows_deleted").isObject());
+    QVERIFY2(!QFileInfo::exists(alicesFile), qPrintable(alicesFile));
+    verifyError(admin("GET", jobPath(alicesJob)), 404, "not_found");
+    // Bob's job and file, and the admin's job, are untouched.
+    QVERIFY2(QFileInfo::exists(bobsFile), qPrintable(bobsFile));
+    QCOMPARE(admin("GET", jobPath(bobsJob)).status, 200);
+    QCOMPARE(admin("GET", jobPath(adminsJob)).status, 200);
+    QCOMPARE(apiRequest(port, "GET", "/api/v1/jobs", alice.token).status, 401); // key gone
+
+    r = apiRequest(port, "DELETE", QStringLiteral("/api/v1/users/%1").arg(bob.id), root.token);
+    QVERIFY2(r.status == 200, qPrintable(describe(r)));
+    QCOMPARE(r.json().value("jobs_deleted").toInt(-1), 1);
+    QVERIFY2(!QFileInfo::exists(bobsFile), qPrintable(bobsFile));
+    verifyError(admin("GET", jobPath(bobsJob)), 404, "not_found");
+    QCOMPARE(idsOf(admin("GET", "/admin/api/jobs")), (QList<qint64>{adminsJob}));
+
+    // An account without jobs: 0.
+    r = apiRequest(port, "DELETE", "/api/v1/me", root.token);
+    QVERIFY2(r.status == 200, qPrintable(describe(r)));
+    QCOMPARE(r.json().value("jobs_deleted").toInt(-1), 0);
+}
+
+// The default "export" rule (10 an hour per user) covers every method of
+// /api/v1/me/export: the 11th POST is refused with 429 and the rule's name, and so is a
+// GET then. 12 requests stay well under the "api" rule (60 a minute per user).
+void TestJobsApi::exportSubmissionsAreRateLimited()
+{
+    BULWARK_CHECK(startServer([](Config &c) {
+        c.ratelimit.enabled = true; // the default rules
+    }));
+    const TestAccount alice = addTestAccount(*m_server->app(), QStringLiteral("alice@example.com"));
+    const TestAccount bob = addTestAccount(*m_server->app(), QStringLiteral("bob@example.com"));
+    QVERIFY(!QTest::currentTestFailed());
+    // The exports need not run (gdpr.export is in the default queue): only their submission
+    // counts here. One admin request, far under the "admin" rule.
+    BULWARK_CHECK(pauseDefaultQueue());
+    const quint16 port = m_server->port();
+    QList<qint64> submitted;
+    for (int i = 0; i < 10; ++i) {
+        const RawResponse r = apiRequest(port, "POST", "/api/v1/me/export", alice.token);
+        QVERIFY2(r.status == 202,
+                 qPrintable(QStringLiteral("#%1: %2").arg(i + 1).arg(describe(r))));
+        QVERIFY2(r.header("RateLimit").contains("\"export\";r=" + QByteArray::number(9 - i)),
+                 r.header("RateLimit").constData());
+        submitted.append(idOf(r.json()));
+    }
+    RawResponse refused = apiRequest(port, "POST", "/api/v1/me/export", alice.token);
+    verifyError(refused, 429, "rate_limited");
+    QCOMPARE(refused.json().value("error").toObject().value("rule").toString(),
+             QStringLiteral("export"));
+    QVERIFY(refused.header("Retry-After").toInt() > 0);
+    refused = apiRequest(port, "GET", "/api/v1/me/export", alice.token);
+    verifyError(refused, 429, "rate_limited");
+    QCOMPARE(refused.json().value("error").toObject().value("rule").toString(),
+             QStringLiteral("export"));
+    // The refused POST stored nothing; the limit is per user.
+    const RawResponse mine = apiRequest(port, "GET", "/api/v1/jobs?limit=100", alice.token);
+    QVERIFY2(mine.status == 200, qPrintable(describe(mine)));
+    QCOMPARE(idsOf(mine).size(), 10);
+    for (qint64 id : std::as_const(submitted))
+        QVERIFY(idsOf(mine).contains(id));
+    const RawResponse other = apiRequest(port, "POST", "/api/v1/me/export", bob.token);
+    QVERIFY2(other.status == 202, qPrintable(describe(other)));
 }
 
 // A record created through the data API is delivered to the webhook; the receiver's first
@@ -1299,6 +1624,29 @@ void TestJobsApi::webhookDeliveredAfterARetry()
     QCOMPARE(receiver.requests().size(), 2);
 }
 
+// Credentials in a webhook's URL are configuration, not something the admin API shows.
+void TestJobsApi::webhookListHidesUrlCredentials()
+{
+    BULWARK_CHECK(startServer([](Config &c) {
+        WebhookConfig hook;
+        hook.name = QStringLiteral("private");
+        hook.url = QStringLiteral("http://user:secretpass@127.0.0.1:9/hook");
+        hook.events = {QStringLiteral("record.created")};
+        hook.secret = kWebhookSecret;
+        c.webhooks.endpoints = {hook};
+    }));
+    const RawResponse r = admin("GET", "/admin/api/webhooks");
+    QVERIFY2(r.status == 200, qPrintable(describe(r)));
+    const QJsonArray hooks = r.json().value("webhooks").toArray();
+    QCOMPARE(hooks.size(), 1);
+    QCOMPARE(hooks.at(0).toObject().value("name").toString(), QStringLiteral("private"));
+    QCOMPARE(hooks.at(0).toObject().value("url").toString(),
+             QStringLiteral("http://127.0.0.1:9/hook"));
+    QVERIFY2(!r.body.contains("secretpass"), r.body.constData());
+    QVERIFY2(!r.body.contains("user:"), r.body.constData());
+    QVERIFY(!r.body.contains(kWebhookSecret.toUtf8()));
+}
+
 void TestJobsApi::metricsExposeJobFamilies()
 {
     BULWARK_CHECK(startServer());
@@ -1340,6 +1688,51 @@ void TestJobsApi::metricsExposeJobFamilies()
           QByteArray("bulwark_job_run_seconds_bucket{type=\"noop\",le=\"+Inf\"} 2\n"),
           QByteArray("bulwark_jobs_dead 1\n")})
         QVERIFY2(r.body.contains(line), line.constData());
+}
+
+// The event bus's counters: events accepted (a record.created for the webhook's
+// subscription), none dropped, no handler threw.
+void TestJobsApi::metricsExposeEventCounters()
+{
+    Receiver receiver({});
+    QVERIFY(receiver.port() != 0);
+    BULWARK_CHECK(startServer([&](Config &c) {
+        WebhookConfig hook;
+        hook.name = QStringLiteral("test");
+        hook.url = QStringLiteral("http://127.0.0.1:%1/hook").arg(receiver.port());
+        hook.events = {QStringLiteral("record.created")};
+        hook.secret = kWebhookSecret;
+        c.webhooks.endpoints = {hook};
+    }));
+    const TestAccount alice = addTestAccount(*m_server->app(), QStringLiteral("alice@example.com"));
+    QVERIFY(!QTest::currentTestFailed());
+    const RawResponse created =
+        apiRequest(m_server->port(), "POST", "/api/v1/activities", alice.token, activity());
+    QVERIFY2(created.status == 201, qPrintable(describe(created)));
+    // Delivered: the event went through the bus and its handler enqueued the job.
+    QElapsedTimer timer;
+    timer.start();
+    while (receiver.requests().isEmpty() && timer.elapsed() < 10000)
+        QTest::qWait(20);
+    QCOMPARE(receiver.requests().size(), 1);
+
+    RawResponse r;
+    BULWARK_CHECK(fetch(m_server->port(), "/metrics", &r));
+    QCOMPARE(r.status, 200);
+    for (const QByteArray &line :
+         {QByteArray("# TYPE bulwark_events_emitted_total counter\n"),
+          QByteArray("# TYPE bulwark_events_dropped_total counter\n"),
+          QByteArray("# TYPE bulwark_event_handler_errors_total counter\n"),
+          QByteArray("\nbulwark_events_dropped_total 0\n"),
+          QByteArray("\nbulwark_event_handler_errors_total 0\n")})
+        QVERIFY2(r.body.contains(line), line.constData());
+    const QByteArray prefix = "\nbulwark_events_emitted_total ";
+    const qsizetype at = r.body.indexOf(prefix);
+    QVERIFY2(at >= 0, r.body.constData());
+    const qsizetype end = r.body.indexOf('\n', at + prefix.size());
+    bool ok = false;
+    const qint64 emitted = r.body.mid(at + prefix.size(), end - at - prefix.size()).toLongLong(&ok);
+    QVERIFY2(ok && emitted >= 1, r.body.mid(at, end - at + 1).constData());
 }
 
 QTEST_GUILESS_MAIN(TestJobsApi)

@@ -379,7 +379,8 @@ void TestJobStore::enqueueAndGet()
     QCOMPARE(c.runAtMs, kT0 + 5000);
     QCOMPARE(c.createdAtMs, kT0 + 1);
     QVERIFY(!c.ownerId);
-    QCOMPARE(c.toJson().value(QStringLiteral("scheduled")).toBool(), true);
+    QCOMPARE(c.toJson(true, kT0 + 1).value(QStringLiteral("scheduled")).toBool(), true);
+    QCOMPARE(c.toJson(true, kT0 + 5000).value(QStringLiteral("scheduled")).toBool(), false);
 
     const auto missing = m_store->get(999'999);
     VERIFY_OK(missing);
@@ -723,9 +724,11 @@ void TestJobStore::requeueExpired()
         byId.insert(e.id, e);
     QVERIFY(byId.contains(a) && byId.contains(b));
     QCOMPARE(byId.value(a).type, QStringLiteral("ta"));
-    QCOMPARE(byId.value(a).dead, false);
+    QCOMPARE(byId.value(a).state, JobState::Retrying);
+    QCOMPARE(byId.value(a).queue, QStringLiteral("default"));
+    QCOMPARE(byId.value(a).attempt, 1);
     QCOMPARE(byId.value(b).type, QStringLiteral("tb"));
-    QCOMPARE(byId.value(b).dead, true); // attempts 1 of max 1
+    QCOMPARE(byId.value(b).state, JobState::Dead); // attempts 1 of max 1
 
     JobRecord ja = job(a);
     QCOMPARE(ja.state, JobState::Retrying);
@@ -747,6 +750,21 @@ void TestJobStore::requeueExpired()
     const auto claimed = claim("default", kAll, kT0 + 1002, "b");
     QCOMPARE(idsOf(claimed), QList<qint64>{a});
     QCOMPARE(claimed.first().attempt, 2);
+
+    // A cancel requested while running, whose instance then died: cancelled, not re-run.
+    auto requested = m_store->cancel(a, kT0 + 1003);
+    VERIFY_OK(requested);
+    QVERIFY(requested.value().requested);
+    expired = m_store->requeueExpired(kT0 + 100'000);
+    VERIFY_OK(expired);
+    QCOMPARE(expired.value().size(), 2); // a, and c from the first claim
+    for (const JobStore::Expired &e : expired.value())
+        QCOMPARE(e.state, e.id == a ? JobState::Cancelled : JobState::Retrying);
+    const JobRecord cancelled = job(a);
+    QCOMPARE(cancelled.state, JobState::Cancelled);
+    QVERIFY(!cancelled.cancelRequested);
+    QCOMPARE(cancelled.finishedAtMs, std::optional<qint64>(kT0 + 100'000));
+    QVERIFY(idsOf(claim("default", kAll, kT0 + 100'000, "b")) == QList<qint64>{c});
 }
 
 void TestJobStore::uniqueKey()
