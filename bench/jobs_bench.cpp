@@ -44,8 +44,8 @@ struct Options
     int jobs = 100'000;
     int batch = 1000;
     int workers = 4;
-    int concurrency = 256;
-    int claimBatch = 256;
+    int concurrency = 4;  // jobs.queues' default queue
+    int claimBatch = 64;  // jobs.claim_batch
     int runs = 3;
     int latencySamples = 2000;
 };

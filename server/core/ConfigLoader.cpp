@@ -755,7 +755,8 @@ QList<ConfigKey> buildKeys()
         "connection.",
         [](Config &c, const QJsonValue &v) { c.jobs.workers = v.toInt(); });
     add("jobs.claim_batch", Kind::Integer, 64, 1, 1000,
-        "Jobs claimed from the database in one query at most.",
+        "Jobs claimed from the database in one query at most, and how many jobs of a queue of "
+        "short jobs (under 5 ms) an instance claims ahead of its concurrency.",
         [](Config &c, const QJsonValue &v) { c.jobs.claimBatch = v.toInt(); });
     add("jobs.poll_interval", Kind::Duration, "200ms", 10, 60 * kSecondMs,
         "How often an idle instance looks for new jobs.",

@@ -350,6 +350,12 @@ void JobQueue::coordinatorLoop()
     m_stopped = true;
 }
 
+bool JobQueue::shortJobs(const QString &queue) const
+{
+    const double average = m_runAverage.value(queue, -1);
+    return average >= 0 && average < kShortJobSeconds;
+}
+
 void JobQueue::claimRound(qint64 nowMs)
 {
     struct Want
@@ -363,7 +369,8 @@ void JobQueue::claimRound(qint64 nowMs)
         for (auto it = m_concurrency.cbegin(); it != m_concurrency.cend(); ++it) {
             if (m_paused.contains(it.key()))
                 continue;
-            const int free = it.value() - m_held.value(it.key());
+            const int ahead = shortJobs(it.key()) ? m_options.claimBatch : 0;
+            const int free = it.value() + ahead - m_held.value(it.key());
             if (free > 0)
                 wants.push_back({it.key(), std::min(free, m_options.claimBatch)});
         }
@@ -613,6 +620,14 @@ void JobQueue::flush(std::vector<Finished> finished)
                 int &held = m_held[f.queue];
                 held = std::max(0, held - 1);
             }
+            if (f.outcome.kind == JobOutcome::Kind::Succeeded ||
+                f.outcome.kind == JobOutcome::Kind::Failed) {
+                auto average = m_runAverage.find(f.queue);
+                if (average == m_runAverage.end())
+                    m_runAverage.insert(f.queue, f.runSeconds);
+                else
+                    *average = 0.8 * *average + 0.2 * f.runSeconds;
+            }
             switch (f.outcome.kind) {
             case JobOutcome::Kind::Succeeded: ++m_counters.succeeded; break;
             case JobOutcome::Kind::Failed:
@@ -669,12 +684,24 @@ void JobQueue::workerLoop()
         qint64 id = 0;
         {
             std::unique_lock lock(m_mutex);
-            m_workerWake.wait_for(lock, std::chrono::milliseconds(200),
-                                  [this] { return !m_ready.empty() || m_stopWorkers; });
-            if (!m_ready.empty()) {
-                id = m_ready.front();
-                m_ready.pop_front();
-            } else if (m_stopWorkers) {
+            // The first claimed job whose queue is below its concurrency: jobs claimed
+            // ahead wait here until a handler of their queue returns.
+            auto runnable = [this] {
+                for (auto it = m_ready.begin(); it != m_ready.end(); ++it) {
+                    const QString &queue = m_active.value(*it).job.queue;
+                    if (m_running.value(queue) < m_concurrency.value(queue, 1))
+                        return it;
+                }
+                return m_ready.end();
+            };
+            m_workerWake.wait_for(lock, std::chrono::milliseconds(200), [&] {
+                return runnable() != m_ready.end() || (m_stopWorkers && m_ready.empty());
+            });
+            if (auto it = runnable(); it != m_ready.end()) {
+                id = *it;
+                m_ready.erase(it);
+                m_running[m_active.value(id).job.queue] += 1;
+            } else if (m_stopWorkers && m_ready.empty()) {
                 break;
             }
         }
@@ -736,7 +763,7 @@ void JobQueue::runJob(qint64 id)
         std::lock_guard lock(m_mutex);
         auto it = m_active.find(id);
         if (it == m_active.end())
-            return; // released meanwhile
+            return; // released meanwhile (m_running was not counted for it)
         it->started = std::chrono::steady_clock::now();
         job = it->job;
         token = it->token;
@@ -780,6 +807,9 @@ void JobQueue::runJob(qint64 id)
         m_busyMetric->dec();
     std::lock_guard lock(m_mutex);
     --m_busy;
+    int &running = m_running[job.queue];
+    running = std::max(0, running - 1);
+    m_workerWake.notify_all(); // a job of this queue waiting for its turn may go now
     auto it = m_active.find(id);
     if (it == m_active.end())
         return; // released at shutdown; the outcome is fenced off
