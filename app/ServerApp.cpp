@@ -267,6 +267,7 @@ bool ServerApp::buildCache(QString *error)
                                                         stageOptions, &m_background);
     m_cacheController =
         std::make_unique<CacheController>(*m_cache, *m_cacheStage, m_redis.get(), c.routes);
+    m_cacheController->setEvents(&m_events);
     CacheController *controller = m_cacheController.get();
     m_health.add([controller] { return controller->check(); });
     return true;

@@ -43,6 +43,10 @@ void CacheController::registerRoutes(Router &router)
                [this](RequestContext &ctx) { return invalidate(ctx); });
     router.add("POST", QStringLiteral("/admin/api/cache/flush"), [this](RequestContext &) {
         m_cache.flush();
+        if (m_events)
+            m_events->emitEvent(QStringLiteral("cache.invalidated"),
+                                QJsonObject{{QStringLiteral("reason"), QStringLiteral("admin")},
+                                            {QStringLiteral("flush"), true}});
         return HttpResponse::json(QJsonObject{{QStringLiteral("flushed"), true}}).noStore();
     });
 }
@@ -177,6 +181,10 @@ HttpResponse CacheController::invalidate(RequestContext &ctx)
                                        .arg(tag.left(64),
                                             m_cache.tags().names().join(QStringLiteral(", ")))});
         m_cache.invalidateTags({index});
+        if (m_events)
+            m_events->emitEvent(QStringLiteral("cache.invalidated"),
+                                QJsonObject{{QStringLiteral("reason"), QStringLiteral("admin")},
+                                            {QStringLiteral("tags"), QJsonArray{tag}}});
         return HttpResponse::json(
                    QJsonObject{{QStringLiteral("tag"), tag},
                                {QStringLiteral("version"), double(m_cache.tags().version(index))}})
@@ -192,6 +200,12 @@ HttpResponse CacheController::invalidate(RequestContext &ctx)
                                    .arg(byKey ? QStringLiteral("key") : QStringLiteral("prefix"))});
     const qint64 removed =
         byKey ? m_cache.invalidateKey(value.toUtf8()) : m_cache.invalidatePrefix(value.toUtf8());
+    if (m_events)
+        m_events->emitEvent(QStringLiteral("cache.invalidated"),
+                            QJsonObject{{QStringLiteral("reason"), QStringLiteral("admin")},
+                                        {byKey ? QStringLiteral("key") : QStringLiteral("prefix"),
+                                         value},
+                                        {QStringLiteral("removed"), double(removed)}});
     return HttpResponse::json(QJsonObject{{QStringLiteral("removed"), double(removed)}}).noStore();
 }
 

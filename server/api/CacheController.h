@@ -13,6 +13,8 @@
 #include "Router.h"
 #include "TieredCache.h"
 
+#include "EventBus.h"
+
 #include <QJsonObject>
 
 namespace bulwark {
@@ -26,6 +28,9 @@ public:
     {
     }
     void registerRoutes(Router &router);
+    // Admin invalidations are announced as cache.invalidated ({"reason": "admin", and the
+    // "tags", "key", "prefix" or "flush" done}); writes announce theirs where they commit.
+    void setEvents(EventBus *events) { m_events = events; }
     ComponentHealth check() const;
     QJsonObject status() const;
     // Share of first-tier lookups answered from either tier (fresh or stale), since start.
@@ -39,6 +44,7 @@ private:
     const ResponseCacheStage &m_stage;
     RedisClient *m_redis;
     QList<CacheRouteConfig> m_routes;
+    EventBus *m_events = nullptr;
 };
 
 } // namespace bulwark

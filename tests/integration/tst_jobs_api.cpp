@@ -284,6 +284,7 @@ private Q_SLOTS:
     void webhookListHidesUrlCredentials();
     void metricsExposeJobFamilies();
     void metricsExposeEventCounters();
+    void eventsOfWritesAndAdminActions();
 
 private:
     void startServer(const std::function<void(Config &)> &configure = {});
@@ -1733,6 +1734,87 @@ void TestJobsApi::metricsExposeEventCounters()
     bool ok = false;
     const qint64 emitted = r.body.mid(at + prefix.size(), end - at - prefix.size()).toLongLong(&ok);
     QVERIFY2(ok && emitted >= 1, r.body.mid(at, end - at + 1).constData());
+}
+
+// The events the server emits besides job events, as an in-process subscriber sees them:
+// record.created, cache.invalidated from a write and from the cache admin API,
+// ratelimit.exceeded, user.deleted and config.reloaded.
+void TestJobsApi::eventsOfWritesAndAdminActions()
+{
+    startServer([](Config &c) {
+        c.ratelimit.enabled = true;
+        RateLimitRuleConfig tiny;
+        tiny.name = QStringLiteral("tiny");
+        tiny.route = QStringLiteral("/api/v1/body_measurements");
+        tiny.methods = {QStringLiteral("GET")};
+        tiny.scope = {QStringLiteral("user")};
+        tiny.limit = 1;
+        tiny.window = Milliseconds(3'600'000);
+        c.ratelimit.rules = {tiny};
+    });
+    EventBus &bus = m_server->app()->events();
+    std::mutex mutex;
+    QList<Event> seen;
+    const quint64 id = bus.subscribe(QStringLiteral("*"), [&](const Event &e) {
+        std::lock_guard lock(mutex);
+        seen.append(e);
+    });
+    auto named = [&](const QString &name) {
+        std::lock_guard lock(mutex);
+        QList<Event> out;
+        for (const Event &e : std::as_const(seen))
+            if (e.name == name)
+                out.append(e);
+        return out;
+    };
+    const TestAccount alice = addTestAccount(*m_server->app(), QStringLiteral("alice@example.com"));
+    const RawResponse created =
+        apiRequest(m_server->port(), "POST", QStringLiteral("/api/v1/body_measurements"),
+                   alice.token,
+                   QJsonObject{{QStringLiteral("measured_at"), QStringLiteral("2026-11-28T07:00:00Z")},
+                               {QStringLiteral("weight_kg"), 70.5}});
+    QCOMPARE(created.status, 201);
+    const RawResponse flushed = admin("POST", QStringLiteral("/admin/api/cache/flush"));
+    QCOMPARE(flushed.status, 200);
+    for (int status : {200, 429})
+        QCOMPARE(apiRequest(m_server->port(), "GET", QStringLiteral("/api/v1/body_measurements"),
+                            alice.token)
+                     .status,
+                 status);
+    QCOMPARE(apiRequest(m_server->port(), "DELETE", QStringLiteral("/api/v1/me"), alice.token).status,
+             200);
+    m_server->app()->reload(m_server->config);
+    bus.flush();
+
+    const QList<Event> records = named(QStringLiteral("record.created"));
+    QCOMPARE(records.size(), 1);
+    QCOMPARE(records.first().payload.value(QStringLiteral("collection")).toString(),
+             QStringLiteral("body_measurements"));
+    QCOMPARE(qint64(records.first().payload.value(QStringLiteral("user_id")).toDouble()), alice.id);
+    const QList<Event> invalidated = named(QStringLiteral("cache.invalidated"));
+    QCOMPARE(invalidated.size(), 3); // the create, the flush, the erasure
+    QCOMPARE(invalidated.at(2).payload.value(QStringLiteral("reason")).toString(),
+             QStringLiteral("write"));
+    QCOMPARE(invalidated.at(0).payload.value(QStringLiteral("reason")).toString(),
+             QStringLiteral("write"));
+    QVERIFY(invalidated.at(0)
+                .payload.value(QStringLiteral("tags"))
+                .toArray()
+                .contains(QStringLiteral("body_measurements")));
+    QCOMPARE(invalidated.at(1).payload.value(QStringLiteral("reason")).toString(),
+             QStringLiteral("admin"));
+    QCOMPARE(invalidated.at(1).payload.value(QStringLiteral("flush")).toBool(), true);
+    const QList<Event> limited = named(QStringLiteral("ratelimit.exceeded"));
+    QCOMPARE(limited.size(), 1);
+    QCOMPARE(limited.first().payload.value(QStringLiteral("rule")).toString(), QStringLiteral("tiny"));
+    QCOMPARE(limited.first().payload.value(QStringLiteral("path")).toString(),
+             QStringLiteral("/api/v1/body_measurements"));
+    const QList<Event> deleted = named(QStringLiteral("user.deleted"));
+    QCOMPARE(deleted.size(), 1);
+    QCOMPARE(qint64(deleted.first().payload.value(QStringLiteral("user_id")).toDouble()), alice.id);
+    QCOMPARE(deleted.first().payload.value(QStringLiteral("by")).toString(), QStringLiteral("self"));
+    QCOMPARE(named(QStringLiteral("config.reloaded")).size(), 1);
+    bus.unsubscribe(id);
 }
 
 QTEST_GUILESS_MAIN(TestJobsApi)
