@@ -166,16 +166,21 @@ struct QueueRun
     double enqueueOnlyPerSecond = 0;
 };
 
+// The runtime as the server builds it (poll interval and lease at their defaults).
+JobQueue::Options queueOptions(const Options &o)
+{
+    JobQueue::Options qo;
+    qo.workers = o.workers;
+    qo.claimBatch = o.claimBatch;
+    qo.queues = {{QStringLiteral("default"), o.concurrency}};
+    return qo;
+}
+
 QueueRun queueRun(ConnectionPool &pool, JobStore &store, const JobRegistry &registry,
                   const Options &o)
 {
     clear(pool);
-    JobQueue::Options qo;
-    qo.workers = o.workers;
-    qo.claimBatch = o.claimBatch;
-    qo.pollInterval = std::chrono::milliseconds(50);
-    qo.queues = {{QStringLiteral("default"), o.concurrency}};
-    JobQueue queue(store, registry, qo);
+    JobQueue queue(store, registry, queueOptions(o));
     queue.setThreadFinalizer([&pool] { pool.closeThreadConnections(); });
     queue.start();
     QElapsedTimer timer;
@@ -210,11 +215,7 @@ void latencyRun(ConnectionPool &pool, JobStore &store, const JobRegistry &regist
                 const Options &o)
 {
     clear(pool);
-    JobQueue::Options qo;
-    qo.workers = o.workers;
-    qo.claimBatch = o.claimBatch;
-    qo.queues = {{QStringLiteral("default"), o.concurrency}};
-    JobQueue queue(store, registry, qo);
+    JobQueue queue(store, registry, queueOptions(o));
     queue.setThreadFinalizer([&pool] { pool.closeThreadConnections(); });
     queue.start();
     std::vector<double> enqueueUs;
