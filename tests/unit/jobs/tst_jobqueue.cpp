@@ -8,8 +8,9 @@
 // a type no handler exists for, cancellation of a running job (here and from another
 // instance), timeouts, shutdown (running jobs released with the attempt not counted,
 // claimed-but-waiting ones released at once), paused queues, cron across minute
-// boundaries with two instances on one database (each minute enqueued once), and
-// priorities with one worker.
+// boundaries with two instances on one database (each minute enqueued once), priorities
+// with one worker, and a queue's concurrency bounding its running handlers (with short
+// jobs claimed ahead, waiting for a slot of their queue; long jobs never claimed ahead).
 #include "ConnectionPool.h"
 #include "CronSchedule.h"
 #include "EventBus.h"
@@ -76,6 +77,34 @@ JobSpec spec(const QString &type, QJsonObject payload = {})
     return s;
 }
 
+// `n` jobs of `type` in queue "q"; with `block`, their handler waits for the test.
+QList<JobSpec> specsInQ(const QString &type, int n, bool block)
+{
+    QList<JobSpec> specs;
+    for (int i = 0; i < n; ++i) {
+        JobSpec s = spec(type, QJsonObject{{QStringLiteral("block"), block}});
+        s.queue = QStringLiteral("q");
+        specs.append(s);
+    }
+    return specs;
+}
+
+// Handlers of one queue running at once, as the handlers see it (entered, not yet
+// returned), and the most seen.
+struct RunningGauge
+{
+    std::atomic<int> now{0};
+    std::atomic<int> max{0};
+    void enter()
+    {
+        const int n = ++now;
+        int seen = max.load();
+        while (n > seen && !max.compare_exchange_weak(seen, n)) {
+        }
+    }
+    void leave() { --now; }
+};
+
 } // namespace
 
 class TestJobQueue : public QObject
@@ -102,6 +131,9 @@ private Q_SLOTS:
     void cronOncePerMinuteAcrossInstances();
     void priorityWithOneWorker();
     void destroyRightAfterStopped();
+    void concurrencyBoundsRunningHandlers();
+    void shortJobsAreClaimedAhead();
+    void longJobsAreNotClaimedAhead();
 
 private:
     std::unique_ptr<ConnectionPool> makePool();
@@ -111,6 +143,7 @@ private:
     JobRecord job(qint64 id);
     qint64 enqueue(JobQueue &queue, const JobSpec &s);
     int events(const QString &name, qint64 id = 0);
+    int countIn(const QString &queue, JobState state); // jobs of the queue in the state
 
     std::atomic<qint64> m_now{kT0};
     SteadyClock m_steady;
@@ -897,6 +930,208 @@ void TestJobQueue::destroyRightAfterStopped()
         QVERIFY(spinUntil([&] { return queue->isStopped(); }, kWait));
         queue.reset();
     }
+}
+
+int TestJobQueue::countIn(const QString &queue, JobState state)
+{
+    JobFilter filter;
+    filter.queue = queue;
+    filter.states = {state};
+    const auto r = m_store->list(filter, 0, 10'000);
+    return r.ok() ? int(r.value().size()) : -1;
+}
+
+void TestJobQueue::concurrencyBoundsRunningHandlers()
+{
+    // Concurrency 2 with 4 workers: never more than 2 handlers of the queue at once, also
+    // when the queue's jobs are short and more of them are claimed ahead than may run.
+    RunningGauge gauge;
+    std::atomic<int> started{0};
+    std::atomic<bool> release{false};
+    m_registry->registerHandler(
+        QStringLiteral("c"),
+        [&](JobContext &ctx) {
+            gauge.enter();
+            ++started;
+            if (ctx.payload().value(QStringLiteral("block")).toBool())
+                spinUntil([&] { return release.load() || ctx.isCancelled(); });
+            gauge.leave();
+            return JobResult::success();
+        },
+        options());
+    JobQueue::Options o = defaultOptions();
+    o.workers = 4;
+    o.claimBatch = 16;
+    o.queues = {{QStringLiteral("q"), 2}};
+    m_queues.push_back(makeQueue(*m_store, *m_pool, o));
+    JobQueue &queue = *m_queues.back();
+    queue.start();
+
+    // Warm-up: quick jobs, so the queue's average run time is short (claimed ahead).
+    VERIFY_OK(queue.enqueue(specsInQ(QStringLiteral("c"), 20, false)));
+    QTRY_COMPARE_WITH_TIMEOUT(queue.localStats().succeeded, quint64(20), kWait);
+    QVERIFY2(gauge.max.load() <= 2, qPrintable(QString::number(gauge.max.load())));
+
+    // Six that block: two run, four are claimed ahead and wait though two workers idle.
+    VERIFY_OK(queue.enqueue(specsInQ(QStringLiteral("c"), 6, true)));
+    QTRY_COMPARE_WITH_TIMEOUT(started.load(), 22, kWait);
+    QTRY_COMPARE_WITH_TIMEOUT(queue.localStats().waiting, 4, kWait);
+    QCOMPARE(countIn(QStringLiteral("q"), JobState::Running), 6);
+    for (int i = 0; i < 5; ++i) { // several polls and worker wake-ups: still two
+        QTest::qWait(30);
+        QCOMPARE(gauge.now.load(), 2);
+        QCOMPARE(started.load(), 22);
+        const JobQueue::LocalStats stats = queue.localStats();
+        QCOMPARE(stats.busy, 2);
+        QCOMPARE(stats.waiting, 4);
+        QCOMPARE(stats.workers, 4);
+    }
+    QCOMPARE(gauge.max.load(), 2);
+
+    release = true;
+    QTRY_COMPARE_WITH_TIMEOUT(countIn(QStringLiteral("q"), JobState::Succeeded), 26, kWait);
+    QCOMPARE(started.load(), 26);
+    QCOMPARE(gauge.max.load(), 2);
+    QCOMPARE(countIn(QStringLiteral("q"), JobState::Running), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(queue.localStats().succeeded, quint64(26), kWait);
+    QCOMPARE(queue.localStats().failed, quint64(0));
+}
+
+void TestJobQueue::shortJobsAreClaimedAhead()
+{
+    RunningGauge gauge;
+    std::atomic<int> runs{0};
+    std::atomic<bool> release{false};
+    m_registry->registerHandler(
+        QStringLiteral("s"),
+        [&](JobContext &ctx) {
+            gauge.enter();
+            ++runs;
+            if (ctx.payload().value(QStringLiteral("block")).toBool())
+                spinUntil([&] { return release.load() || ctx.isCancelled(); });
+            gauge.leave();
+            return JobResult::success();
+        },
+        options());
+    JobQueue::Options o = defaultOptions();
+    o.workers = 4;
+    o.claimBatch = 16;
+    o.queues = {{QStringLiteral("q"), 1}};
+    m_queues.push_back(makeQueue(*m_store, *m_pool, o));
+    JobQueue &queue = *m_queues.back();
+    queue.start();
+
+    // 200 no-op jobs, one handler at a time.
+    VERIFY_OK(queue.enqueue(specsInQ(QStringLiteral("s"), 200, false)));
+    int maxHeld = 0; // informational: the claim-ahead checked below is deterministic
+    QVERIFY(spinUntil(
+        [&] {
+            const JobQueue::LocalStats stats = queue.localStats();
+            maxHeld = std::max(maxHeld, stats.held.value(QStringLiteral("q")));
+            return stats.succeeded == 200;
+        },
+        8000));
+    qInfo("200 short jobs: at most %d held at once (seen)", maxHeld);
+    QCOMPARE(countIn(QStringLiteral("q"), JobState::Succeeded), 200);
+    QCOMPARE(runs.load(), 200);
+    QCOMPARE(gauge.max.load(), 1);
+
+    QVERIFY2(maxHeld <= 1 + 16, qPrintable(QString::number(maxHeld)));
+
+    // The average is short now: of 20 jobs that block, 1 + 16 are claimed (concurrency
+    // plus claim_batch ahead); one runs, the 16 others wait in this instance (running in
+    // the database) for the slot, though three workers are idle; 3 stay queued.
+    VERIFY_OK(queue.enqueue(specsInQ(QStringLiteral("s"), 20, true)));
+    QTRY_COMPARE_WITH_TIMEOUT(runs.load(), 201, kWait);
+    QTRY_COMPARE_WITH_TIMEOUT(queue.localStats().waiting, 16, kWait);
+    QCOMPARE(countIn(QStringLiteral("q"), JobState::Running), 17);
+    QCOMPARE(countIn(QStringLiteral("q"), JobState::Queued), 3);
+    for (int i = 0; i < 5; ++i) { // several polls and worker wake-ups: no change
+        QTest::qWait(30);
+        QCOMPARE(runs.load(), 201);
+        QCOMPARE(gauge.now.load(), 1);
+        const JobQueue::LocalStats stats = queue.localStats();
+        QCOMPARE(stats.busy, 1);
+        QCOMPARE(stats.waiting, 16);
+        QCOMPARE(stats.held.value(QStringLiteral("q")), 17);
+        QCOMPARE(countIn(QStringLiteral("q"), JobState::Running), 17);
+    }
+
+    release = true;
+    QTRY_COMPARE_WITH_TIMEOUT(countIn(QStringLiteral("q"), JobState::Succeeded), 220, kWait);
+    QCOMPARE(runs.load(), 220);
+    QCOMPARE(gauge.max.load(), 1);
+    QCOMPARE(countIn(QStringLiteral("q"), JobState::Running), 0);
+}
+
+void TestJobQueue::longJobsAreNotClaimedAhead()
+{
+    RunningGauge gauge;
+    std::atomic<int> runs{0};
+    std::atomic<bool> release{false};
+    m_registry->registerHandler(
+        QStringLiteral("l"),
+        [&](JobContext &ctx) {
+            gauge.enter();
+            ++runs;
+            if (ctx.payload().value(QStringLiteral("block")).toBool())
+                spinUntil([&] { return release.load() || ctx.isCancelled(); });
+            else
+                std::this_thread::sleep_for(20ms);
+            gauge.leave();
+            return JobResult::success();
+        },
+        options());
+    JobQueue::Options o = defaultOptions();
+    o.workers = 4;
+    o.claimBatch = 16;
+    o.queues = {{QStringLiteral("q"), 1}};
+    m_queues.push_back(makeQueue(*m_store, *m_pool, o));
+    JobQueue &queue = *m_queues.back();
+    queue.start();
+
+    // Five jobs of 20 ms: claimed one at a time (unknown average first, long after).
+    VERIFY_OK(queue.enqueue(specsInQ(QStringLiteral("l"), 5, false)));
+    int maxDbRunning = 0;
+    int maxHeld = 0;
+    int maxWaiting = 0;
+    int polls = 0;
+    const bool done = spinUntil(
+        [&] {
+            ++polls;
+            maxDbRunning = std::max(maxDbRunning, countIn(QStringLiteral("q"), JobState::Running));
+            const JobQueue::LocalStats stats = queue.localStats();
+            maxHeld = std::max(maxHeld, stats.held.value(QStringLiteral("q")));
+            maxWaiting = std::max(maxWaiting, stats.waiting);
+            return countIn(QStringLiteral("q"), JobState::Succeeded) == 5;
+        },
+        kWait);
+    QVERIFY(done);
+    QVERIFY2(polls >= 5, qPrintable(QString::number(polls)));
+    QVERIFY2(maxDbRunning <= 1, qPrintable(QString::number(maxDbRunning)));
+    QVERIFY2(maxHeld <= 1, qPrintable(QString::number(maxHeld)));
+    QCOMPARE(maxWaiting, 0);
+    QCOMPARE(runs.load(), 5);
+    QCOMPARE(gauge.max.load(), 1);
+
+    // The average is long now: while a job holds the slot, the next ones stay queued in
+    // the database for any instance to take, poll after poll.
+    VERIFY_OK(queue.enqueue(specsInQ(QStringLiteral("l"), 3, true)));
+    QTRY_COMPARE_WITH_TIMEOUT(runs.load(), 6, kWait);
+    for (int i = 0; i < 5; ++i) {
+        QTest::qWait(30);
+        QCOMPARE(countIn(QStringLiteral("q"), JobState::Running), 1);
+        QCOMPARE(countIn(QStringLiteral("q"), JobState::Queued), 2);
+        const JobQueue::LocalStats stats = queue.localStats();
+        QCOMPARE(stats.waiting, 0);
+        QCOMPARE(stats.held.value(QStringLiteral("q")), 1);
+        QCOMPARE(runs.load(), 6);
+    }
+
+    release = true;
+    QTRY_COMPARE_WITH_TIMEOUT(countIn(QStringLiteral("q"), JobState::Succeeded), 8, kWait);
+    QCOMPARE(runs.load(), 8);
+    QCOMPARE(gauge.max.load(), 1);
 }
 
 QTEST_GUILESS_MAIN(TestJobQueue)
