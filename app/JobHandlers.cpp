@@ -103,7 +103,8 @@ void registerGdprExport(JobRegistry &registry, const BuiltinJobServices &s)
     JobTypeOptions o = options(s, JobTypeOptions::Submit::User, QStringLiteral("default"),
                                JobPriority::Normal,
                                QStringLiteral("Writes the submitter's GDPR export to a file "
-                                              "they can download once."));
+                                              "they can download once (POST "
+                                              "/api/v1/me/export)."));
     o.validate = [](const QJsonObject &p) { return onlyKnownFields(p, {}); };
     const QString dir = s.exportDir;
     const GdprController *gdpr = s.gdpr;

@@ -56,8 +56,13 @@ ServerApp::~ServerApp()
 {
     if (m_http)
         m_http->stop();
-    if (m_jobs)
+    if (m_jobs) {
         m_jobs->stop(std::chrono::milliseconds(0));
+        // A handler that ignored its token still runs on a thread that uses the queue:
+        // leave the queue (and that thread) to the end of the process.
+        if (!m_jobs->stoppedCleanly())
+            (void)m_jobs.release();
+    }
     m_events.stop();
     m_background.stop();
     if (m_cache)

@@ -385,7 +385,15 @@ Result<JobRecord> JobsController::visibleJob(RequestContext &ctx, bool admin)
 HttpResponse JobsController::getOne(RequestContext &ctx, bool admin)
 {
     auto job = visibleJob(ctx, admin);
-    return job.ok() ? HttpResponse::json(job.value().toJson()).noStore() : fail(ctx, job.error());
+    if (!job.ok())
+        return fail(ctx, job.error());
+    QJsonObject out = job.value().toJson();
+    if (!admin) {
+        // Which host holds the job is the operators' business.
+        out.remove(QStringLiteral("lease_owner"));
+        out.remove(QStringLiteral("lease_until"));
+    }
+    return HttpResponse::json(out).noStore();
 }
 
 HttpResponse JobsController::cancel(RequestContext &ctx, bool admin)
@@ -439,7 +447,26 @@ HttpResponse JobsController::bulk(RequestContext &ctx, const QString &action, bo
             return fail(ctx, parsed.error());
         body = parsed.value();
     }
-    const QJsonObject filterObject = body.value(QStringLiteral("filter")).toObject();
+    const QJsonValue filterValue = body.value(QStringLiteral("filter"));
+    if (!filterValue.isUndefined() && !filterValue.isObject())
+        return fail(ctx, Error{ErrorCode::BadRequest, QStringLiteral("filter: expected an object")});
+    const QJsonObject filterObject = filterValue.toObject();
+    // A value that reads as nothing (null, true, "", [], {}) would widen the action to
+    // every job: refused, so that only "all": true does that.
+    for (auto it = filterObject.begin(); it != filterObject.end(); ++it) {
+        const QJsonValue v = it.value();
+        const bool usable = (v.isString() && !v.toString().isEmpty()) || v.isDouble() ||
+                            (v.isArray() && !v.toArray().isEmpty() &&
+                             std::all_of(v.toArray().begin(), v.toArray().end(),
+                                         [](const QJsonValue &item) {
+                                             return item.isString() && !item.toString().isEmpty();
+                                         }));
+        if (!usable)
+            return fail(ctx, Error{ErrorCode::BadRequest,
+                                   QStringLiteral("filter.%1: expected a non-empty string or a "
+                                                  "number")
+                                       .arg(it.key())});
+    }
     // A misspelt field must not widen the filter to every job.
     static const QStringList filterFields{
         QStringLiteral("state"), QStringLiteral("type"), QStringLiteral("queue"),
@@ -459,7 +486,7 @@ HttpResponse JobsController::bulk(RequestContext &ctx, const QString &action, bo
     if (deadOnly)
         f.states = {JobState::Dead};
     const bool all = body.value(QStringLiteral("all")).toBool();
-    if (filterObject.isEmpty() && !deadOnly && !all)
+    if (f.isEmpty() && !deadOnly && !all)
         return fail(ctx, Error{ErrorCode::BadRequest,
                                QStringLiteral("filter: empty; say \"all\": true to act on every "
                                               "job")});

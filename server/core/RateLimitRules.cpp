@@ -197,6 +197,9 @@ QList<RateLimitRuleConfig> defaultRateLimitRules()
         rule("batch", "/api/v1/batch", post, "user", "sliding_log", 10, 3'600'000),
         // Every method: GET exports inline, POST queues a gdpr.export job.
         rule("export", "/api/v1/me/export", {}, "user", "sliding_log", 10, 3'600'000),
+        // Jobs users submit themselves (an export through POST /api/v1/jobs among them):
+        // each can be heavy work and leave a file behind.
+        rule("jobs", "/api/v1/jobs", post, "user", "sliding_log", 10, 3'600'000),
         rule("admin", "/admin/api/**", {}, "ip", "sliding_counter", 50, 60'000),
     };
 }

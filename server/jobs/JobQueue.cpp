@@ -131,8 +131,13 @@ void JobQueue::start()
 void JobQueue::beginShutdown(std::chrono::milliseconds grace)
 {
     std::lock_guard lock(m_mutex);
-    if (m_stopClaiming)
+    if (m_stopClaiming) {
+        // Called again with a shorter grace (the destructor's stop(0)): that one counts.
+        m_releaseDeadline = std::min(m_releaseDeadline, std::chrono::steady_clock::now() + grace);
+        m_wakeFlag = true;
+        m_coordinatorWake.notify_all();
         return;
+    }
     m_stopClaiming = true;
     m_counters.shuttingDown = true;
     m_releaseDeadline = std::chrono::steady_clock::now() + grace;
@@ -157,6 +162,7 @@ void JobQueue::stop(std::chrono::milliseconds grace)
             // process (ServerApp then exits without a clean drain).
             qWarning("job worker %s did not stop; leaving it", qPrintable(worker->objectName()));
             (void)worker.release();
+            m_stoppedCleanly = false;
         }
     }
     m_stopped = true;
@@ -257,11 +263,26 @@ JobQueue::DepthSnapshot JobQueue::depth() const
 
 void JobQueue::countStoreError(const Error &error, const char *what)
 {
+    quint64 suppressed = 0;
     {
         std::lock_guard lock(m_mutex);
         ++m_counters.storeErrors;
+        // At most one warning a second, with how many were left out: a database outage
+        // must not flood the log.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - m_lastStoreWarning < std::chrono::seconds(1)) {
+            ++m_suppressedWarnings;
+            return;
+        }
+        m_lastStoreWarning = now;
+        suppressed = std::exchange(m_suppressedWarnings, 0);
     }
-    qWarning("job queue: %s failed: %s", what, qPrintable(error.message));
+    if (suppressed > 0)
+        qWarning("job queue: %s failed: %s (%llu similar failures in the last second not "
+                 "logged)",
+                 what, qPrintable(error.message), static_cast<unsigned long long>(suppressed));
+    else
+        qWarning("job queue: %s failed: %s", what, qPrintable(error.message));
 }
 
 // --- Coordinator ---
@@ -277,11 +298,16 @@ void JobQueue::coordinatorLoop()
         bool exitNow = false;
         {
             std::unique_lock lock(m_mutex);
-            const SteadyTime wakeAt = std::min(nextPoll, nextPeriodic);
+            SteadyTime wakeAt = std::min(nextPoll, nextPeriodic);
+            if (!m_finished.empty())
+                wakeAt = std::min(wakeAt, m_flushNotBefore);
             m_coordinatorWake.wait_until(lock, wakeAt, [this] {
-                return !m_finished.empty() || m_wakeFlag || m_exitCoordinator;
+                return (!m_finished.empty() &&
+                        std::chrono::steady_clock::now() >= m_flushNotBefore) ||
+                       m_wakeFlag || m_exitCoordinator;
             });
-            finished.swap(m_finished);
+            if (std::chrono::steady_clock::now() >= m_flushNotBefore)
+                finished.swap(m_finished);
             claimNow = m_wakeFlag || m_claimMore;
             m_wakeFlag = false;
             m_claimMore = false;
@@ -350,10 +376,43 @@ void JobQueue::coordinatorLoop()
     m_stopped = true;
 }
 
-bool JobQueue::shortJobs(const QString &queue) const
+bool JobQueue::shortJobs(const QString &queue, SteadyTime now) const
 {
     const double average = m_runAverage.value(queue, -1);
-    return average >= 0 && average < kShortJobSeconds;
+    if (average < 0 || average >= kShortJobSeconds)
+        return false;
+    for (const Active &a : m_active)
+        if (a.started != SteadyTime{} && a.job.queue == queue && now - a.started > kStalledAfter)
+            return false;
+    return true;
+}
+
+void JobQueue::giveBackStale(SteadyTime now)
+{
+    std::vector<Finished> back;
+    {
+        std::lock_guard lock(m_mutex);
+        for (auto it = m_ready.begin(); it != m_ready.end();) {
+            auto active = m_active.find(*it);
+            if (active == m_active.end() || now - active->claimed < kGiveBackAfter ||
+                shortJobs(active->job.queue, now)) {
+                ++it;
+                continue;
+            }
+            back.push_back(
+                Finished{released(active.key(), active->job.attempt), active->job.type,
+                         active->job.queue, 0});
+            int &held = m_held[active->job.queue];
+            held = std::max(0, held - 1);
+            m_active.erase(active);
+            it = m_ready.erase(it);
+        }
+    }
+    if (!back.empty()) {
+        qInfo("job queue: %lld job(s) claimed ahead waited a second; given back to the queue",
+              qlonglong(back.size()));
+        flush(std::move(back));
+    }
 }
 
 void JobQueue::claimRound(qint64 nowMs)
@@ -369,7 +428,9 @@ void JobQueue::claimRound(qint64 nowMs)
         for (auto it = m_concurrency.cbegin(); it != m_concurrency.cend(); ++it) {
             if (m_paused.contains(it.key()))
                 continue;
-            const int ahead = shortJobs(it.key()) ? m_options.claimBatch : 0;
+            const int ahead = shortJobs(it.key(), std::chrono::steady_clock::now())
+                                  ? m_options.claimBatch
+                                  : 0;
             const int free = it.value() + ahead - m_held.value(it.key());
             if (free > 0)
                 wants.push_back({it.key(), std::min(free, m_options.claimBatch)});
@@ -394,11 +455,24 @@ void JobQueue::claimRound(qint64 nowMs)
                 const JobRegistry::Entry *entry = m_registry.find(job.type);
                 Active active;
                 active.entry = entry;
+                active.claimed = std::chrono::steady_clock::now();
                 active.token = std::make_shared<CancellationToken>();
                 active.job = std::move(job);
                 const qint64 id = active.job.id;
-                m_held[want.queue] += 1;
                 ++m_counters.claimed;
+                if (auto old = m_active.find(id); old != m_active.end()) {
+                    // Its lease lapsed here (a database outage), it was re-queued and this
+                    // instance claimed it again: the old attempt is stale. Its handler is
+                    // told to stop and its outcome is dropped (runJob compares attempts);
+                    // the new attempt takes its place and its slot.
+                    old->token->cancel(CancellationToken::Reason::Shutdown);
+                    const bool waiting = old->started == SteadyTime{};
+                    *old = std::move(active);
+                    if (!waiting)
+                        m_ready.push_back(id);
+                    continue;
+                }
+                m_held[want.queue] += 1;
                 if (!entry) {
                     // A type this instance does not know (another version enqueued it):
                     // dead, with the reason, rather than retried forever.
@@ -458,6 +532,7 @@ void JobQueue::periodic(qint64 nowMs, SteadyTime steadyNow)
     if (!progress.isEmpty())
         if (auto saved = m_store.saveProgress(m_options.instanceId, progress); !saved.ok())
             countStoreError(saved.error(), "saving progress");
+    giveBackStale(steadyNow);
     if (steadyNow - m_lastSecond >= kSecond) {
         m_lastSecond = steadyNow;
         if (auto expired = m_store.requeueExpired(nowMs); expired.ok()) {
@@ -575,7 +650,7 @@ void JobQueue::releaseAll(bool runningToo)
                 take(it);
         if (runningToo) {
             for (auto it = m_active.begin(); it != m_active.end();) {
-                if (it->started == SteadyTime{}) {
+                if (it->started == SteadyTime{} || it->outcomePending) {
                     ++it;
                     continue;
                 }
@@ -611,10 +686,16 @@ void JobQueue::flush(std::vector<Finished> finished)
         std::lock_guard lock(m_mutex);
         m_finished.insert(m_finished.begin(), std::make_move_iterator(finished.begin()),
                           std::make_move_iterator(finished.end()));
+        // Not at once again: the coordinator would spin on a database that refuses.
+        m_flushBackoff = std::min(std::max(m_flushBackoff * 2, std::chrono::milliseconds(100)),
+                                  std::chrono::milliseconds(2000));
+        m_flushNotBefore = std::chrono::steady_clock::now() + m_flushBackoff;
         return;
     }
     {
         std::lock_guard lock(m_mutex);
+        m_flushBackoff = std::chrono::milliseconds(0);
+        m_flushNotBefore = SteadyTime{};
         for (const Finished &f : finished) {
             if (m_active.remove(f.outcome.id) > 0) {
                 int &held = m_held[f.queue];
@@ -682,6 +763,7 @@ void JobQueue::workerLoop()
 {
     for (;;) {
         qint64 id = 0;
+        QString queue;
         {
             std::unique_lock lock(m_mutex);
             // The first claimed job whose queue is below its concurrency: jobs claimed
@@ -700,14 +782,18 @@ void JobQueue::workerLoop()
             if (auto it = runnable(); it != m_ready.end()) {
                 id = *it;
                 m_ready.erase(it);
-                m_running[m_active.value(id).job.queue] += 1;
+                // Started from here on: a shutdown release sees it and cancels its token.
+                Active &active = m_active[id];
+                active.started = std::chrono::steady_clock::now();
+                queue = active.job.queue;
+                m_running[queue] += 1;
             } else if (m_stopWorkers && m_ready.empty()) {
                 break;
             }
         }
         QCoreApplication::sendPostedEvents();
         if (id)
-            runJob(id);
+            runJob(id, queue);
     }
     if (m_finalizer)
         m_finalizer();
@@ -754,7 +840,7 @@ JobQueue::Finished JobQueue::outcomeFor(const Active &active, const JobResult &r
     return f;
 }
 
-void JobQueue::runJob(qint64 id)
+void JobQueue::runJob(qint64 id, const QString &queue)
 {
     ClaimedJob job;
     std::shared_ptr<CancellationToken> token;
@@ -762,9 +848,13 @@ void JobQueue::runJob(qint64 id)
     {
         std::lock_guard lock(m_mutex);
         auto it = m_active.find(id);
-        if (it == m_active.end())
-            return; // released meanwhile (m_running was not counted for it)
-        it->started = std::chrono::steady_clock::now();
+        if (it == m_active.end()) {
+            // Released between the worker taking it and here: give the slot back.
+            int &running = m_running[queue];
+            running = std::max(0, running - 1);
+            m_workerWake.notify_all();
+            return;
+        }
         job = it->job;
         token = it->token;
         entry = it->entry;
@@ -811,8 +901,12 @@ void JobQueue::runJob(qint64 id)
     running = std::max(0, running - 1);
     m_workerWake.notify_all(); // a job of this queue waiting for its turn may go now
     auto it = m_active.find(id);
-    if (it == m_active.end())
-        return; // released at shutdown; the outcome is fenced off
+    // Released at shutdown, or claimed again as a new attempt: this outcome is stale (and
+    // would be fenced off in the database anyway).
+    if (it == m_active.end() || it->job.attempt != job.attempt)
+        return;
+    // A shutdown release from now on leaves it alone: its outcome is on its way.
+    it->outcomePending = true;
     m_finished.push_back(outcomeFor(*it, result, runSeconds));
     m_coordinatorWake.notify_all();
 }

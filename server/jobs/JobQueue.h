@@ -13,11 +13,13 @@
 // interval passes (jobs enqueued by other instances are seen within it).
 //
 // A queue's concurrency bounds the handlers of that queue running at once in this
-// instance. Queues whose jobs are short (an average run under 5 ms, measured here) are
-// also claimed ahead, up to jobs.claim_batch more, so that short jobs flow in batches
-// rather than one claim per job; jobs claimed ahead wait here for a free worker of their
-// queue (they count as running in the database, under this instance's lease). Longer jobs
-// are not claimed ahead, so an instance never sits on slow work another could be running.
+// instance. Queues whose jobs are short (an average run under 5 ms, measured here, and no
+// handler of the queue running for more than 100 ms now) are also claimed ahead, up to
+// jobs.claim_batch more, so that short jobs flow in batches rather than one claim per job;
+// jobs claimed ahead wait here for a free worker of their queue (they count as running in
+// the database, under this instance's lease). When the flow stops (a job of the queue
+// turns out slow), nothing more is claimed ahead, and jobs that have waited here for a
+// second are given back to the database (attempt not counted) for any instance to take.
 //
 // Shutdown (beginShutdown): claiming stops; jobs claimed but not started are released
 // at once; running jobs get until the deadline to finish; those still running then have
@@ -73,7 +75,10 @@ public:
     JobQueue(JobStore &store, const JobRegistry &registry, Options options,
              EventBus *events = nullptr, MetricsRegistry *metrics = nullptr,
              WallClock clock = {});
-    ~JobQueue(); // stops at once (no grace) if still running
+    // Stops at once (no grace) if still running. After a stop that was not clean (a
+    // handler that ignored its token still runs) it must not be destroyed: the owner then
+    // leaves it to the end of the process (ServerApp does).
+    ~JobQueue();
     Q_DISABLE_COPY_MOVE(JobQueue)
 
     void setCron(QList<CronEntry> entries); // before start()
@@ -144,8 +149,10 @@ private:
         ClaimedJob job;
         const JobRegistry::Entry *entry = nullptr;
         std::shared_ptr<CancellationToken> token;
+        std::chrono::steady_clock::time_point claimed{};
         std::chrono::steady_clock::time_point started{}; // unset while waiting
         bool progressDirty = false;
+        bool outcomePending = false; // the handler returned; its outcome awaits the store
         double progress = 0;
         QString progressMessage;
     };
@@ -159,17 +166,21 @@ private:
 
     void coordinatorLoop();
     void workerLoop();
-    void runJob(qint64 id);
+    void runJob(qint64 id, const QString &queue);
     void claimRound(qint64 nowMs);
     void flush(std::vector<Finished> finished);
     void periodic(qint64 nowMs, std::chrono::steady_clock::time_point steadyNow);
     void runCron(qint64 nowMs);
     void releaseAll(bool runningToo); // shutdown
     void countStoreError(const Error &error, const char *what);
-    // Whether the queue's recent jobs ran shorter than kShortJobSeconds on average (with
-    // m_mutex held).
-    bool shortJobs(const QString &queue) const;
+    // Whether the queue's recent jobs ran shorter than kShortJobSeconds on average and none
+    // of its handlers has been running for kStalledAfter (with m_mutex held).
+    bool shortJobs(const QString &queue, std::chrono::steady_clock::time_point now) const;
+    // Gives back jobs claimed ahead that waited kGiveBackAfter for a worker.
+    void giveBackStale(std::chrono::steady_clock::time_point now);
     static constexpr double kShortJobSeconds = 0.005;
+    static constexpr std::chrono::milliseconds kStalledAfter{100};
+    static constexpr std::chrono::milliseconds kGiveBackAfter{1000};
     Finished outcomeFor(const Active &active, const JobResult &result, double runSeconds);
 
     JobStore &m_store;
@@ -203,6 +214,10 @@ private:
     bool m_stopWorkers = false;
     bool m_exitCoordinator = false;
     std::chrono::steady_clock::time_point m_releaseDeadline{};
+    std::chrono::milliseconds m_flushBackoff{0};          // after failed outcome writes
+    std::chrono::steady_clock::time_point m_flushNotBefore{};
+    std::chrono::steady_clock::time_point m_lastStoreWarning{};
+    quint64 m_suppressedWarnings = 0;
     int m_busy = 0;
     LocalStats m_counters;
     DepthSnapshot m_depth;

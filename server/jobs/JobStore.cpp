@@ -158,8 +158,11 @@ QString whereClause(const JobFilter &f, QVariantList *binds)
             .replace(u'%', QStringLiteral("\\%"))
             .replace(u'_', QStringLiteral("\\_"));
         const QString pattern = u'%' + escaped + u'%';
-        terms.append(QStringLiteral("(type LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\' OR "
-                                    "payload LIKE ? ESCAPE '\\')"));
+        // LOWER on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not, and
+        // a bulk action must select the same jobs on both.
+        terms.append(QStringLiteral("(LOWER(type) LIKE LOWER(?) ESCAPE '\\' OR LOWER(error) "
+                                    "LIKE LOWER(?) ESCAPE '\\' OR LOWER(payload) LIKE LOWER(?) "
+                                    "ESCAPE '\\')"));
         *binds << pattern << pattern << pattern;
     }
     return terms.isEmpty() ? QStringLiteral("1 = 1") : terms.join(QStringLiteral(" AND "));
@@ -432,8 +435,16 @@ Result<std::vector<bool>> JobStore::finish(const QString &owner, const QList<Job
     SqlSession sql(m_pool, m_insight);
     // run_at changes only for a retry (its next run) and a release (now); it keeps the
     // time a finished job was due.
+    // A cancellation requested while the attempt ran wins over a retry or a release (the
+    // token may have been cancelled for another reason first, or the request not seen
+    // yet): the job ends cancelled instead of running again. A success stands.
     static const QString statement = QStringLiteral(
-        "UPDATE jobs SET state = ?, result = ?, error = ?, progress = ?, finished_at = ?, "
+        "UPDATE jobs SET "
+        "state = CASE WHEN cancel_requested = 1 AND CAST(? AS TEXT) IN ('retrying', 'queued') "
+        "THEN 'cancelled' ELSE CAST(? AS TEXT) END, "
+        "result = ?, error = ?, progress = ?, "
+        "finished_at = CASE WHEN cancel_requested = 1 AND CAST(? AS TEXT) IN ('retrying', "
+        "'queued') THEN CAST(? AS BIGINT) ELSE CAST(? AS BIGINT) END, "
         "run_at = COALESCE(?, run_at), attempts = ?, lease_owner = NULL, lease_until = NULL, "
         "cancel_requested = 0 "
         "WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = 'running' RETURNING id");
@@ -484,8 +495,8 @@ Result<std::vector<bool>> JobStore::finish(const QString &owner, const QList<Job
             }
             bool changed = false;
             auto rows = sql.select(statement,
-                                   {state, result, error, progress, finished, runAt, attempts,
-                                    o.id, owner, o.attempt},
+                                   {state, state, result, error, progress, state, nowMs, finished,
+                                    runAt, attempts, o.id, owner, o.attempt},
                                    [&changed](const SqlCell *, int) {
                                        changed = true;
                                        return false;
@@ -634,7 +645,12 @@ namespace {
 Result<JobState> stateOf(SqlSession &sql, qint64 id)
 {
     QString state;
-    auto found = sql.select(QStringLiteral("SELECT state FROM jobs WHERE id = ?"), {id},
+    // FOR UPDATE on PostgreSQL: the row cannot change between this read and the caller's
+    // writes (SQLite's write transaction already excludes every other writer).
+    auto found = sql.select(sql.isSqlite()
+                                ? QStringLiteral("SELECT state FROM jobs WHERE id = ?")
+                                : QStringLiteral("SELECT state FROM jobs WHERE id = ? FOR UPDATE"),
+                            {id},
                             [&state](const SqlCell *c, int) {
                                 state = text(c[0]);
                                 return false;

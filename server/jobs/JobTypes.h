@@ -145,6 +145,11 @@ struct JobFilter
     std::optional<qint64> createdToMs;   // exclusive
     QString text;                        // substring of type, error or payload
     std::optional<qint64> ownerId;
+    bool isEmpty() const
+    {
+        return states.isEmpty() && type.isEmpty() && queue.isEmpty() && !priority &&
+               !createdFromMs && !createdToMs && text.isEmpty() && !ownerId;
+    }
 };
 
 } // namespace bulwark

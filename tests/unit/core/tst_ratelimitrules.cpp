@@ -527,11 +527,12 @@ void TestRateLimitRules::roundTrip()
 void TestRateLimitRules::defaultsAreTheLoadersDefaults()
 {
     const QList<RateLimitRuleConfig> defaults = defaultRateLimitRules();
-    QCOMPARE(defaults.size(), 6);
+    QCOMPARE(defaults.size(), 7);
     QStringList names;
     for (const RateLimitRuleConfig &r : defaults)
         names.append(r.name);
-    QCOMPARE(names, (QStringList{"api", "login", "registration", "batch", "export", "admin"}));
+    QCOMPARE(names,
+             (QStringList{"api", "login", "registration", "batch", "export", "jobs", "admin"}));
     QVERIFY(Config{}.ratelimit.rules == defaults);
 
     const auto loaded = ConfigLoader::load(ConfigLoader::Sources{});

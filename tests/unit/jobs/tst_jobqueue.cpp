@@ -1056,6 +1056,15 @@ void TestJobQueue::shortJobsAreClaimedAhead()
         QCOMPARE(stats.held.value(QStringLiteral("q")), 17);
         QCOMPARE(countIn(QStringLiteral("q"), JobState::Running), 17);
     }
+    // The flow stopped (the running job is slow): after a second the 16 waiting are given
+    // back to the database for any instance, and none is claimed ahead again meanwhile.
+    QTRY_COMPARE_WITH_TIMEOUT(queue.localStats().waiting, 0, kWait);
+    QCOMPARE(countIn(QStringLiteral("q"), JobState::Running), 1);
+    QCOMPARE(countIn(QStringLiteral("q"), JobState::Queued), 19);
+    QCOMPARE(queue.localStats().released, quint64(16));
+    QTest::qWait(300);
+    QCOMPARE(countIn(QStringLiteral("q"), JobState::Running), 1);
+    QCOMPARE(runs.load(), 201);
 
     release = true;
     QTRY_COMPARE_WITH_TIMEOUT(countIn(QStringLiteral("q"), JobState::Succeeded), 220, kWait);

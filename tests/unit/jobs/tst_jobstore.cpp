@@ -894,14 +894,27 @@ void TestJobStore::cancel()
     QVERIFY(!r.ok());
     QCOMPARE(r.error().code, ErrorCode::NotFound);
 
-    // A new claim starts without the request of an earlier attempt.
+    // A cancel requested while the attempt ran wins over the attempt's retry (its token
+    // may have been cancelled for another reason first): cancelled, not run again.
     const qint64 again = running(kT0, "t", "owner-3");
     VERIFY_OK(m_store->cancel(again, kT0 + 1));
     QCOMPARE(finish("owner-3", {outcome(again, 1, Kind::Failed, kT0 + 2, "x")}, kT0 + 1),
              std::vector<bool>{true});
-    const auto reclaimed = claim(job(again).queue, kAll, kT0 + 2, "owner-3");
-    QCOMPARE(idsOf(reclaimed), QList<qint64>{again});
+    QCOMPARE(job(again).state, JobState::Cancelled);
+    QCOMPARE(job(again).finishedAtMs, std::optional<qint64>(kT0 + 1));
     QCOMPARE(job(again).cancelRequested, false);
+    QVERIFY(claim(job(again).queue, kAll, kT0 + 2, "owner-3").isEmpty());
+    // ... and over a release at shutdown; a success stands.
+    const qint64 released = running(kT0, "t", "owner-4");
+    VERIFY_OK(m_store->cancel(released, kT0 + 1));
+    QCOMPARE(finish("owner-4", {outcome(released, 1, Kind::Released)}, kT0 + 1),
+             std::vector<bool>{true});
+    QCOMPARE(job(released).state, JobState::Cancelled);
+    const qint64 succeeded = running(kT0, "t", "owner-5");
+    VERIFY_OK(m_store->cancel(succeeded, kT0 + 1));
+    QCOMPARE(finish("owner-5", {outcome(succeeded, 1, Kind::Succeeded)}, kT0 + 1),
+             std::vector<bool>{true});
+    QCOMPARE(job(succeeded).state, JobState::Succeeded);
 }
 
 void TestJobStore::retry()
