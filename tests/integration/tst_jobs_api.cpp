@@ -285,6 +285,7 @@ private Q_SLOTS:
     void metricsExposeJobFamilies();
     void metricsExposeEventCounters();
     void eventsOfWritesAndAdminActions();
+    void filterValuesThatSayNothingAreRefused();
 
 private:
     void startServer(const std::function<void(Config &)> &configure = {});
@@ -1815,6 +1816,30 @@ void TestJobsApi::eventsOfWritesAndAdminActions()
     QCOMPARE(deleted.first().payload.value(QStringLiteral("by")).toString(), QStringLiteral("self"));
     QCOMPARE(named(QStringLiteral("config.reloaded")).size(), 1);
     bus.unsubscribe(id);
+}
+
+// A bulk filter value that reads as nothing must not widen the action to every job, and
+// the text filter matches in any case (the same on SQLite and PostgreSQL).
+void TestJobsApi::filterValuesThatSayNothingAreRefused()
+{
+    startServer();
+    pauseDefaultQueue();
+    const QJsonObject job = submit(QJsonObject{{"type", "noop"}, {"payload", QJsonObject{{"tag", "MixedCase"}}}});
+    QVERIFY(!QTest::currentTestFailed());
+    for (const QJsonValue &nothing :
+         {QJsonValue(), QJsonValue(true), QJsonValue(QString()), QJsonValue(QJsonArray{}),
+          QJsonValue(QJsonObject{})}) {
+        QJsonObject filter{{"owner", nothing}};
+        verifyError(admin("POST", "/admin/api/jobs/bulk",
+                          QJsonObject{{"action", "delete"}, {"filter", filter}}),
+                    400, "bad_request", "filter.owner");
+    }
+    verifyError(admin("POST", "/admin/api/jobs/bulk",
+                      QJsonObject{{"action", "delete"}, {"filter", QJsonValue(5)}}),
+                400, "bad_request", "filter");
+    QCOMPARE(admin("GET", QStringLiteral("/admin/api/jobs/%1").arg(idOf(job))).status, 200);
+    const QList<qint64> found = idsOf(admin("GET", "/admin/api/jobs?q=mixedcase"));
+    QCOMPARE(found, QList<qint64>{idOf(job)});
 }
 
 QTEST_GUILESS_MAIN(TestJobsApi)
