@@ -374,6 +374,16 @@ bool RawHttpClient::waitForClose(int timeoutMs)
     return m_eof;
 }
 
+QString compact(const QJsonValue &v)
+{
+    if (v.isObject())
+        return QString::fromUtf8(QJsonDocument(v.toObject()).toJson(QJsonDocument::Compact));
+    if (v.isArray())
+        return QString::fromUtf8(QJsonDocument(v.toArray()).toJson(QJsonDocument::Compact));
+    return QString::fromUtf8(
+        QJsonDocument(QJsonArray{v}).toJson(QJsonDocument::Compact).chopped(1).mid(1));
+}
+
 QByteArray request(const QByteArray &method, const QByteArray &target,
                    const QByteArray &extraHeaders, const QByteArray &body,
                    const QByteArray &version)

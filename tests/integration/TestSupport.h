@@ -116,6 +116,9 @@ private:
     bool m_eof = false;
 };
 
+// A JSON value as compact text (a scalar without the array around it), for messages.
+QString compact(const QJsonValue &v);
+
 // "GET <target> HTTP/1.1\r\nHost: 127.0.0.1\r\n<extra>\r\n"; extra lines end in \r\n.
 QByteArray request(const QByteArray &method, const QByteArray &target,
                    const QByteArray &extraHeaders = {}, const QByteArray &body = {},

@@ -39,16 +39,6 @@ namespace {
 
 const QString kAdminConnection = QStringLiteral("tst_data_api_admin");
 
-QString compact(const QJsonValue &v)
-{
-    if (v.isObject())
-        return QString::fromUtf8(QJsonDocument(v.toObject()).toJson(QJsonDocument::Compact));
-    if (v.isArray())
-        return QString::fromUtf8(QJsonDocument(v.toArray()).toJson(QJsonDocument::Compact));
-    return QString::fromUtf8(
-        QJsonDocument(QJsonArray{v}).toJson(QJsonDocument::Compact).chopped(1).mid(1));
-}
-
 // `path?name=value&...`, every value percent-encoded (so quotes, commas, semicolons and
 // spaces reach the server exactly as written here).
 QByteArray withQuery(const QByteArray &path, const QList<std::pair<QByteArray, QString>> &params)

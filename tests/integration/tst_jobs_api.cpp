@@ -21,6 +21,7 @@
 // answers 500 and then 200; both attempts carry the same delivery id and a valid signature,
 // and the delivery log shows both; the webhook list leaves credentials out of URLs.
 // Metrics: the job families and the event-bus counters on /metrics.
+#include "LoopbackReceiver.h"
 #include "TestSupport.h"
 #include "WebhookDelivery.h"
 
@@ -50,16 +51,6 @@ using namespace bulwark::test;
 namespace {
 
 const QString kWebhookSecret = QStringLiteral("whsec_integration_secret_0123");
-
-QString compact(const QJsonValue &v)
-{
-    if (v.isObject())
-        return QString::fromUtf8(QJsonDocument(v.toObject()).toJson(QJsonDocument::Compact));
-    if (v.isArray())
-        return QString::fromUtf8(QJsonDocument(v.toArray()).toJson(QJsonDocument::Compact));
-    return QString::fromUtf8(
-        QJsonDocument(QJsonArray{v}).toJson(QJsonDocument::Compact).chopped(1).mid(1));
-}
 
 QString describe(const RawResponse &r)
 {
@@ -123,135 +114,24 @@ void verifyError(const RawResponse &r, int status, const QString &code,
             QStringLiteral("message \"%1\" does not contain \"%2\"").arg(message, messagePart)));
 }
 
-struct RecordedRequest
-{
-    QByteArray method;
-    QByteArray target;
-    QHash<QByteArray, QByteArray> headers; // lower-case names
-    QByteArray body;
-    qint64 receivedAtMs = 0;
-};
-
-// A loopback webhook receiver in its own thread (a QTcpServer and an event loop there),
-// answering the n-th request with statuses[n] (200 past the end of the script), one request
-// per connection. State shared with the test thread is behind m_mutex.
-class Receiver final : public QThread
+// The shared loopback receiver (tests/support), answering the n-th request with
+// statuses[n] (200 past the end of the script), one request per connection.
+class Receiver final : public LoopbackReceiver
 {
 public:
-    explicit Receiver(QList<int> statuses) : m_statuses(std::move(statuses))
+    explicit Receiver(const QList<int> &statuses)
+        : LoopbackReceiver([statuses](QTcpSocket *socket, int index, const RecordedRequest &) {
+              const int status = statuses.value(index, 200);
+              const QByteArray body = status == 200 ? QByteArray("ok") : QByteArray("boom");
+              socket->write("HTTP/1.1 " + QByteArray::number(status) +
+                            (status == 200 ? " OK" : " Internal Server Error") +
+                            "\r\nContent-Type: text/plain\r\nContent-Length: " +
+                            QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" +
+                            body);
+              socket->disconnectFromHost();
+          })
     {
-        start();
-        std::unique_lock lock(m_mutex);
-        m_changed.wait(lock, [this] { return m_listening; });
     }
-    ~Receiver() override
-    {
-        m_stop.store(true);
-        {
-            std::unique_lock lock(m_mutex);
-            m_changed.wait(lock, [this] { return m_finished; });
-        }
-        wait();
-    }
-    Q_DISABLE_COPY_MOVE(Receiver)
-
-    quint16 port() const
-    {
-        std::lock_guard lock(m_mutex);
-        return m_port;
-    }
-    QList<RecordedRequest> requests() const
-    {
-        std::lock_guard lock(m_mutex);
-        return m_requests;
-    }
-
-protected:
-    void run() override
-    {
-        {
-            QEventLoop loop;
-            QTcpServer server;
-            QHash<QTcpSocket *, QByteArray> buffers;
-            const bool listening = server.listen(QHostAddress::LocalHost, 0);
-            {
-                std::lock_guard lock(m_mutex);
-                m_port = listening ? server.serverPort() : 0; // 0: the test fails on it
-                m_listening = true;
-            }
-            m_changed.notify_all();
-            QObject::connect(&server, &QTcpServer::newConnection, &loop, [&] {
-                while (QTcpSocket *socket = server.nextPendingConnection()) {
-                    QObject::connect(socket, &QIODevice::readyRead, &loop, [&, socket] {
-                        buffers[socket] += socket->readAll();
-                        handle(socket, buffers[socket]);
-                    });
-                    QObject::connect(socket, &QTcpSocket::disconnected, &loop, [&, socket] {
-                        buffers.remove(socket);
-                        socket->deleteLater();
-                    });
-                }
-            });
-            QTimer stopPoll;
-            QObject::connect(&stopPoll, &QTimer::timeout, &loop, [&] {
-                if (m_stop.load())
-                    loop.quit();
-            });
-            stopPoll.start(10);
-            loop.exec();
-        } // the server and its sockets are gone before we say so
-        {
-            std::lock_guard lock(m_mutex);
-            m_finished = true;
-        }
-        m_changed.notify_all();
-    }
-
-private:
-    void handle(QTcpSocket *socket, QByteArray &buffer)
-    {
-        const qsizetype end = buffer.indexOf("\r\n\r\n");
-        if (end < 0)
-            return;
-        RecordedRequest request;
-        const QList<QByteArray> lines = buffer.left(end).split('\n');
-        const QList<QByteArray> requestLine = lines.value(0).trimmed().split(' ');
-        request.method = requestLine.value(0);
-        request.target = requestLine.value(1);
-        for (qsizetype i = 1; i < lines.size(); ++i) {
-            const qsizetype colon = lines[i].indexOf(':');
-            if (colon > 0)
-                request.headers.insert(lines[i].left(colon).trimmed().toLower(),
-                                       lines[i].mid(colon + 1).trimmed());
-        }
-        const qint64 length = request.headers.value("content-length", "0").toLongLong();
-        if (buffer.size() < end + 4 + length)
-            return;
-        request.body = buffer.mid(end + 4, length);
-        request.receivedAtMs = QDateTime::currentMSecsSinceEpoch();
-        buffer.clear();
-        int status = 200;
-        {
-            std::lock_guard lock(m_mutex);
-            status = m_statuses.value(m_requests.size(), 200);
-            m_requests.append(request);
-        }
-        const QByteArray body = status == 200 ? QByteArray("ok") : QByteArray("boom");
-        socket->write("HTTP/1.1 " + QByteArray::number(status) +
-                      (status == 200 ? " OK" : " Internal Server Error") +
-                      "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                      QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
-        socket->disconnectFromHost();
-    }
-
-    const QList<int> m_statuses;
-    std::atomic<bool> m_stop{false};
-    mutable std::mutex m_mutex;
-    std::condition_variable m_changed;
-    quint16 m_port = 0;
-    bool m_listening = false;
-    bool m_finished = false;
-    QList<RecordedRequest> m_requests;
 };
 
 } // namespace
@@ -1775,6 +1655,18 @@ void TestJobsApi::eventsOfWritesAndAdminActions()
                    QJsonObject{{QStringLiteral("measured_at"), QStringLiteral("2026-11-28T07:00:00Z")},
                                {QStringLiteral("weight_kg"), 70.5}});
     QCOMPARE(created.status, 201);
+    // A batch announces each operation as the request it stands for.
+    const RawResponse batch = apiRequest(
+        m_server->port(), "POST", QStringLiteral("/api/v1/batch"), alice.token,
+        QJsonObject{{QStringLiteral("operations"),
+                     QJsonArray{QJsonObject{
+                         {QStringLiteral("op"), QStringLiteral("create")},
+                         {QStringLiteral("collection"), QStringLiteral("body_measurements")},
+                         {QStringLiteral("data"),
+                          QJsonObject{{QStringLiteral("measured_at"),
+                                       QStringLiteral("2026-11-28T08:00:00Z")},
+                                      {QStringLiteral("weight_kg"), 70.4}}}}}}});
+    QVERIFY2(batch.status == 200, qPrintable(describe(batch)));
     const RawResponse flushed = admin("POST", QStringLiteral("/admin/api/cache/flush"));
     QCOMPARE(flushed.status, 200);
     for (int status : {200, 429})
@@ -1788,13 +1680,21 @@ void TestJobsApi::eventsOfWritesAndAdminActions()
     bus.flush();
 
     const QList<Event> records = named(QStringLiteral("record.created"));
-    QCOMPARE(records.size(), 1);
+    QCOMPARE(records.size(), 2);
+    QCOMPARE(qint64(records.at(1).payload.value(QStringLiteral("id")).toDouble()),
+             qint64(batch.json()
+                        .value(QStringLiteral("results"))
+                        .toArray()
+                        .at(0)
+                        .toObject()
+                        .value(QStringLiteral("id"))
+                        .toDouble()));
     QCOMPARE(records.first().payload.value(QStringLiteral("collection")).toString(),
              QStringLiteral("body_measurements"));
     QCOMPARE(qint64(records.first().payload.value(QStringLiteral("user_id")).toDouble()), alice.id);
     const QList<Event> invalidated = named(QStringLiteral("cache.invalidated"));
-    QCOMPARE(invalidated.size(), 3); // the create, the flush, the erasure
-    QCOMPARE(invalidated.at(2).payload.value(QStringLiteral("reason")).toString(),
+    QCOMPARE(invalidated.size(), 4); // the create, the batch, the flush, the erasure
+    QCOMPARE(invalidated.at(3).payload.value(QStringLiteral("reason")).toString(),
              QStringLiteral("write"));
     QCOMPARE(invalidated.at(0).payload.value(QStringLiteral("reason")).toString(),
              QStringLiteral("write"));
@@ -1802,9 +1702,9 @@ void TestJobsApi::eventsOfWritesAndAdminActions()
                 .payload.value(QStringLiteral("tags"))
                 .toArray()
                 .contains(QStringLiteral("body_measurements")));
-    QCOMPARE(invalidated.at(1).payload.value(QStringLiteral("reason")).toString(),
+    QCOMPARE(invalidated.at(2).payload.value(QStringLiteral("reason")).toString(),
              QStringLiteral("admin"));
-    QCOMPARE(invalidated.at(1).payload.value(QStringLiteral("flush")).toBool(), true);
+    QCOMPARE(invalidated.at(2).payload.value(QStringLiteral("flush")).toBool(), true);
     const QList<Event> limited = named(QStringLiteral("ratelimit.exceeded"));
     QCOMPARE(limited.size(), 1);
     QCOMPARE(limited.first().payload.value(QStringLiteral("rule")).toString(), QStringLiteral("tiny"));

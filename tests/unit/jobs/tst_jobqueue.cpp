@@ -105,6 +105,17 @@ struct RunningGauge
     void leave() { --now; }
 };
 
+// What the claim-ahead tests run: a handler that counts its runs (and those running at
+// once in `gauge`), sleeps `sleepMs` (0: returns at once), and, when its payload says
+// "block", waits for `release` or its cancellation.
+struct GatedJobs
+{
+    RunningGauge gauge;
+    std::atomic<int> runs{0};
+    std::atomic<bool> release{false};
+    int sleepMs = 0;
+};
+
 } // namespace
 
 class TestJobQueue : public QObject
@@ -144,6 +155,9 @@ private:
     qint64 enqueue(JobQueue &queue, const JobSpec &s);
     int events(const QString &name, qint64 id = 0);
     int countIn(const QString &queue, JobState state); // jobs of the queue in the state
+    // Registers `type` as `gate`'s handler and starts a queue of 4 workers, claim batch 16
+    // and the queue "q" at `concurrency`.
+    JobQueue &startGated(const QString &type, int concurrency, GatedJobs &gate);
 
     std::atomic<qint64> m_now{kT0};
     SteadyClock m_steady;
@@ -941,31 +955,40 @@ int TestJobQueue::countIn(const QString &queue, JobState state)
     return r.ok() ? int(r.value().size()) : -1;
 }
 
-void TestJobQueue::concurrencyBoundsRunningHandlers()
+JobQueue &TestJobQueue::startGated(const QString &type, int concurrency, GatedJobs &gate)
 {
-    // Concurrency 2 with 4 workers: never more than 2 handlers of the queue at once, also
-    // when the queue's jobs are short and more of them are claimed ahead than may run.
-    RunningGauge gauge;
-    std::atomic<int> started{0};
-    std::atomic<bool> release{false};
     m_registry->registerHandler(
-        QStringLiteral("c"),
-        [&](JobContext &ctx) {
-            gauge.enter();
-            ++started;
+        type,
+        [&gate](JobContext &ctx) {
+            gate.gauge.enter();
+            ++gate.runs;
             if (ctx.payload().value(QStringLiteral("block")).toBool())
-                spinUntil([&] { return release.load() || ctx.isCancelled(); });
-            gauge.leave();
+                spinUntil([&] { return gate.release.load() || ctx.isCancelled(); });
+            else if (gate.sleepMs > 0)
+                std::this_thread::sleep_for(std::chrono::milliseconds(gate.sleepMs));
+            gate.gauge.leave();
             return JobResult::success();
         },
         options());
     JobQueue::Options o = defaultOptions();
     o.workers = 4;
     o.claimBatch = 16;
-    o.queues = {{QStringLiteral("q"), 2}};
+    o.queues = {{QStringLiteral("q"), concurrency}};
     m_queues.push_back(makeQueue(*m_store, *m_pool, o));
     JobQueue &queue = *m_queues.back();
     queue.start();
+    return queue;
+}
+
+void TestJobQueue::concurrencyBoundsRunningHandlers()
+{
+    // Concurrency 2 with 4 workers: never more than 2 handlers of the queue at once, also
+    // when the queue's jobs are short and more of them are claimed ahead than may run.
+    GatedJobs gate;
+    RunningGauge &gauge = gate.gauge;
+    std::atomic<int> &started = gate.runs;
+    std::atomic<bool> &release = gate.release;
+    JobQueue &queue = startGated(QStringLiteral("c"), 2, gate);
 
     // Warm-up: quick jobs, so the queue's average run time is short (claimed ahead).
     VERIFY_OK(queue.enqueue(specsInQ(QStringLiteral("c"), 20, false)));
@@ -999,27 +1022,11 @@ void TestJobQueue::concurrencyBoundsRunningHandlers()
 
 void TestJobQueue::shortJobsAreClaimedAhead()
 {
-    RunningGauge gauge;
-    std::atomic<int> runs{0};
-    std::atomic<bool> release{false};
-    m_registry->registerHandler(
-        QStringLiteral("s"),
-        [&](JobContext &ctx) {
-            gauge.enter();
-            ++runs;
-            if (ctx.payload().value(QStringLiteral("block")).toBool())
-                spinUntil([&] { return release.load() || ctx.isCancelled(); });
-            gauge.leave();
-            return JobResult::success();
-        },
-        options());
-    JobQueue::Options o = defaultOptions();
-    o.workers = 4;
-    o.claimBatch = 16;
-    o.queues = {{QStringLiteral("q"), 1}};
-    m_queues.push_back(makeQueue(*m_store, *m_pool, o));
-    JobQueue &queue = *m_queues.back();
-    queue.start();
+    GatedJobs gate;
+    RunningGauge &gauge = gate.gauge;
+    std::atomic<int> &runs = gate.runs;
+    std::atomic<bool> &release = gate.release;
+    JobQueue &queue = startGated(QStringLiteral("s"), 1, gate);
 
     // 200 no-op jobs, one handler at a time.
     VERIFY_OK(queue.enqueue(specsInQ(QStringLiteral("s"), 200, false)));
@@ -1075,29 +1082,12 @@ void TestJobQueue::shortJobsAreClaimedAhead()
 
 void TestJobQueue::longJobsAreNotClaimedAhead()
 {
-    RunningGauge gauge;
-    std::atomic<int> runs{0};
-    std::atomic<bool> release{false};
-    m_registry->registerHandler(
-        QStringLiteral("l"),
-        [&](JobContext &ctx) {
-            gauge.enter();
-            ++runs;
-            if (ctx.payload().value(QStringLiteral("block")).toBool())
-                spinUntil([&] { return release.load() || ctx.isCancelled(); });
-            else
-                std::this_thread::sleep_for(20ms);
-            gauge.leave();
-            return JobResult::success();
-        },
-        options());
-    JobQueue::Options o = defaultOptions();
-    o.workers = 4;
-    o.claimBatch = 16;
-    o.queues = {{QStringLiteral("q"), 1}};
-    m_queues.push_back(makeQueue(*m_store, *m_pool, o));
-    JobQueue &queue = *m_queues.back();
-    queue.start();
+    GatedJobs gate;
+    gate.sleepMs = 20;
+    RunningGauge &gauge = gate.gauge;
+    std::atomic<int> &runs = gate.runs;
+    std::atomic<bool> &release = gate.release;
+    JobQueue &queue = startGated(QStringLiteral("l"), 1, gate);
 
     // Five jobs of 20 ms: claimed one at a time (unknown average first, long after).
     VERIFY_OK(queue.enqueue(specsInQ(QStringLiteral("l"), 5, false)));

@@ -14,6 +14,7 @@
 // connection, a refused port, https against a plain-TCP peer, invalid URLs, header
 // injection refused, a host name resolved (localhost); and the call from a plain
 // std::thread and from a QThread that runs no event loop.
+#include "LoopbackReceiver.h"
 #include "WebhookDelivery.h"
 
 #include <QElapsedTimer>
@@ -33,20 +34,13 @@
 #include <thread>
 
 using namespace bulwark;
+using namespace bulwark::test;
 using namespace std::chrono_literals;
 
 namespace {
 
 const QByteArray kSecret = "whsec_test_secret";
 constexpr qint64 kT = 1700000000;
-
-struct RecordedRequest
-{
-    QByteArray method;
-    QByteArray target;
-    QHash<QByteArray, QByteArray> headers; // lower-case names
-    QByteArray body;
-};
 
 // What the receiver does with a request.
 enum class Reply
@@ -71,172 +65,66 @@ QByteArray chunkedBody()
     return decoded;
 }
 
-// A loopback HTTP receiver in its own thread. All state shared with the test thread is
-// behind m_mutex (std::mutex, so ThreadSanitizer sees the hand-off; Qt's own thread
-// synchronisation is invisible to it in Debian's uninstrumented Qt).
-class Receiver final : public QThread
+// What each Reply writes, in the receiver's thread (LoopbackReceiver records the request).
+void answer(Reply reply, QTcpSocket *socket)
+{
+    switch (reply) {
+    case Reply::Ok:
+        socket->write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n"
+                      "Connection: close\r\n\r\nreceived");
+        socket->disconnectFromHost();
+        break;
+    case Reply::ServerError:
+        socket->write("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom");
+        socket->disconnectFromHost();
+        break;
+    case Reply::Redirect:
+        socket->write("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:" +
+                      QByteArray::number(socket->localPort()) +
+                      "/moved\r\nContent-Length: 0\r\n\r\n");
+        break; // keeps the connection open: the client must not wait for a close
+    case Reply::InterimThenNoContent:
+        socket->write("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n");
+        break;
+    case Reply::Chunked: {
+        QByteArray response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        const QByteArray decoded = chunkedBody();
+        for (int i = 0; i < 10; ++i)
+            response += "3e8;ext=1\r\n" + decoded.mid(i * 1000, 1000) + "\r\n";
+        response += "0\r\n\r\n";
+        socket->write(response);
+        break;
+    }
+    case Reply::Large:
+        socket->write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + QByteArray(3000, 'x'));
+        break; // and never the rest
+    case Reply::LargeChunk:
+        socket->write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1388\r\n" +
+                      QByteArray(3000, 'x'));
+        break;
+    case Reply::NoAnswer: break;
+    case Reply::Close: socket->close(); break;
+    case Reply::NotTls: break;
+    }
+}
+
+// The shared loopback receiver (tests/support), answering every request with `reply`.
+class Receiver final : public LoopbackReceiver
 {
 public:
-    explicit Receiver(Reply reply) : m_reply(reply)
+    explicit Receiver(Reply reply)
+        : LoopbackReceiver([reply](QTcpSocket *socket, int, const RecordedRequest &) {
+                               answer(reply, socket);
+                           },
+                           reply == Reply::NotTls ? OnConnect([](QTcpSocket *socket) {
+                               // Plain HTTP at once, to an https client.
+                               socket->write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+                               socket->disconnectFromHost();
+                               return false;
+                           })
+                                                  : OnConnect())
     {
-        start();
-        std::unique_lock lock(m_mutex);
-        m_changed.wait(lock, [this] { return m_listening; });
     }
-    ~Receiver() override
-    {
-        m_stop.store(true);
-        {
-            std::unique_lock lock(m_mutex);
-            m_changed.wait(lock, [this] { return m_finished; });
-        }
-        wait();
-    }
-    Q_DISABLE_COPY_MOVE(Receiver)
-
-    quint16 port() const
-    {
-        std::lock_guard lock(m_mutex);
-        return m_port;
-    }
-    QUrl url(const QString &pathAndQuery = QStringLiteral("/hooks/in")) const
-    {
-        return QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port()).arg(pathAndQuery));
-    }
-    QList<RecordedRequest> requests() const
-    {
-        std::lock_guard lock(m_mutex);
-        return m_requests;
-    }
-    int connections() const
-    {
-        std::lock_guard lock(m_mutex);
-        return m_connections;
-    }
-
-protected:
-    void run() override
-    {
-        {
-            QEventLoop loop;
-            QTcpServer server;
-            QHash<QTcpSocket *, QByteArray> buffers;
-            const bool listening = server.listen(QHostAddress::LocalHost, 0);
-            {
-                std::lock_guard lock(m_mutex);
-                m_port = listening ? server.serverPort() : 0; // 0: the test fails on it
-                m_listening = true;
-            }
-            m_changed.notify_all();
-            QObject::connect(&server, &QTcpServer::newConnection, &loop, [&] {
-                while (QTcpSocket *socket = server.nextPendingConnection()) {
-                    {
-                        std::lock_guard lock(m_mutex);
-                        ++m_connections;
-                    }
-                    if (m_reply == Reply::NotTls) {
-                        socket->write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
-                        socket->disconnectFromHost();
-                        continue;
-                    }
-                    QObject::connect(socket, &QIODevice::readyRead, &loop, [&, socket] {
-                        buffers[socket] += socket->readAll();
-                        handle(socket, buffers[socket]);
-                    });
-                }
-            });
-            QTimer stopPoll;
-            QObject::connect(&stopPoll, &QTimer::timeout, &loop, [&] {
-                if (m_stop.load())
-                    loop.quit();
-            });
-            stopPoll.start(10);
-            loop.exec();
-        } // the server and its sockets are gone before we say so
-        {
-            std::lock_guard lock(m_mutex);
-            m_finished = true;
-        }
-        m_changed.notify_all();
-    }
-
-private:
-    // Records the request once it is complete and answers according to m_reply.
-    void handle(QTcpSocket *socket, QByteArray &buffer)
-    {
-        const qsizetype end = buffer.indexOf("\r\n\r\n");
-        if (end < 0)
-            return;
-        RecordedRequest request;
-        const QList<QByteArray> lines = buffer.left(end).split('\n');
-        const QList<QByteArray> requestLine = lines.value(0).trimmed().split(' ');
-        request.method = requestLine.value(0);
-        request.target = requestLine.value(1);
-        for (qsizetype i = 1; i < lines.size(); ++i) {
-            const qsizetype colon = lines[i].indexOf(':');
-            if (colon > 0)
-                request.headers.insert(lines[i].left(colon).trimmed().toLower(),
-                                       lines[i].mid(colon + 1).trimmed());
-        }
-        const qint64 length = request.headers.value("content-length", "0").toLongLong();
-        if (buffer.size() < end + 4 + length)
-            return;
-        request.body = buffer.mid(end + 4, length);
-        buffer.clear();
-        {
-            std::lock_guard lock(m_mutex);
-            m_requests.append(request);
-        }
-
-        switch (m_reply) {
-        case Reply::Ok:
-            socket->write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n"
-                          "Connection: close\r\n\r\nreceived");
-            socket->disconnectFromHost();
-            break;
-        case Reply::ServerError:
-            socket->write("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom");
-            socket->disconnectFromHost();
-            break;
-        case Reply::Redirect:
-            socket->write("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:" +
-                          QByteArray::number(m_port) + "/moved\r\nContent-Length: 0\r\n\r\n");
-            break; // keeps the connection open: the client must not wait for a close
-        case Reply::InterimThenNoContent:
-            socket->write("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n");
-            break;
-        case Reply::Chunked: {
-            QByteArray response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-            const QByteArray decoded = chunkedBody();
-            for (int i = 0; i < 10; ++i)
-                response += "3e8;ext=1\r\n" + decoded.mid(i * 1000, 1000) + "\r\n";
-            response += "0\r\n\r\n";
-            socket->write(response);
-            break;
-        }
-        case Reply::Large:
-            socket->write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" +
-                          QByteArray(3000, 'x'));
-            break; // and never the rest
-        case Reply::LargeChunk:
-            socket->write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1388\r\n" +
-                          QByteArray(3000, 'x'));
-            break;
-        case Reply::NoAnswer: break;
-        case Reply::Close: socket->close(); break;
-        case Reply::NotTls: break;
-        }
-    }
-
-    const Reply m_reply;
-    std::atomic<bool> m_stop{false};
-    mutable std::mutex m_mutex;
-    std::condition_variable m_changed;
-    quint16 m_port = 0;
-    bool m_listening = false; // the listen() attempt is over
-    bool m_finished = false;
-    int m_connections = 0;
-    QList<RecordedRequest> m_requests;
 };
 
 WebhookAttempt deliver(const QUrl &url, std::chrono::milliseconds timeout = 5s,
