@@ -3,9 +3,10 @@
 // a QTcpServer and an event loop in a thread of its own, so that a blocking client in the
 // test thread can talk to it. It records every complete request (method, target, headers
 // with lower-case names, body, arrival time) and hands it, in its own thread, to the test's
-// responder, which writes the answer. State shared with the test thread is behind a
-// std::mutex: ThreadSanitizer sees that hand-off, while Qt's own thread synchronisation is
-// invisible to it in Debian's uninstrumented Qt.
+// responder, which writes the answer. The thread is a std::thread and state shared with the
+// test thread is behind a std::mutex: ThreadSanitizer sees that hand-off and the join,
+// while Qt's own thread synchronisation (QThread::wait) is invisible to it in Debian's
+// uninstrumented Qt. A local QEventLoop works in a plain std::thread.
 #pragma once
 
 #include <QDateTime>
@@ -13,13 +14,13 @@
 #include <QHash>
 #include <QTcpServer>
 #include <QTcpSocket>
-#include <QThread>
 #include <QTimer>
 #include <QUrl>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <thread>
 
 namespace bulwark::test {
 
@@ -32,7 +33,7 @@ struct RecordedRequest
     qint64 receivedAtMs = 0;
 };
 
-class LoopbackReceiver : public QThread
+class LoopbackReceiver
 {
 public:
     // Answers request number `index` (from 0), in the receiver's thread.
@@ -44,18 +45,14 @@ public:
     explicit LoopbackReceiver(Responder responder, OnConnect onConnect = {})
         : m_responder(std::move(responder)), m_onConnect(std::move(onConnect))
     {
-        start();
+        m_thread = std::thread([this] { run(); });
         std::unique_lock lock(m_mutex);
         m_changed.wait(lock, [this] { return m_listening; });
     }
-    ~LoopbackReceiver() override
+    virtual ~LoopbackReceiver()
     {
         m_stop.store(true);
-        {
-            std::unique_lock lock(m_mutex);
-            m_changed.wait(lock, [this] { return m_finished; });
-        }
-        wait();
+        m_thread.join();
     }
     Q_DISABLE_COPY_MOVE(LoopbackReceiver)
 
@@ -79,8 +76,8 @@ public:
         return m_connections;
     }
 
-protected:
-    void run() override
+private:
+    void run()
     {
         {
             QEventLoop loop;
@@ -118,15 +115,9 @@ protected:
             });
             stopPoll.start(10);
             loop.exec();
-        } // the server and its sockets are gone before we say so
-        {
-            std::lock_guard lock(m_mutex);
-            m_finished = true;
-        }
-        m_changed.notify_all();
+        } // the server and its sockets are gone before the thread ends
     }
 
-private:
     // Records the request once it is complete (head and Content-Length bytes of body).
     void handle(QTcpSocket *socket, QByteArray &buffer)
     {
@@ -166,9 +157,9 @@ private:
     std::condition_variable m_changed;
     quint16 m_port = 0;
     bool m_listening = false; // the listen() attempt is over
-    bool m_finished = false;
     int m_connections = 0;
     QList<RecordedRequest> m_requests;
+    std::thread m_thread; // last: it starts once everything above exists
 };
 
 } // namespace bulwark::test
