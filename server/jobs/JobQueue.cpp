@@ -394,7 +394,7 @@ void JobQueue::giveBackStale(SteadyTime now)
         std::lock_guard lock(m_mutex);
         for (auto it = m_ready.begin(); it != m_ready.end();) {
             auto active = m_active.find(*it);
-            if (active == m_active.end() || now - active->claimed < kGiveBackAfter ||
+            if (active == m_active.end() || now - active->claimed < m_options.giveBackAfter ||
                 shortJobs(active->job.queue, now)) {
                 ++it;
                 continue;

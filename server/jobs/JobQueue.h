@@ -61,6 +61,8 @@ public:
         std::chrono::milliseconds lease{30'000};
         QList<JobQueueConfig> queues{{QStringLiteral("default"), 4}};
         QString instanceId; // empty: a random one
+        // Jobs claimed ahead that waited this long for a worker are given back.
+        std::chrono::milliseconds giveBackAfter{1000};
     };
 
     struct CronEntry
@@ -176,11 +178,10 @@ private:
     // Whether the queue's recent jobs ran shorter than kShortJobSeconds on average and none
     // of its handlers has been running for kStalledAfter (with m_mutex held).
     bool shortJobs(const QString &queue, std::chrono::steady_clock::time_point now) const;
-    // Gives back jobs claimed ahead that waited kGiveBackAfter for a worker.
+    // Gives back jobs claimed ahead that waited giveBackAfter for a worker.
     void giveBackStale(std::chrono::steady_clock::time_point now);
     static constexpr double kShortJobSeconds = 0.005;
     static constexpr std::chrono::milliseconds kStalledAfter{100};
-    static constexpr std::chrono::milliseconds kGiveBackAfter{1000};
     Finished outcomeFor(const Active &active, const JobResult &result, double runSeconds);
 
     JobStore &m_store;

@@ -157,7 +157,8 @@ private:
     int countIn(const QString &queue, JobState state); // jobs of the queue in the state
     // Registers `type` as `gate`'s handler and starts a queue of 4 workers, claim batch 16
     // and the queue "q" at `concurrency`.
-    JobQueue &startGated(const QString &type, int concurrency, GatedJobs &gate);
+    JobQueue &startGated(const QString &type, int concurrency, GatedJobs &gate,
+                         std::chrono::milliseconds giveBackAfter = std::chrono::seconds(1));
 
     std::atomic<qint64> m_now{kT0};
     SteadyClock m_steady;
@@ -955,7 +956,8 @@ int TestJobQueue::countIn(const QString &queue, JobState state)
     return r.ok() ? int(r.value().size()) : -1;
 }
 
-JobQueue &TestJobQueue::startGated(const QString &type, int concurrency, GatedJobs &gate)
+JobQueue &TestJobQueue::startGated(const QString &type, int concurrency, GatedJobs &gate,
+                                   std::chrono::milliseconds giveBackAfter)
 {
     m_registry->registerHandler(
         type,
@@ -974,6 +976,7 @@ JobQueue &TestJobQueue::startGated(const QString &type, int concurrency, GatedJo
     o.workers = 4;
     o.claimBatch = 16;
     o.queues = {{QStringLiteral("q"), concurrency}};
+    o.giveBackAfter = giveBackAfter;
     m_queues.push_back(makeQueue(*m_store, *m_pool, o));
     JobQueue &queue = *m_queues.back();
     queue.start();
@@ -1026,7 +1029,9 @@ void TestJobQueue::shortJobsAreClaimedAhead()
     RunningGauge &gauge = gate.gauge;
     std::atomic<int> &runs = gate.runs;
     std::atomic<bool> &release = gate.release;
-    JobQueue &queue = startGated(QStringLiteral("s"), 1, gate);
+    // Three seconds before claimed-ahead jobs are given back: the checks of the waiting
+    // state below must not race the give-back on a loaded machine.
+    JobQueue &queue = startGated(QStringLiteral("s"), 1, gate, std::chrono::seconds(3));
 
     // 200 no-op jobs, one handler at a time.
     VERIFY_OK(queue.enqueue(specsInQ(QStringLiteral("s"), 200, false)));
@@ -1063,7 +1068,7 @@ void TestJobQueue::shortJobsAreClaimedAhead()
         QCOMPARE(stats.held.value(QStringLiteral("q")), 17);
         QCOMPARE(countIn(QStringLiteral("q"), JobState::Running), 17);
     }
-    // The flow stopped (the running job is slow): after a second the 16 waiting are given
+    // The flow stopped (the running job is slow): after the give-back delay the 16 waiting go
     // back to the database for any instance, and none is claimed ahead again meanwhile.
     QTRY_COMPARE_WITH_TIMEOUT(queue.localStats().waiting, 0, kWait);
     QCOMPARE(countIn(QStringLiteral("q"), JobState::Running), 1);
