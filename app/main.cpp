@@ -5,6 +5,7 @@
 // 2 usage or configuration error.
 #include "ConfigLoader.h"
 #include "DatabaseSetup.h"
+#include "LoadTestCommand.h"
 #include "Logger.h"
 #include "SeedCommand.h"
 #include "ServerApp.h"
@@ -43,6 +44,7 @@ struct Command
 constexpr Command kCommands[] = {
     {"user", runUserCommand},
     {"seed", runSeedCommand},
+    {"loadtest", runLoadTestCommand},
 };
 
 // 10 000 keep-alive connections need more descriptors than the usual soft limit of 1024.
@@ -87,7 +89,9 @@ int main(int argc, char *argv[])
         "  bulwark user <command> ...       manage users and API keys (add, list, disable,\n"
         "                                   enable, key); see 'bulwark user --help'\n"
         "  bulwark seed [options]           fill the demo schema with deterministic demo\n"
-        "                                   data; see 'bulwark seed --help'\n\n"
+        "                                   data; see 'bulwark seed --help'\n"
+        "  bulwark loadtest [SCENARIO] --target URL ...\n"
+        "                                   load-test a server; see 'bulwark loadtest --help'\n\n"
         "Configuration comes from built-in defaults, then --config FILE (JSON, comments\n"
         "allowed), then BULWARK_* environment variables (server.max_body is\n"
         "BULWARK_SERVER_MAX_BODY), then the flags below. Every key is described in\n"

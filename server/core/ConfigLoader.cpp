@@ -5,6 +5,7 @@
 #include "ClientAddress.h"
 #include "CronSchedule.h"
 #include "EventNames.h"
+#include "JsonSourceMap.h"
 #include "RateLimitRules.h"
 #include "RedisEndpoint.h"
 #include "RoutePattern.h"
@@ -983,20 +984,6 @@ std::optional<QJsonValue> normalise(const ConfigKey &key, const QJsonValue &v, Q
     return std::nullopt;
 }
 
-QString lineColumn(const QByteArray &data, int offset)
-{
-    offset = qBound(0, offset, int(data.size()));
-    int line = 1;
-    int lineStart = 0;
-    for (int i = 0; i < offset; ++i) {
-        if (data[i] == '\n') {
-            ++line;
-            lineStart = i + 1;
-        }
-    }
-    return QStringLiteral("%1:%2").arg(line).arg(offset - lineStart + 1);
-}
-
 // Flattens nested objects to dotted paths; objects that are not a known prefix are errors.
 void flatten(const QJsonObject &obj, const QString &prefix, const QHash<QString, int> &index,
              const QSet<QString> &prefixes, QHash<QString, QJsonValue> *out, QStringList *errors,
@@ -1163,10 +1150,14 @@ Result<Config, QStringList> ConfigLoader::load(const Sources &sources)
         const QByteArray raw = file.readAll();
         QJsonParseError parseError;
         const QJsonDocument doc = QJsonDocument::fromJson(blankComments(raw), &parseError);
-        if (parseError.error != QJsonParseError::NoError)
-            return QStringList{QStringLiteral("%1:%2: %3")
-                                   .arg(sources.file, lineColumn(raw, parseError.offset),
-                                        parseError.errorString())};
+        if (parseError.error != QJsonParseError::NoError) {
+            const auto [line, column] = JsonSourceMap::lineColumn(raw, parseError.offset);
+            return QStringList{QStringLiteral("%1:%2:%3: %4")
+                                   .arg(sources.file)
+                                   .arg(line)
+                                   .arg(column)
+                                   .arg(parseError.errorString())};
+        }
         if (!doc.isObject())
             return QStringList{
                 QStringLiteral("%1:1:1: the top level must be a JSON object").arg(sources.file)};

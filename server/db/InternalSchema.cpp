@@ -128,6 +128,33 @@ QList<Migration> internalMigrations()
                  QStringLiteral("CREATE INDEX webhook_deliveries_at ON webhook_deliveries (at)"),
              };
          }},
+        {4, QStringLiteral("stored load-test runs"),
+         [](const Dialect &) {
+             // One row per run of the load tester (LoadTestRunStore). The columns a list
+             // shows are plain values; `report` holds the whole RunReport as JSON text (TEXT
+             // on both databases, not JSONB: it is rewritten every second while the run
+             // lasts and only ever read whole). Times are Unix milliseconds, as in the job
+             // tables.
+             return QStringList{
+                 QStringLiteral("CREATE TABLE loadtest_runs ("
+                                "id TEXT PRIMARY KEY, "
+                                "name TEXT NOT NULL, "
+                                "target TEXT NOT NULL, "
+                                "model TEXT NOT NULL, "
+                                "status TEXT NOT NULL, "
+                                "started_at BIGINT NOT NULL, "
+                                "duration_ms BIGINT NOT NULL DEFAULT 0, "
+                                "requests BIGINT NOT NULL DEFAULT 0, "
+                                "failures BIGINT NOT NULL DEFAULT 0, "
+                                "rps DOUBLE PRECISION NOT NULL DEFAULT 0, "
+                                "p95_ns BIGINT NOT NULL DEFAULT 0, "
+                                "scenario TEXT NOT NULL, "
+                                "report TEXT NOT NULL, "
+                                "updated_at BIGINT NOT NULL)"),
+                 QStringLiteral("CREATE INDEX loadtest_runs_started ON loadtest_runs "
+                                "(started_at, id)"),
+             };
+         }},
     };
 }
 

@@ -61,6 +61,24 @@ void LatencyHistogram::merge(const LatencyHistogram &other)
     m_sum += other.m_sum;
 }
 
+LatencyHistogram LatencyHistogram::fromBuckets(const std::vector<std::pair<int, quint64>> &buckets,
+                                               quint64 min, quint64 max, double sum)
+{
+    LatencyHistogram h;
+    for (const auto &[bucket, count] : buckets) {
+        if (bucket < 0 || bucket >= kBuckets || count == 0)
+            continue;
+        h.m_counts[size_t(bucket)] += count;
+        h.m_count += count;
+    }
+    if (h.m_count == 0)
+        return LatencyHistogram();
+    h.m_min = min;
+    h.m_max = max;
+    h.m_sum = sum;
+    return h;
+}
+
 void LatencyHistogram::reset()
 {
     *this = LatencyHistogram();

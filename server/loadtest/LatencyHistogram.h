@@ -2,8 +2,9 @@
 // The load tester's latency histogram: constant memory, any number of samples, percentiles
 // within 0.4 % of the exact value, mergeable (threads, distributed workers). HdrHistogram's
 // log-linear layout: values below 256 ns have a bucket each (exact); above, every power of
-// two is split into 128 equal buckets, so a bucket is at most 1/128 of its values wide. A quantile is answered with its bucket's
-// midpoint, clamped to the exact min and max: at most half a bucket off, under 0.4 %.
+// two is split into 128 equal buckets, so a bucket is at most 1/128 of its values wide. A
+// quantile is answered with its bucket's midpoint, clamped to the exact min and max: at most
+// half a bucket off, under 0.4 %.
 // Values are nanoseconds up to 2^44 (about 4.9 hours); larger ones count in the top bucket
 // (their max stays exact). 4 480 buckets of 8 bytes: 35 KiB per histogram, whatever the
 // number of samples.
@@ -17,6 +18,8 @@
 #include <QtGlobal>
 #include <array>
 #include <limits>
+#include <utility>
+#include <vector>
 
 namespace bulwark {
 
@@ -37,6 +40,7 @@ public:
     quint64 min() const { return m_count ? m_min : 0; }
     quint64 max() const { return m_max; }
     double mean() const { return m_count ? m_sum / double(m_count) : 0.0; }
+    double sum() const { return m_sum; } // of every value recorded, ns
     // Nearest-rank quantile, q in [0, 1] (clamped); 0 when empty.
     quint64 valueAtQuantile(double q) const;
 
@@ -45,7 +49,24 @@ public:
     static int bucketOf(quint64 value);
     static quint64 bucketLow(int bucket);
     static quint64 bucketHigh(int bucket); // inclusive
+    // The number of values counted in a bucket (0 outside [0, kBuckets)).
+    quint64 countAt(int bucket) const
+    {
+        return bucket >= 0 && bucket < kBuckets ? m_counts[size_t(bucket)] : 0;
+    }
 
+    // Rebuilds a histogram from its parts, as serialisation saw them: the (bucket, count)
+    // pairs of its non-empty buckets (any order; a bucket named twice adds up) and the exact
+    // min(), max() and sum(). The result is == to the histogram the parts came from. The
+    // parts must be consistent: buckets in [0, kBuckets), min in the lowest non-empty bucket
+    // and max in the highest (histogramFromJson checks this first). Pairs with a bucket out
+    // of range or a zero count are skipped; no pairs (or only empty ones) give an empty
+    // histogram whatever min, max and sum say.
+    static LatencyHistogram fromBuckets(const std::vector<std::pair<int, quint64>> &buckets,
+                                        quint64 min, quint64 max, double sum);
+
+    // Counts, min and max; not sum(), a double whose last bits can depend on the order of
+    // merges once it passes 2^53 ns.
     bool operator==(const LatencyHistogram &other) const
     {
         return m_count == other.m_count && m_min == other.m_min && m_max == other.m_max &&
