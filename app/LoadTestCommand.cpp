@@ -95,9 +95,9 @@ const char *kHelp =
     "Options of a run:\n"
     "  --target URL         the server to load (http:// or https://); overrides the\n"
     "                       scenario's \"target\"\n"
-    "  --duration D         run for D (\"30s\", \"5m\"); all shapes but stages\n"
-    "  --users N            closed model: the shape's users (its peak)\n"
-    "  --rate R             open model: the shape's arrivals per second (its peak)\n"
+    "  --duration D         run for D (\"30s\", \"5m\"); stages keep their shares of it\n"
+    "  --users N            closed model: the peak users (stage targets scale to it)\n"
+    "  --rate R             open model: the peak arrivals per second (likewise)\n"
     "  --token T            the run's token: {{token}} and 'Authorization: Bearer T'\n"
     "                       (default: $BULWARK_LOADTEST_TOKEN, then the scenario's)\n"
     "  --threads N          load threads here (default: one per core)\n"
@@ -208,45 +208,29 @@ int exitCodeOf(const RunReport &report)
     return kFailure;
 }
 
-// Applies --duration, --users and --rate to the scenario's shape.
-Result<bool> applyOverrides(Scenario &scenario, const QCommandLineParser &parser)
+// --duration, --users and --rate as LoadOverrides.
+Result<LoadOverrides> overridesFrom(const QCommandLineParser &parser)
 {
-    LoadShape &shape = scenario.load.shape;
-    const bool open = scenario.load.model == LoadSpec::Model::Open;
+    LoadOverrides o;
     if (parser.isSet(QStringLiteral("duration"))) {
         const auto ms = ConfigLoader::parseDurationMs(parser.value(QStringLiteral("duration")));
-        if (!ms || *ms < 1 || *ms > 7LL * 24 * 3'600'000)
+        if (!ms)
             return Error{ErrorCode::BadRequest,
-                         QStringLiteral("--duration: expected a duration from 1ms to 7d, like 30s or 5m")};
-        if (shape.kind == LoadShape::Kind::Stages)
-            return Error{ErrorCode::BadRequest,
-                         QStringLiteral("--duration: a stages shape has its own durations")};
-        shape.durationMs = *ms;
-        if (shape.kind == LoadShape::Kind::Spike && shape.spikeStartMs + shape.spikeDurationMs > *ms)
-            return Error{ErrorCode::BadRequest,
-                         QStringLiteral("--duration: the spike must lie within the run")};
+                         QStringLiteral("--duration: expected a duration like 30s or 5m")};
+        o.durationMs = *ms;
     }
     for (const char *name : {"users", "rate"}) {
         const QString option = QLatin1String(name);
         if (!parser.isSet(option))
             continue;
-        if ((option == QStringLiteral("rate")) != open)
-            return Error{ErrorCode::BadRequest,
-                         open ? QStringLiteral("--users: the scenario uses the open model; use --rate")
-                              : QStringLiteral("--rate: the scenario uses the closed model; use --users")};
         bool ok = false;
         const int n = parser.value(option).toInt(&ok);
-        if (!ok || n < 1 || n > 1'000'000)
+        if (!ok)
             return Error{ErrorCode::BadRequest,
                          QStringLiteral("--%1: expected an integer from 1 to 1000000").arg(option)};
-        if (shape.kind == LoadShape::Kind::Stages)
-            return Error{ErrorCode::BadRequest,
-                         QStringLiteral("--%1: a stages shape has its own targets").arg(option)};
-        if (shape.kind == LoadShape::Kind::Spike)
-            shape.spikeUsers = std::max(shape.spikeUsers, n);
-        shape.users = n;
+        (option == QStringLiteral("users") ? o.users : o.rate) = n;
     }
-    return true;
+    return o;
 }
 
 int runWorker(const QCommandLineParser &parser)
@@ -366,8 +350,11 @@ int runLoadTestCommand(const QStringList &arguments)
     if (!loaded.ok())
         return fail(kUsage, loaded.error().message);
     Scenario scenario = std::move(loaded).value();
-    if (auto o = applyOverrides(scenario, parser); !o.ok())
-        return usage(o.error().message);
+    const auto overrides = overridesFrom(parser);
+    if (!overrides.ok())
+        return usage(overrides.error().message);
+    if (auto o = scenario.applyOverrides(overrides.value()); !o.ok())
+        return usage(QStringLiteral("--") + o.error().message);
 
     const QString targetText = parser.isSet(QStringLiteral("target")) ? parser.value(QStringLiteral("target"))
                                                                       : scenario.target;

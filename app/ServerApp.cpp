@@ -8,6 +8,7 @@
 #include "CronSchedule.h"
 #include "DatabaseSetup.h"
 #include "JobHandlers.h"
+#include "LoadTestJob.h"
 #include "RateLimitRules.h"
 #include "RateLimitStage.h"
 #include "Stages.h"
@@ -137,6 +138,8 @@ bool ServerApp::start(QString *error)
     // pattern registered wins.
     if (m_jobsController)
         m_jobsController->registerRoutes(m_router);
+    if (m_loadTestsController)
+        m_loadTestsController->registerRoutes(m_router);
     m_auth->registerRoutes(m_router);
     m_gdpr->registerRoutes(m_router);
     m_reports->registerRoutes(m_router);
@@ -371,6 +374,9 @@ bool ServerApp::buildJobs(QString *error)
     if (m_cache)
         services.warmCache = [this] { return warmConfiguredResponses(); };
     registerBuiltinJobs(m_jobRegistry, services);
+    // Load tests run as jobs (their runs are rows in loadtest_runs).
+    m_loadTestRuns = std::make_unique<LoadTestRunStore>(*m_pool, m_insight.get());
+    registerLoadTestJob(m_jobRegistry, LoadTestJobServices{c, m_loadTestRuns.get(), m_redis.get()});
     if (auto applied = m_jobRegistry.applyConfig(c); !applied.ok()) {
         *error = applied.error().message;
         return false;
@@ -416,6 +422,7 @@ bool ServerApp::buildJobs(QString *error)
     subscribeWebhooks(m_events, *m_jobs, m_config.webhooks.endpoints);
     m_jobsController = std::make_unique<JobsController>(*m_jobs, services.exportDir,
                                                         m_config.webhooks.endpoints);
+    m_loadTestsController = std::make_unique<LoadTestsController>(*m_loadTestRuns, *m_jobs);
     JobQueue *jobs = m_jobs.get();
     m_health.add([jobs] {
         const bool stopped = jobs->isStopped();

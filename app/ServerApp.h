@@ -20,6 +20,8 @@
 #include "HttpServer.h"
 #include "JobQueue.h"
 #include "JobsController.h"
+#include "LoadTestRunStore.h"
+#include "LoadTestsController.h"
 #include "Logger.h"
 #include "Metrics.h"
 #include "MetricsSampler.h"
@@ -147,6 +149,8 @@ private:
     std::unique_ptr<JobStore> m_jobStore;
     std::unique_ptr<JobQueue> m_jobs;
     std::unique_ptr<JobsController> m_jobsController;
+    std::unique_ptr<LoadTestRunStore> m_loadTestRuns;
+    std::unique_ptr<LoadTestsController> m_loadTestsController;
     std::unique_ptr<SystemController> m_system;
     std::unique_ptr<HttpServer> m_http;
     std::unique_ptr<MetricsSampler> m_sampler;

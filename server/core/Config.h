@@ -266,7 +266,8 @@ struct JobsConfig
                                                // its one download
     QList<JobQueueConfig> queues{{QStringLiteral("default"), 4},
                                  {QStringLiteral("webhooks"), 2},
-                                 {QStringLiteral("maintenance"), 1}};
+                                 {QStringLiteral("maintenance"), 1},
+                                 {QStringLiteral("loadtest"), 1}};
     QList<JobTypeConfig> types;
     QList<CronJobConfig> cron{
         {QStringLiteral("prune-jobs"), QStringLiteral("17 * * * *"), QStringLiteral("jobs.prune"),

@@ -804,7 +804,8 @@ QList<ConfigKey> buildKeys()
         "jobs.queues",
         QJsonArray{QJsonObject{{"name", "default"}, {"concurrency", 4}},
                    QJsonObject{{"name", "webhooks"}, {"concurrency", 2}},
-                   QJsonObject{{"name", "maintenance"}, {"concurrency", 1}}},
+                   QJsonObject{{"name", "maintenance"}, {"concurrency", 1}},
+                   QJsonObject{{"name", "loadtest"}, {"concurrency", 1}}},
         "Named queues and how many of each one's jobs an instance runs at once: {\"name\": "
         "\"default\", \"concurrency\": 4}. Must contain \"default\", where jobs go unless "
         "their type names another queue.",

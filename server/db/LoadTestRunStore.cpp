@@ -206,6 +206,52 @@ Result<QList<LoadTestRunRow>> LoadTestRunStore::list(int limit, int offset)
     return out;
 }
 
+Result<bool> LoadTestRunStore::saveProgress(const LoadTestRunRow &row)
+{
+    SqlSession sql(m_pool, m_insight);
+    return inWriteTransaction<bool>(sql, [&]() -> Result<bool> {
+        auto saved = sql.exec(
+            QStringLiteral("UPDATE loadtest_runs SET duration_ms = ?, requests = ?, failures = ?, "
+                           "rps = ?, p95_ns = ?, report = ?, updated_at = ? "
+                           "WHERE id = ? AND status = 'running'"),
+            {row.durationMs, row.requests, row.failures, row.rps, row.p95Ns,
+             jsonText(row.report), QDateTime::currentMSecsSinceEpoch(), row.id});
+        if (!saved.ok())
+            return saved.error();
+        return saved.value()->numRowsAffected() == 1;
+    });
+}
+
+Result<QString> LoadTestRunStore::requestStop(const QString &idOrPrefix)
+{
+    SqlSession sql(m_pool, m_insight);
+    return inWriteTransaction<QString>(sql, [&]() -> Result<QString> {
+        const auto id = resolveId(sql, idOrPrefix);
+        if (!id.ok())
+            return id.error();
+        auto updated = sql.exec(QStringLiteral("UPDATE loadtest_runs SET status = 'stopping', "
+                                               "updated_at = ? WHERE id = ? AND status IN "
+                                               "('queued', 'running')"),
+                                {QDateTime::currentMSecsSinceEpoch(), id.value()});
+        if (!updated.ok())
+            return updated.error();
+        if (updated.value()->numRowsAffected() == 1)
+            return id.value();
+        QString status;
+        auto read = sql.select(QStringLiteral("SELECT status FROM loadtest_runs WHERE id = ?"),
+                               {id.value()}, [&status](const SqlCell *c, int) {
+                                   status = text(c[0]);
+                                   return false;
+                               });
+        if (!read.ok())
+            return read.error();
+        if (status == QStringLiteral("stopping"))
+            return id.value(); // asked before: the same answer
+        return Error{ErrorCode::Conflict,
+                     QStringLiteral("load-test run %1 has already ended (%2)").arg(id.value(), status)};
+    });
+}
+
 Result<qint64> LoadTestRunStore::count()
 {
     SqlSession sql(m_pool, m_insight);

@@ -4,6 +4,10 @@
 // LoadTestRunRow (a few plain columns for lists, plus the whole report as JSON), so db does
 // not depend on loadtest.
 //
+// Stopping a run from another thread, process or instance goes through the row: the API
+// sets "stopping" (requestStop) and the runner's once-a-second saveProgress(), which only
+// writes a run still "running", reports that it no longer is. No lost stop, no lock.
+//
 // save() is one upsert by id (INSERT ... ON CONFLICT (id) DO UPDATE), one statement in one
 // short write transaction: the runner saves a running run every second with its growing
 // series, and that must cost no read-back and no second statement. list() leaves the big
@@ -57,6 +61,14 @@ public:
     // Inserts the run, or replaces every column of the run with that id. Unprocessable
     // without an id.
     Result<bool> save(const LoadTestRunRow &row);
+    // The running run's live state: like save(), but only while its status is "running"
+    // (one UPDATE ... WHERE status = 'running'). False when it is not (someone asked it to
+    // stop, or it ended): the runner takes that as its cue to stop.
+    Result<bool> saveProgress(const LoadTestRunRow &row);
+    // Asks a queued or running run to stop: its status becomes "stopping" and the runner
+    // finds out at its next saveProgress(). Returns the run's full id; Conflict when the
+    // run has already ended (the message says how).
+    Result<QString> requestStop(const QString &idOrPrefix);
     // By id or unique prefix (see above).
     Result<LoadTestRunRow> get(const QString &idOrPrefix);
     // Newest first (started_at, then id, descending), without `report`. A negative limit

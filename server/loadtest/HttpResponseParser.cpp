@@ -65,7 +65,9 @@ bool HttpResponseParser::takeLine(const char *data, qsizetype size, qsizetype *u
     if (!nl) {
         m_line.append(data + *used, size - *used);
         *used = size;
-        if (m_line.size() > kMaxLine)
+        // The limit is on the line without its CRLF, whatever the reads: a trailing CR may
+        // be the start of the line end.
+        if (m_line.size() - (m_line.endsWith('\r') ? 1 : 0) > kMaxLine)
             fail("a line of the response is longer than 16 KiB");
         return false;
     }
@@ -74,6 +76,8 @@ bool HttpResponseParser::takeLine(const char *data, qsizetype size, qsizetype *u
     *used = end + 1;
     if (m_line.endsWith('\r'))
         m_line.chop(1);
+    if (m_line.size() > kMaxLine) // a whole line in one read is held to the same limit
+        return fail("a line of the response is longer than 16 KiB");
     *line = std::move(m_line);
     m_line = QByteArray();
     return true;

@@ -212,10 +212,12 @@ Result<EngineTotals> EngineTotals::fromJson(const QJsonObject &o)
     EngineTotals t;
     if (!o.value(QStringLiteral("endpoints")).isArray())
         return Error{ErrorCode::BadRequest, QStringLiteral("totals: endpoints: expected an array")};
-    for (const QJsonValue &v : o.value(QStringLiteral("endpoints")).toArray()) {
-        auto e = EndpointStats::fromJson(v.toObject());
+    const QJsonArray endpoints = o.value(QStringLiteral("endpoints")).toArray();
+    for (qsizetype i = 0; i < endpoints.size(); ++i) {
+        auto e = EndpointStats::fromJson(endpoints.at(i).toObject());
         if (!e.ok())
-            return Error{ErrorCode::BadRequest, QStringLiteral("totals: ") + e.error().message};
+            return Error{ErrorCode::BadRequest,
+                         QStringLiteral("totals: endpoints[%1]: %2").arg(i).arg(e.error().message)};
         t.endpoints.append(e.value());
     }
     t.dropped = quint64(o.value(QStringLiteral("dropped")).toDouble());

@@ -1272,4 +1272,67 @@ Result<Scenario> Scenario::fromFile(const QString &path)
     return parse(file.readAll(), path, QFileInfo(path).absolutePath());
 }
 
+Result<bool> Scenario::applyOverrides(const LoadOverrides &overrides)
+{
+    LoadShape &shape = load.shape;
+    const bool open = load.model == LoadSpec::Model::Open;
+    auto bad = [](const QString &message) { return Error{ErrorCode::BadRequest, message}; };
+    if (overrides.durationMs) {
+        const qint64 ms = *overrides.durationMs;
+        if (ms < 1 || ms > 7LL * 24 * 3'600'000)
+            return bad(QStringLiteral("duration: must be from 1ms to 7d"));
+        if (shape.kind == LoadShape::Kind::Stages) {
+            // Every stage keeps its share of the run (at least 1 ms); the last takes the
+            // rounding, so the total is exactly the duration asked for.
+            const qint64 before = shape.totalDurationMs();
+            if (ms < shape.stages.size())
+                return bad(QStringLiteral("duration: shorter than 1ms per stage"));
+            qint64 used = 0;
+            for (qsizetype i = 0; i < shape.stages.size(); ++i) {
+                LoadShape::Stage &stage = shape.stages[i];
+                const qsizetype left = shape.stages.size() - i - 1;
+                stage.durationMs = i + 1 == shape.stages.size()
+                                       ? ms - used
+                                       : std::clamp<qint64>(stage.durationMs * ms / before, 1,
+                                                            ms - used - left);
+                used += stage.durationMs;
+            }
+        }
+        if (shape.kind == LoadShape::Kind::Spike && shape.spikeStartMs + shape.spikeDurationMs > ms)
+            return bad(QStringLiteral("duration: the spike must lie within the run"));
+        if (shape.kind == LoadShape::Kind::Step && shape.stepTimeMs > ms)
+            return bad(QStringLiteral("duration: shorter than one step"));
+        shape.durationMs = ms;
+    }
+    const std::optional<int> peak = open ? overrides.rate : overrides.users;
+    if (open && overrides.users)
+        return bad(QStringLiteral("users: the scenario uses the open model; give rate"));
+    if (!open && overrides.rate)
+        return bad(QStringLiteral("rate: the scenario uses the closed model; give users"));
+    if (peak) {
+        const QString name = open ? QStringLiteral("rate") : QStringLiteral("users");
+        if (*peak < 1 || *peak > 1'000'000)
+            return bad(QStringLiteral("%1: must be an integer from 1 to 1000000").arg(name));
+        if (shape.kind == LoadShape::Kind::Stages) {
+            // Every target (and the start) scaled so that the highest becomes the peak.
+            int highest = shape.startUsers;
+            for (const LoadShape::Stage &stage : shape.stages)
+                highest = std::max(highest, stage.target);
+            if (highest == 0)
+                return bad(QStringLiteral("%1: every stage targets 0").arg(name));
+            auto scale = [&](int v) { return int((qint64(v) * *peak + highest / 2) / highest); };
+            shape.startUsers = scale(shape.startUsers);
+            for (LoadShape::Stage &stage : shape.stages)
+                stage.target = scale(stage.target);
+            return true;
+        }
+        if (shape.kind == LoadShape::Kind::Spike)
+            shape.spikeUsers = std::max(shape.spikeUsers, *peak);
+        if (shape.kind == LoadShape::Kind::Step)
+            shape.stepUsers = std::min(shape.stepUsers, *peak);
+        shape.users = *peak;
+    }
+    return true;
+}
+
 } // namespace bulwark

@@ -162,6 +162,17 @@ struct LoadSpec
     int maxConnections = 0; // open model: the connection cap (0: 1000)
 };
 
+// Changes to a scenario's load given on the command line (--duration, --users, --rate) or
+// with an API request: the run's duration and its peak (users in the closed model,
+// arrivals per second in the open one; a spike's peak is raised to it). A stages shape is
+// scaled: every stage keeps its share of the duration, every target its share of the peak.
+struct LoadOverrides
+{
+    std::optional<qint64> durationMs;
+    std::optional<int> users; // closed model only
+    std::optional<int> rate;  // open model only
+};
+
 struct Scenario
 {
     QString name;
@@ -176,6 +187,9 @@ struct Scenario
     QJsonObject source; // the file's JSON (comments dropped): stored with every run
 
     int userClassWeightTotal() const;
+    // BadRequest naming the override ("duration: the spike must lie within the run",
+    // "rate: the scenario uses the closed model; give users").
+    Result<bool> applyOverrides(const LoadOverrides &overrides);
 
     // Parses the text of a scenario file. `fileName` prefixes errors ("file:line:column:
     // path: message"); `baseDir` is where relative CSV paths are read from. The error's

@@ -769,7 +769,7 @@ void TestJobsApi::pauseHoldsJobsAndResumeRunsThem()
     r = admin("GET", "/admin/api/jobs/queues");
     QVERIFY2(r.status == 200, qPrintable(describe(r)));
     QJsonArray queues = r.json().value("queues").toArray();
-    QCOMPARE(queues.size(), 3);
+    QCOMPARE(queues.size(), 4);
     QCOMPARE(queues.at(0).toObject().value("name").toString(), QStringLiteral("default"));
     QCOMPARE(queues.at(0).toObject().value("paused").toBool(), true);
     QCOMPARE(queues.at(1).toObject().value("name").toString(), QStringLiteral("webhooks"));
@@ -886,10 +886,10 @@ void TestJobsApi::statsTypesAndQueues()
     r = admin("GET", "/admin/api/jobs/queues");
     QVERIFY2(r.status == 200, qPrintable(describe(r)));
     const QJsonArray queues = r.json().value("queues").toArray();
-    QCOMPARE(queues.size(), 3);
+    QCOMPARE(queues.size(), 4);
     const QList<std::pair<QString, int>> expected{
-        {"default", 4}, {"webhooks", 2}, {"maintenance", 1}};
-    for (int i = 0; i < 3; ++i) {
+        {"default", 4}, {"webhooks", 2}, {"maintenance", 1}, {"loadtest", 1}};
+    for (int i = 0; i < 4; ++i) {
         const QJsonObject q = queues.at(i).toObject();
         QCOMPARE(q.value("name").toString(), expected[i].first);
         QCOMPARE(q.value("concurrency").toInt(), expected[i].second);
