@@ -96,7 +96,7 @@ const char *kHelp =
     "  --target URL         the server to load (http:// or https://); overrides the\n"
     "                       scenario's \"target\"\n"
     "  --duration D         run for D (\"30s\", \"5m\"); stages keep their shares of it\n"
-    "  --users N            closed model: the peak users (stage targets scale to it)\n"
+    "  --users N            closed model: the peak users (the shape's counts scale to it)\n"
     "  --rate R             open model: the peak arrivals per second (likewise)\n"
     "  --token T            the run's token: {{token}} and 'Authorization: Bearer T'\n"
     "                       (default: $BULWARK_LOADTEST_TOKEN, then the scenario's)\n"
@@ -233,6 +233,17 @@ Result<LoadOverrides> overridesFrom(const QCommandLineParser &parser)
     return o;
 }
 
+std::optional<IoLoop::Kind> ioKind(const QString &name)
+{
+    if (name.isEmpty() || name == QStringLiteral("auto"))
+        return IoLoop::Kind::Auto;
+    if (name == QStringLiteral("qt"))
+        return IoLoop::Kind::Qt;
+    if (name == QStringLiteral("epoll"))
+        return IoLoop::Kind::Epoll;
+    return std::nullopt;
+}
+
 int runWorker(const QCommandLineParser &parser)
 {
     if (!parser.isSet(QStringLiteral("redis")))
@@ -243,7 +254,16 @@ int runWorker(const QCommandLineParser &parser)
     SteadyClock clock;
     RedisClient redis(redisOptions.value(), clock);
     WorkerService::Options options;
-    options.threads = parser.value(QStringLiteral("threads")).toInt();
+    if (parser.isSet(QStringLiteral("threads"))) {
+        bool ok = false;
+        options.threads = parser.value(QStringLiteral("threads")).toInt(&ok);
+        if (!ok || options.threads < 1 || options.threads > 256)
+            return usage(QStringLiteral("--threads: expected an integer from 1 to 256"));
+    }
+    const auto io = ioKind(parser.value(QStringLiteral("io")));
+    if (!io)
+        return usage(QStringLiteral("--io: expected auto, qt or epoll"));
+    options.io = *io;
     WorkerService service(redis, options);
     return service.run(g_stop, [](const QString &line) {
         err(QStringLiteral("bulwark: loadtest worker: %1\n").arg(line));
@@ -386,15 +406,10 @@ int runLoadTestCommand(const QStringList &arguments)
         if (!ok || options.threads < 1 || options.threads > 256)
             return usage(QStringLiteral("--threads: expected an integer from 1 to 256"));
     }
-    const QString io = parser.value(QStringLiteral("io"));
-    if (io.isEmpty() || io == QStringLiteral("auto"))
-        options.io = IoLoop::Kind::Auto;
-    else if (io == QStringLiteral("qt"))
-        options.io = IoLoop::Kind::Qt;
-    else if (io == QStringLiteral("epoll"))
-        options.io = IoLoop::Kind::Epoll;
-    else
+    const auto io = ioKind(parser.value(QStringLiteral("io")));
+    if (!io)
         return usage(QStringLiteral("--io: expected auto, qt or epoll"));
+    options.io = *io;
     options.insecureTls = parser.isSet(QStringLiteral("insecure"));
     for (const QString &path : parser.values(QStringLiteral("report"))) {
         const QString suffix = QFileInfo(path).suffix().toLower();

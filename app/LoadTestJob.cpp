@@ -48,34 +48,35 @@ void registerLoadTestJob(JobRegistry &registry, const LoadTestJobServices &s)
             options.redis = redis;
             options.runId = r.runId.isEmpty() ? QUuid::createUuid().toString(QUuid::WithoutBraces)
                                               : r.runId;
-            // A run asked to stop before it started ends here, as stopped with nothing run.
-            if (auto row = runs->get(options.runId);
-                row.ok() && row.value().status == QStringLiteral("stopping")) {
-                LoadTestRunRow stopped = row.value();
-                stopped.status = QStringLiteral("stopped");
-                runs->save(stopped);
+            const RunReport starting = LoadTestRunner::newReport(*r.scenario, r.target, options.runId);
+            LoadTestRunRow startRow = runRow(starting);
+            startRow.jobId = ctx.id();
+            // Only a queued (or new) run starts: one asked to stop before it began ends here,
+            // and a repeat of this job after a restart does not run an ended run again.
+            QString found;
+            auto begun = runs->begin(startRow, &found);
+            if (!begun.ok())
+                return JobResult::retry(begun.error().message);
+            if (!begun.value()) {
+                if (found == QStringLiteral("stopping")) {
+                    auto row = runs->get(options.runId);
+                    if (row.ok()) {
+                        LoadTestRunRow stopped = row.value();
+                        stopped.status = QStringLiteral("stopped");
+                        runs->save(stopped);
+                    }
+                    found = QStringLiteral("stopped");
+                }
                 return JobResult::success(QJsonObject{{QStringLiteral("run"), options.runId},
-                                                      {QStringLiteral("status"), stopped.status}});
+                                                      {QStringLiteral("status"), found}});
             }
-            RunReport starting;
-            starting.id = options.runId;
-            starting.scenarioName = r.scenario->name;
-            starting.scenario = r.scenario->source;
-            starting.target = r.target.toString();
-            starting.model = r.scenario->load.model == LoadSpec::Model::Open ? QStringLiteral("open")
-                                                                              : QStringLiteral("closed");
-            starting.startedAt = QDateTime::currentDateTimeUtc();
-            starting.status = QStringLiteral("running");
-            if (auto saved = runs->save(runRow(starting)); !saved.ok())
-                return JobResult::retry(saved.error().message);
 
             bool stopAsked = false;
             const double total = double(r.scenario->load.shape.totalDurationMs()) / 1000.0;
             LoadTestRunner::Callbacks callbacks;
             callbacks.stopRequested = [&] { return stopAsked || ctx.isCancelled(); };
             callbacks.progress = [&](const RunReport &live) {
-                LoadTestRunRow row = runRow(live);
-                auto still = runs->saveProgress(row);
+                auto still = runs->saveProgress(runRow(live));
                 if (still.ok() && !still.value())
                     stopAsked = true; // someone set "stopping"
                 ctx.setProgress(total > 0 ? double(live.series.size()) / total : 0.0,
@@ -83,7 +84,9 @@ void registerLoadTestJob(JobRegistry &registry, const LoadTestJobServices &s)
             };
             RunReport report = LoadTestRunner::run(options, callbacks);
             report.startedAt = starting.startedAt;
-            if (auto saved = runs->save(runRow(report)); !saved.ok())
+            LoadTestRunRow finalRow = runRow(report);
+            finalRow.jobId = ctx.id();
+            if (auto saved = runs->save(finalRow); !saved.ok())
                 qWarning("loadtest %s: the final report was not stored: %s",
                          qPrintable(report.id), qPrintable(saved.error().message));
             const QJsonObject result{{QStringLiteral("run"), report.id},

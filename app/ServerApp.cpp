@@ -422,7 +422,8 @@ bool ServerApp::buildJobs(QString *error)
     subscribeWebhooks(m_events, *m_jobs, m_config.webhooks.endpoints);
     m_jobsController = std::make_unique<JobsController>(*m_jobs, services.exportDir,
                                                         m_config.webhooks.endpoints);
-    m_loadTestsController = std::make_unique<LoadTestsController>(*m_loadTestRuns, *m_jobs);
+    m_loadTestsController =
+        std::make_unique<LoadTestsController>(*m_loadTestRuns, *m_jobs, m_redis != nullptr);
     JobQueue *jobs = m_jobs.get();
     m_health.add([jobs] {
         const bool stopped = jobs->isStopped();

@@ -76,6 +76,8 @@ int main(int argc, char *argv[])
 
     // A command name first on the line is dispatched before the server's options are parsed.
     const QStringList arguments = QCoreApplication::arguments();
+    // Commands too: `bulwark loadtest` opens a connection per virtual user.
+    raiseFileLimit();
     for (const Command &command : kCommands) {
         if (arguments.size() > 1 && arguments.at(1) == QLatin1String(command.name))
             return command.run(arguments.mid(2));
@@ -181,7 +183,6 @@ int main(int argc, char *argv[])
 
     const Config &config = loaded.value();
     Logger::install(config.log.level);
-    raiseFileLimit();
 
     ServerApp server(config);
     server.setAllowDestructiveSchema(parser.isSet(destructiveOption));

@@ -4,6 +4,7 @@
 
 #include "ApiSupport.h"
 #include "LoadTestRuns.h"
+#include "LoadTestRunner.h"
 
 #include <QDateTime>
 #include <QJsonArray>
@@ -64,15 +65,13 @@ HttpResponse LoadTestsController::start(RequestContext &ctx)
     if (!request.ok())
         return fail(ctx, request.error());
     const Scenario &scenario = *request.value().scenario;
+    if (request.value().workers > 0 && !m_distributed)
+        return fail(ctx, Error{ErrorCode::Unprocessable,
+                               QStringLiteral("workers: a distributed run needs Redis; this "
+                                              "server has no redis.url")});
 
-    RunReport queued;
-    queued.id = QUuid::createUuid().toString(QUuid::WithoutBraces);
-    queued.scenarioName = scenario.name;
-    queued.scenario = scenario.source;
-    queued.target = request.value().target.toString();
-    queued.model = scenario.load.model == LoadSpec::Model::Open ? QStringLiteral("open")
-                                                                 : QStringLiteral("closed");
-    queued.startedAt = QDateTime::currentDateTimeUtc();
+    RunReport queued = LoadTestRunner::newReport(scenario, request.value().target,
+                                                 QUuid::createUuid().toString(QUuid::WithoutBraces));
     queued.status = QStringLiteral("queued");
     if (auto saved = m_runs.save(runRow(queued)); !saved.ok())
         return fail(ctx, saved.error());
@@ -87,6 +86,7 @@ HttpResponse LoadTestsController::start(RequestContext &ctx)
         m_runs.remove(queued.id);
         return fail(ctx, enqueued.error());
     }
+    m_runs.setJobId(queued.id, enqueued.value().id);
     HttpResponse response = HttpResponse::json(
         QJsonObject{{QStringLiteral("id"), queued.id},
                     {QStringLiteral("job_id"), double(enqueued.value().id)},
@@ -113,7 +113,7 @@ HttpResponse LoadTestsController::list(RequestContext &ctx)
         return fail(ctx, total.error());
     QJsonArray data;
     for (const LoadTestRunRow &r : rows.value())
-        data.append(summary(r));
+        data.append(summary(reconcile(r)));
     return HttpResponse::json(QJsonObject{{QStringLiteral("data"), data},
                                           {QStringLiteral("total"), double(total.value())}})
         .noStore();
@@ -121,7 +121,7 @@ HttpResponse LoadTestsController::list(RequestContext &ctx)
 
 HttpResponse LoadTestsController::getOne(RequestContext &ctx)
 {
-    auto row = m_runs.get(ctx.pathParams.value(QStringLiteral("id")));
+    auto row = current(ctx.pathParams.value(QStringLiteral("id")));
     if (!row.ok())
         return fail(ctx, row.error());
     // The report as last written, with the row's status: "queued" and "stopping" exist only
@@ -137,7 +137,7 @@ HttpResponse LoadTestsController::series(RequestContext &ctx)
     auto since = intParam(ctx.request, "since", 0, 0, 100'000'000);
     if (!since.ok())
         return fail(ctx, since.error());
-    auto row = m_runs.get(ctx.pathParams.value(QStringLiteral("id")));
+    auto row = current(ctx.pathParams.value(QStringLiteral("id")));
     if (!row.ok())
         return fail(ctx, row.error());
     QJsonArray points;
@@ -158,18 +158,83 @@ HttpResponse LoadTestsController::series(RequestContext &ctx)
 
 HttpResponse LoadTestsController::stop(RequestContext &ctx)
 {
-    auto id = m_runs.requestStop(ctx.pathParams.value(QStringLiteral("id")));
+    auto row = current(ctx.pathParams.value(QStringLiteral("id")));
+    if (!row.ok())
+        return fail(ctx, row.error());
+    auto id = m_runs.requestStop(row.value().id);
     if (!id.ok())
         return fail(ctx, id.error());
+    // A queued run's job need not wait for its turn to find out: cancelled, it never runs,
+    // and current() then records the run as stopped.
+    if (row.value().status == QStringLiteral("queued") && row.value().jobId > 0)
+        m_jobs.cancel(row.value().jobId);
     return HttpResponse::json(QJsonObject{{QStringLiteral("id"), id.value()},
                                           {QStringLiteral("status"), QStringLiteral("stopping")}},
                               202)
         .noStore();
 }
 
+Result<LoadTestRunRow> LoadTestsController::current(const QString &idOrPrefix)
+{
+    auto row = m_runs.get(idOrPrefix);
+    if (!row.ok())
+        return row.error();
+    return reconcile(row.value());
+}
+
+LoadTestRunRow LoadTestsController::reconcile(LoadTestRunRow row)
+{
+    const bool open = row.status == QStringLiteral("queued") ||
+                      row.status == QStringLiteral("running") ||
+                      row.status == QStringLiteral("stopping");
+    if (!open || row.jobId <= 0)
+        return row;
+    auto job = m_jobs.store().get(row.jobId);
+    if (!job.ok())
+        return row; // the database is having trouble: report what we have
+    QString status;
+    QString error;
+    if (!job.value()) {
+        status = QStringLiteral("error");
+        error = QStringLiteral("its job %1 no longer exists").arg(row.jobId);
+    } else {
+        switch (job.value()->state) {
+        case JobState::Cancelled:
+            status = QStringLiteral("stopped");
+            break;
+        case JobState::Dead:
+            status = QStringLiteral("error");
+            error = QStringLiteral("its job %1 died: %2").arg(row.jobId).arg(job.value()->error);
+            break;
+        case JobState::Succeeded: // it saves the run before it succeeds; this save failed
+            status = QStringLiteral("error");
+            error = QStringLiteral("its job %1 ended without storing the final report").arg(row.jobId);
+            break;
+        default:
+            return row; // still queued, running or retrying: nothing to mend
+        }
+    }
+    // The row may have moved on since it was read (the job's own final save): only a row
+    // still open is changed, and then re-read.
+    auto fresh = m_runs.get(row.id);
+    if (!fresh.ok())
+        return row;
+    LoadTestRunRow mended = fresh.value();
+    if (mended.status != QStringLiteral("queued") && mended.status != QStringLiteral("running") &&
+        mended.status != QStringLiteral("stopping"))
+        return mended;
+    mended.status = status;
+    if (!error.isEmpty()) {
+        mended.report.insert(QStringLiteral("status"), status);
+        mended.report.insert(QStringLiteral("error"), error);
+    }
+    m_runs.save(mended);
+    return mended;
+}
+
 HttpResponse LoadTestsController::remove(RequestContext &ctx)
 {
-    auto row = m_runs.get(ctx.pathParams.value(QStringLiteral("id")));
+    auto row = current(ctx.pathParams.value(QStringLiteral("id")));
     if (!row.ok())
         return fail(ctx, row.error());
     const QString status = row.value().status;

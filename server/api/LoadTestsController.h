@@ -10,8 +10,9 @@
 //   GET    /admin/api/loadtests/{id}/series  the per-second series from second `since`
 //                                            (default 0) and "next": what to ask for next;
 //                                            what the console polls once a second
-//   POST   /admin/api/loadtests/{id}/stop    ask a queued or running run to stop (202);
-//                                            409 when it has ended
+//   POST   /admin/api/loadtests/{id}/stop    ask a queued or running run to stop (202; a
+//                                            queued one's job is cancelled too); 409 when
+//                                            it has ended
 //   DELETE /admin/api/loadtests/{id}         forget a run that has ended (409 while it runs)
 // {id} is a run id or a unique prefix of at least 8 characters.
 #pragma once
@@ -25,7 +26,11 @@ namespace bulwark {
 class LoadTestsController
 {
 public:
-    LoadTestsController(LoadTestRunStore &runs, JobQueue &jobs) : m_runs(runs), m_jobs(jobs) {}
+    // `distributed`: the server has Redis (redis.url), so runs may have remote workers.
+    LoadTestsController(LoadTestRunStore &runs, JobQueue &jobs, bool distributed)
+        : m_runs(runs), m_jobs(jobs), m_distributed(distributed)
+    {
+    }
     void registerRoutes(Router &router);
 
     static constexpr const char *kJobType = "loadtest.run";
@@ -37,9 +42,15 @@ private:
     HttpResponse series(RequestContext &ctx);
     HttpResponse stop(RequestContext &ctx);
     HttpResponse remove(RequestContext &ctx);
+    // The run by id or prefix, its status brought up to date with its job's: a run whose
+    // job ended without finishing it (cancelled while queued, dead after its instance
+    // died) would otherwise stay "queued" or "running" for ever.
+    Result<LoadTestRunRow> current(const QString &idOrPrefix);
+    LoadTestRunRow reconcile(LoadTestRunRow row);
 
     LoadTestRunStore &m_runs;
     JobQueue &m_jobs;
+    bool m_distributed = false;
 };
 
 } // namespace bulwark

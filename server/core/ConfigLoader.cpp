@@ -1051,6 +1051,17 @@ std::optional<qint64> ConfigLoader::parseSize(const QString &text)
     return n * mul;
 }
 
+QString ConfigLoader::formatDurationMs(qint64 ms)
+{
+    if (ms > 0 && ms % 3'600'000 == 0)
+        return QStringLiteral("%1h").arg(ms / 3'600'000);
+    if (ms > 0 && ms % 60'000 == 0)
+        return QStringLiteral("%1m").arg(ms / 60'000);
+    if (ms > 0 && ms % 1000 == 0)
+        return QStringLiteral("%1s").arg(ms / 1000);
+    return QStringLiteral("%1ms").arg(ms);
+}
+
 std::optional<qint64> ConfigLoader::parseDurationMs(const QString &text)
 {
     static const QRegularExpression re(

@@ -70,6 +70,8 @@ public:
     // Value grammar, exposed for tests and for other modules that take sizes and durations.
     static std::optional<qint64> parseSize(const QString &text);       // "10MiB", "512KiB", "1024"
     static std::optional<qint64> parseDurationMs(const QString &text); // "10s", "250ms", "2m"
+    // The largest whole unit parseDurationMs reads back: "2h", "90s", "250ms".
+    static QString formatDurationMs(qint64 ms);
     static std::optional<std::pair<QHostAddress, quint16>> parseListen(const QString &text);
     // Replaces comments outside strings with spaces; offsets and line breaks are kept.
     static QByteArray blankComments(const QByteArray &json);

@@ -150,7 +150,8 @@ QList<Migration> internalMigrations()
                                 "p95_ns BIGINT NOT NULL DEFAULT 0, "
                                 "scenario TEXT NOT NULL, "
                                 "report TEXT NOT NULL, "
-                                "updated_at BIGINT NOT NULL)"),
+                                "updated_at BIGINT NOT NULL, "
+                                "job_id BIGINT NOT NULL DEFAULT 0)"),
                  QStringLiteral("CREATE INDEX loadtest_runs_started ON loadtest_runs "
                                 "(started_at, id)"),
              };

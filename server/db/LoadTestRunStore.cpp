@@ -15,44 +15,7 @@ namespace {
 
 const QString kListColumns = QStringLiteral(
     "id, name, target, model, status, started_at, duration_ms, requests, failures, rps, p95_ns, "
-    "scenario, updated_at");
-
-QString text(const SqlCell &c)
-{
-    return c.kind == SqlCell::Kind::Null ? QString() : QString::fromUtf8(c.text);
-}
-
-qint64 integer(const SqlCell &c)
-{
-    switch (c.kind) {
-    case SqlCell::Kind::Integer: return c.integer;
-    case SqlCell::Kind::Real: return qint64(c.real);
-    case SqlCell::Kind::Text: return QByteArray(c.text.data(), c.text.size()).toLongLong();
-    case SqlCell::Kind::Null: return 0;
-    }
-    return 0;
-}
-
-double real(const SqlCell &c)
-{
-    if (c.kind == SqlCell::Kind::Real)
-        return c.real;
-    if (c.kind == SqlCell::Kind::Text)
-        return QByteArray(c.text.data(), c.text.size()).toDouble();
-    return double(integer(c));
-}
-
-QJsonObject jsonObject(const SqlCell &c)
-{
-    if (c.kind != SqlCell::Kind::Text || c.text.isEmpty())
-        return {};
-    return QJsonDocument::fromJson(QByteArray(c.text.data(), c.text.size())).object();
-}
-
-QString jsonText(const QJsonObject &o)
-{
-    return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
-}
+    "scenario, updated_at, job_id");
 
 // For NOT NULL text columns: a null QString would be bound as SQL NULL.
 QString notNull(const QString &s)
@@ -64,21 +27,22 @@ QString notNull(const QString &s)
 LoadTestRunRow rowFrom(const SqlCell *c, int count)
 {
     LoadTestRunRow r;
-    r.id = text(c[0]);
-    r.name = text(c[1]);
-    r.target = text(c[2]);
-    r.model = text(c[3]);
-    r.status = text(c[4]);
-    r.startedAtMs = integer(c[5]);
-    r.durationMs = integer(c[6]);
-    r.requests = integer(c[7]);
-    r.failures = integer(c[8]);
-    r.rps = real(c[9]);
-    r.p95Ns = integer(c[10]);
-    r.scenario = jsonObject(c[11]);
-    r.updatedAtMs = integer(c[12]);
-    if (count > 13)
-        r.report = jsonObject(c[13]);
+    r.id = c[0].toText();
+    r.name = c[1].toText();
+    r.target = c[2].toText();
+    r.model = c[3].toText();
+    r.status = c[4].toText();
+    r.startedAtMs = c[5].toInteger();
+    r.durationMs = c[6].toInteger();
+    r.requests = c[7].toInteger();
+    r.failures = c[8].toInteger();
+    r.rps = c[9].toReal();
+    r.p95Ns = c[10].toInteger();
+    r.scenario = c[11].toJsonObject();
+    r.updatedAtMs = c[12].toInteger();
+    r.jobId = c[13].toInteger();
+    if (count > 14)
+        r.report = c[14].toJsonObject();
     return r;
 }
 
@@ -108,7 +72,7 @@ Result<QString> resolveId(SqlSession &sql, const QString &idOrPrefix)
                        "LIMIT 2")
             .arg(idOrPrefix.size()),
         {idOrPrefix}, [&ids](const SqlCell *c, int) {
-            ids.append(text(c[0]));
+            ids.append(c[0].toText());
             return true;
         });
     if (!matches.ok())
@@ -124,20 +88,6 @@ Result<QString> resolveId(SqlSession &sql, const QString &idOrPrefix)
     return ids.first();
 }
 
-template <typename T, typename Body> Result<T> inWriteTransaction(SqlSession &sql, Body body)
-{
-    if (auto begun = sql.beginWrite(); !begun.ok())
-        return begun.error();
-    Result<T> outcome = body();
-    if (!outcome.ok()) {
-        sql.rollback();
-        return outcome;
-    }
-    if (auto committed = sql.commit(); !committed.ok())
-        return committed.error();
-    return outcome;
-}
-
 } // namespace
 
 Result<bool> LoadTestRunStore::save(const LoadTestRunRow &row)
@@ -151,17 +101,20 @@ Result<bool> LoadTestRunStore::save(const LoadTestRunRow &row)
         auto saved = sql.exec(
             QStringLiteral(
                 "INSERT INTO loadtest_runs (id, name, target, model, status, started_at, "
-                "duration_ms, requests, failures, rps, p95_ns, scenario, report, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "duration_ms, requests, failures, rps, p95_ns, scenario, report, updated_at, "
+                "job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET name = excluded.name, target = excluded.target, "
                 "model = excluded.model, status = excluded.status, "
                 "started_at = excluded.started_at, duration_ms = excluded.duration_ms, "
                 "requests = excluded.requests, failures = excluded.failures, "
                 "rps = excluded.rps, p95_ns = excluded.p95_ns, scenario = excluded.scenario, "
-                "report = excluded.report, updated_at = excluded.updated_at"),
+                "report = excluded.report, updated_at = excluded.updated_at, "
+                "job_id = CASE WHEN excluded.job_id <> 0 THEN excluded.job_id "
+                "ELSE loadtest_runs.job_id END"),
             {row.id, notNull(row.name), notNull(row.target), notNull(row.model),
              notNull(row.status), row.startedAtMs, row.durationMs, row.requests, row.failures,
-             row.rps, row.p95Ns, jsonText(row.scenario), jsonText(row.report), updatedAt});
+             row.rps, row.p95Ns, jsonColumnText(row.scenario), jsonColumnText(row.report), updatedAt,
+             row.jobId});
         if (!saved.ok())
             return saved.error();
         return true;
@@ -206,6 +159,58 @@ Result<QList<LoadTestRunRow>> LoadTestRunStore::list(int limit, int offset)
     return out;
 }
 
+Result<bool> LoadTestRunStore::begin(const LoadTestRunRow &row, QString *statusFound)
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    SqlSession sql(m_pool, m_insight);
+    return inWriteTransaction<bool>(sql, [&]() -> Result<bool> {
+        // queued -> running in one statement: a stop that set "stopping" first wins.
+        auto updated = sql.exec(
+            QStringLiteral("UPDATE loadtest_runs SET name = ?, target = ?, model = ?, "
+                           "status = 'running', started_at = ?, scenario = ?, report = ?, "
+                           "updated_at = ?, job_id = ? WHERE id = ? AND status = 'queued'"),
+            {notNull(row.name), notNull(row.target), notNull(row.model), row.startedAtMs,
+             jsonColumnText(row.scenario), jsonColumnText(row.report), now, row.jobId, row.id});
+        if (!updated.ok())
+            return updated.error();
+        if (updated.value()->numRowsAffected() == 1)
+            return true;
+        // No queued row: a run started without one (a job submitted directly) gets one now;
+        // an existing row is stopping or has ended.
+        auto inserted = sql.exec(
+            QStringLiteral("INSERT INTO loadtest_runs (id, name, target, model, status, "
+                           "started_at, scenario, report, updated_at, job_id) VALUES (?, ?, ?, "
+                           "?, 'running', ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"),
+            {row.id, notNull(row.name), notNull(row.target), notNull(row.model), row.startedAtMs,
+             jsonColumnText(row.scenario), jsonColumnText(row.report), now, row.jobId});
+        if (!inserted.ok())
+            return inserted.error();
+        if (inserted.value()->numRowsAffected() == 1)
+            return true;
+        auto read = sql.select(QStringLiteral("SELECT status FROM loadtest_runs WHERE id = ?"),
+                               {row.id}, [statusFound](const SqlCell *c, int) {
+                                   if (statusFound)
+                                       *statusFound = c[0].toText();
+                                   return false;
+                               });
+        if (!read.ok())
+            return read.error();
+        return false;
+    });
+}
+
+Result<bool> LoadTestRunStore::setJobId(const QString &id, qint64 jobId)
+{
+    SqlSession sql(m_pool, m_insight);
+    return inWriteTransaction<bool>(sql, [&]() -> Result<bool> {
+        auto updated = sql.exec(QStringLiteral("UPDATE loadtest_runs SET job_id = ? WHERE id = ?"),
+                                {jobId, id});
+        if (!updated.ok())
+            return updated.error();
+        return updated.value()->numRowsAffected() == 1;
+    });
+}
+
 Result<bool> LoadTestRunStore::saveProgress(const LoadTestRunRow &row)
 {
     SqlSession sql(m_pool, m_insight);
@@ -215,7 +220,7 @@ Result<bool> LoadTestRunStore::saveProgress(const LoadTestRunRow &row)
                            "rps = ?, p95_ns = ?, report = ?, updated_at = ? "
                            "WHERE id = ? AND status = 'running'"),
             {row.durationMs, row.requests, row.failures, row.rps, row.p95Ns,
-             jsonText(row.report), QDateTime::currentMSecsSinceEpoch(), row.id});
+             jsonColumnText(row.report), QDateTime::currentMSecsSinceEpoch(), row.id});
         if (!saved.ok())
             return saved.error();
         return saved.value()->numRowsAffected() == 1;
@@ -240,7 +245,7 @@ Result<QString> LoadTestRunStore::requestStop(const QString &idOrPrefix)
         QString status;
         auto read = sql.select(QStringLiteral("SELECT status FROM loadtest_runs WHERE id = ?"),
                                {id.value()}, [&status](const SqlCell *c, int) {
-                                   status = text(c[0]);
+                                   status = c[0].toText();
                                    return false;
                                });
         if (!read.ok())
@@ -258,7 +263,7 @@ Result<qint64> LoadTestRunStore::count()
     qint64 n = 0;
     auto rows = sql.select(QStringLiteral("SELECT COUNT(*) FROM loadtest_runs"), {},
                            [&n](const SqlCell *c, int) {
-                               n = integer(c[0]);
+                               n = c[0].toInteger();
                                return false;
                            });
     if (!rows.ok())

@@ -36,7 +36,8 @@ struct LoadTestRunRow
     QString name;   // the scenario's name
     QString target; // base URL
     QString model;  // "closed" or "open"
-    QString status; // "running", "passed", "failed", "stopped", "error"
+    QString status; // "queued", "running", "stopping", then "passed", "failed", "stopped" or
+                    // "error"
     qint64 startedAtMs = 0;
     qint64 durationMs = 0;
     qint64 requests = 0;
@@ -46,6 +47,8 @@ struct LoadTestRunRow
     QJsonObject scenario;
     QJsonObject report;     // the whole RunReport; empty in rows from list()
     qint64 updatedAtMs = 0; // save(): 0 stores the current time
+    qint64 jobId = 0;       // the loadtest.run job that runs it; save() keeps the stored one
+                            // when this is 0
 };
 
 class LoadTestRunStore
@@ -61,6 +64,12 @@ public:
     // Inserts the run, or replaces every column of the run with that id. Unprocessable
     // without an id.
     Result<bool> save(const LoadTestRunRow &row);
+    // The job's start of a run: a queued row becomes "running" (or a missing one is
+    // created so) and true is returned; false when the row is stopping or has ended, with
+    // its status in *statusFound: the job must not run it (a stop came first, or this is
+    // a repeat of a run that ended).
+    Result<bool> begin(const LoadTestRunRow &row, QString *statusFound = nullptr);
+    Result<bool> setJobId(const QString &id, qint64 jobId);
     // The running run's live state: like save(), but only while its status is "running"
     // (one UPDATE ... WHERE status = 'running'). False when it is not (someone asked it to
     // stop, or it ended): the runner takes that as its cue to stop.

@@ -19,6 +19,8 @@
 #include "Error.h"
 #include "QueryInsight.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QVariant>
@@ -41,7 +43,42 @@ struct SqlCell
     qint64 integer = 0;
     double real = 0;
     QByteArrayView text;
+
+    // The cell as a value of the column's type, whatever the driver returned it as (SQLite
+    // and PostgreSQL differ): NULL reads as an empty string, 0 or an empty object.
+    QString toText() const { return kind == Kind::Null ? QString() : QString::fromUtf8(text); }
+    qint64 toInteger() const
+    {
+        switch (kind) {
+        case Kind::Integer: return integer;
+        case Kind::Real: return qint64(real);
+        case Kind::Text: return QByteArray(text.data(), text.size()).toLongLong();
+        case Kind::Null: return 0;
+        }
+        return 0;
+    }
+    double toReal() const
+    {
+        if (kind == Kind::Real)
+            return real;
+        if (kind == Kind::Text)
+            return QByteArray(text.data(), text.size()).toDouble();
+        return double(toInteger());
+    }
+    // A JSON object stored as text; anything else is an empty object.
+    QJsonObject toJsonObject() const
+    {
+        if (kind != Kind::Text || text.isEmpty())
+            return {};
+        return QJsonDocument::fromJson(QByteArray(text.data(), text.size())).object();
+    }
 };
+
+// A JSON object as the compact text a column stores.
+inline QString jsonColumnText(const QJsonObject &o)
+{
+    return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
+}
 
 class SqlSession
 {
@@ -116,5 +153,21 @@ private:
     int m_statements = 0;
     QStringList m_changed;
 };
+
+// Runs `body` (returning Result<T>) in one write transaction: committed when it succeeds,
+// rolled back when it returns an error. The stores' way of making several statements one.
+template <typename T, typename Body> Result<T> inWriteTransaction(SqlSession &sql, Body body)
+{
+    if (auto begun = sql.beginWrite(); !begun.ok())
+        return begun.error();
+    Result<T> outcome = body();
+    if (!outcome.ok()) {
+        sql.rollback();
+        return outcome;
+    }
+    if (auto committed = sql.commit(); !committed.ok())
+        return committed.error();
+    return outcome;
+}
 
 } // namespace bulwark

@@ -15,48 +15,11 @@ const QString kColumns = QStringLiteral(
     "attempts, max_attempts, run_at, created_at, started_at, finished_at, lease_owner, "
     "lease_until, unique_key, cancel_requested, owner_id");
 
-QString text(const SqlCell &c)
-{
-    return c.kind == SqlCell::Kind::Null ? QString() : QString::fromUtf8(c.text);
-}
-
-qint64 integer(const SqlCell &c)
-{
-    switch (c.kind) {
-    case SqlCell::Kind::Integer: return c.integer;
-    case SqlCell::Kind::Real: return qint64(c.real);
-    case SqlCell::Kind::Text: return QByteArray(c.text.data(), c.text.size()).toLongLong();
-    case SqlCell::Kind::Null: return 0;
-    }
-    return 0;
-}
-
 std::optional<qint64> optionalInteger(const SqlCell &c)
 {
     if (c.kind == SqlCell::Kind::Null)
         return std::nullopt;
-    return integer(c);
-}
-
-double real(const SqlCell &c)
-{
-    if (c.kind == SqlCell::Kind::Real)
-        return c.real;
-    if (c.kind == SqlCell::Kind::Text)
-        return QByteArray(c.text.data(), c.text.size()).toDouble();
-    return double(integer(c));
-}
-
-QJsonObject jsonObject(const SqlCell &c)
-{
-    if (c.kind != SqlCell::Kind::Text || c.text.isEmpty())
-        return {};
-    return QJsonDocument::fromJson(QByteArray(c.text.data(), c.text.size())).object();
-}
-
-QString jsonText(const QJsonObject &o)
-{
-    return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
+    return c.toInteger();
 }
 
 JobPriority priorityOf(qint64 v)
@@ -67,26 +30,26 @@ JobPriority priorityOf(qint64 v)
 JobRecord recordFrom(const SqlCell *c)
 {
     JobRecord r;
-    r.id = integer(c[0]);
-    r.type = text(c[1]);
-    r.queue = text(c[2]);
-    r.priority = priorityOf(integer(c[3]));
-    r.state = jobStateFromName(text(c[4])).value_or(JobState::Queued);
-    r.payload = jsonObject(c[5]);
-    r.result = jsonObject(c[6]);
-    r.error = text(c[7]);
-    r.progress = real(c[8]);
-    r.progressMessage = text(c[9]);
-    r.attempts = int(integer(c[10]));
-    r.maxAttempts = int(integer(c[11]));
-    r.runAtMs = integer(c[12]);
-    r.createdAtMs = integer(c[13]);
+    r.id = c[0].toInteger();
+    r.type = c[1].toText();
+    r.queue = c[2].toText();
+    r.priority = priorityOf(c[3].toInteger());
+    r.state = jobStateFromName(c[4].toText()).value_or(JobState::Queued);
+    r.payload = c[5].toJsonObject();
+    r.result = c[6].toJsonObject();
+    r.error = c[7].toText();
+    r.progress = c[8].toReal();
+    r.progressMessage = c[9].toText();
+    r.attempts = int(c[10].toInteger());
+    r.maxAttempts = int(c[11].toInteger());
+    r.runAtMs = c[12].toInteger();
+    r.createdAtMs = c[13].toInteger();
     r.startedAtMs = optionalInteger(c[14]);
     r.finishedAtMs = optionalInteger(c[15]);
-    r.leaseOwner = text(c[16]);
+    r.leaseOwner = c[16].toText();
     r.leaseUntilMs = optionalInteger(c[17]);
-    r.uniqueKey = text(c[18]);
-    r.cancelRequested = integer(c[19]) != 0;
+    r.uniqueKey = c[18].toText();
+    r.cancelRequested = c[19].toInteger() != 0;
     r.ownerId = optionalInteger(c[20]);
     return r;
 }
@@ -99,22 +62,6 @@ QVariant optionalBind(const std::optional<qint64> &v)
 QVariant nullText()
 {
     return QVariant(QMetaType::fromType<QString>());
-}
-
-// One write transaction around `body`; rolled back when it fails.
-template <typename T, typename Body>
-Result<T> inWriteTransaction(SqlSession &sql, Body body)
-{
-    if (auto begun = sql.beginWrite(); !begun.ok())
-        return begun.error();
-    Result<T> outcome = body();
-    if (!outcome.ok()) {
-        sql.rollback();
-        return outcome;
-    }
-    if (auto committed = sql.commit(); !committed.ok())
-        return committed.error();
-    return outcome;
 }
 
 // The filter as a WHERE clause (without the keyword; "1=1" when empty) and its binds.
@@ -297,7 +244,7 @@ Result<QList<Enqueued>> JobStore::enqueue(const QList<JobSpec> &specs, qint64 no
                                    "AND state <> 'cancelled' ORDER BY created_at DESC LIMIT 1"),
                     {spec.uniqueKey, nowMs - spec.uniqueWindowMs},
                     [&existing](const SqlCell *c, int) {
-                        existing = integer(c[0]);
+                        existing = c[0].toInteger();
                         return false;
                     });
                 if (!found.ok())
@@ -313,12 +260,12 @@ Result<QList<Enqueued>> JobStore::enqueue(const QList<JobSpec> &specs, qint64 no
                                "max_attempts, run_at, created_at, unique_key, owner_id) "
                                "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING id"),
                 {spec.type, spec.queue, int(spec.priority.value_or(JobPriority::Normal)),
-                 jsonText(spec.payload), std::max(1, spec.maxAttempts),
+                 jsonColumnText(spec.payload), std::max(1, spec.maxAttempts),
                  spec.runAtMs > 0 ? spec.runAtMs : nowMs, nowMs,
                  spec.uniqueKey.isEmpty() ? nullText() : QVariant(spec.uniqueKey),
                  optionalBind(spec.ownerId)},
                 [&id](const SqlCell *c, int) {
-                    id = integer(c[0]);
+                    id = c[0].toInteger();
                     return false;
                 });
             if (!inserted.ok())
@@ -353,15 +300,15 @@ Result<QList<ClaimedJob>> JobStore::claim(const QString &owner, const QString &q
                                    {owner, leaseUntilMs, nowMs, queue, priority, nowMs, limit},
                                    [&](const SqlCell *c, int) {
                                        ClaimedJob j;
-                                       j.id = integer(c[0]);
-                                       j.type = text(c[1]);
+                                       j.id = c[0].toInteger();
+                                       j.type = c[1].toText();
                                        j.queue = queue;
-                                       j.priority = priorityOf(integer(c[2]));
-                                       j.payload = jsonObject(c[3]);
-                                       j.attempt = int(integer(c[4]));
-                                       j.maxAttempts = int(integer(c[5]));
-                                       j.runAtMs = integer(c[6]);
-                                       j.createdAtMs = integer(c[7]);
+                                       j.priority = priorityOf(c[2].toInteger());
+                                       j.payload = c[3].toJsonObject();
+                                       j.attempt = int(c[4].toInteger());
+                                       j.maxAttempts = int(c[5].toInteger());
+                                       j.runAtMs = c[6].toInteger();
+                                       j.createdAtMs = c[7].toInteger();
                                        j.ownerId = optionalInteger(c[8]);
                                        claimed.append(std::move(j));
                                        return true;
@@ -467,7 +414,7 @@ Result<std::vector<bool>> JobStore::finish(const QString &owner, const QList<Job
             switch (o.kind) {
             case JobOutcome::Kind::Succeeded:
                 state = QStringLiteral("succeeded");
-                result = jsonText(o.result);
+                result = jsonColumnText(o.result);
                 finished = nowMs;
                 progress = 1;
                 break;
@@ -514,7 +461,7 @@ Result<std::vector<bool>> JobStore::finish(const QString &owner, const QList<Job
             }
             QSet<qint64> changed;
             auto rows = sql.select(successChunkStatement(), binds, [&changed](const SqlCell *c, int) {
-                changed.insert(integer(c[0]));
+                changed.insert(c[0].toInteger());
                 return true;
             });
             if (!rows.ok())
@@ -554,11 +501,11 @@ Result<QList<JobStore::Expired>> JobStore::requeueExpired(qint64 nowMs)
                 "attempts, state"),
             {nowMs, nowMs, nowMs}, [&out](const SqlCell *c, int) {
                 Expired e;
-                e.id = integer(c[0]);
-                e.type = text(c[1]);
-                e.queue = text(c[2]);
-                e.attempt = int(integer(c[3]));
-                e.state = jobStateFromName(text(c[4])).value_or(JobState::Retrying);
+                e.id = c[0].toInteger();
+                e.type = c[1].toText();
+                e.queue = c[2].toText();
+                e.attempt = int(c[3].toInteger());
+                e.state = jobStateFromName(c[4].toText()).value_or(JobState::Retrying);
                 out.append(e);
                 return true;
             });
@@ -575,7 +522,7 @@ Result<QList<qint64>> JobStore::cancelRequested(const QString &owner)
     auto rows = sql.select(QStringLiteral("SELECT id FROM jobs WHERE lease_owner = ? AND "
                                           "state = 'running' AND cancel_requested = 1"),
                            {owner}, [&ids](const SqlCell *c, int) {
-                               ids.append(integer(c[0]));
+                               ids.append(c[0].toInteger());
                                return true;
                            });
     if (!rows.ok())
@@ -652,7 +599,7 @@ Result<JobState> stateOf(SqlSession &sql, qint64 id)
                                 : QStringLiteral("SELECT state FROM jobs WHERE id = ? FOR UPDATE"),
                             {id},
                             [&state](const SqlCell *c, int) {
-                                state = text(c[0]);
+                                state = c[0].toText();
                                 return false;
                             });
     if (!found.ok())
@@ -841,7 +788,7 @@ Result<QSet<QString>> JobStore::pausedQueues()
     QSet<QString> paused;
     auto rows = sql.select(QStringLiteral("SELECT name FROM job_queues WHERE paused = 1"), {},
                            [&paused](const SqlCell *c, int) {
-                               paused.insert(text(c[0]));
+                               paused.insert(c[0].toText());
                                return true;
                            });
     if (!rows.ok())
@@ -873,10 +820,10 @@ Result<JobStore::Stats> JobStore::stats(qint64 nowMs)
             "FROM jobs WHERE state IN ('queued', 'retrying', 'running') "
             "GROUP BY 1, 2, 3, 4"),
         {nowMs}, [&](const SqlCell *c, int) {
-            Depth &d = depthOf(text(c[0]), int(integer(c[1])));
-            const QString state = text(c[2]);
-            const bool due = integer(c[3]) != 0;
-            const qint64 n = integer(c[4]);
+            Depth &d = depthOf(c[0].toText(), int(c[1].toInteger()));
+            const QString state = c[2].toText();
+            const bool due = c[3].toInteger() != 0;
+            const qint64 n = c[4].toInteger();
             if (state == QLatin1String("running"))
                 d.running += n;
             else if (due)
@@ -894,7 +841,7 @@ Result<JobStore::Stats> JobStore::stats(qint64 nowMs)
     });
     auto dead = sql.select(QStringLiteral("SELECT COUNT(*) FROM jobs WHERE state = 'dead'"), {},
                            [&stats](const SqlCell *c, int) {
-                               stats.dead = integer(c[0]);
+                               stats.dead = c[0].toInteger();
                                return false;
                            });
     if (!dead.ok())
@@ -904,8 +851,8 @@ Result<JobStore::Stats> JobStore::stats(qint64 nowMs)
                        "COUNT(*) FROM jobs WHERE state IN ('succeeded', 'dead', 'cancelled') "
                        "AND finished_at >= ? GROUP BY state"),
         {nowMs - 60'000, nowMs - 3'600'000}, [&stats](const SqlCell *c, int) {
-            stats.lastMinute.insert(text(c[0]), integer(c[1]));
-            stats.lastHour.insert(text(c[0]), integer(c[2]));
+            stats.lastMinute.insert(c[0].toText(), c[1].toInteger());
+            stats.lastHour.insert(c[0].toText(), c[2].toInteger());
             return true;
         });
     if (!finished.ok())
@@ -915,7 +862,7 @@ Result<JobStore::Stats> JobStore::stats(qint64 nowMs)
         QStringLiteral("SELECT COUNT(*) FROM jobs WHERE (state = 'retrying' AND started_at >= ?) "
                        "OR (state = 'dead' AND finished_at >= ?)"),
         {nowMs - 3'600'000, nowMs - 3'600'000}, [&stats](const SqlCell *c, int) {
-            stats.failedLastHour = integer(c[0]);
+            stats.failedLastHour = c[0].toInteger();
             return false;
         });
     if (!failed.ok())
@@ -994,9 +941,9 @@ Result<std::optional<qint64>> JobStore::enqueueCronSlot(const QString &name, qin
                                "max_attempts, run_at, created_at) VALUES (?, ?, ?, 'queued', ?, "
                                "?, ?, ?) RETURNING id"),
                 {spec.type, spec.queue, int(spec.priority.value_or(JobPriority::Normal)),
-                 jsonText(spec.payload), std::max(1, spec.maxAttempts), nowMs, nowMs},
+                 jsonColumnText(spec.payload), std::max(1, spec.maxAttempts), nowMs, nowMs},
                 [&id](const SqlCell *c, int) {
-                    id = integer(c[0]);
+                    id = c[0].toInteger();
                     return false;
                 });
             if (!inserted.ok())
@@ -1011,7 +958,7 @@ Result<std::optional<qint64>> JobStore::lastCronSlot(const QString &name)
     std::optional<qint64> slot;
     auto rows = sql.select(QStringLiteral("SELECT last_slot FROM job_cron WHERE name = ?"), {name},
                            [&slot](const SqlCell *c, int) {
-                               slot = integer(c[0]);
+                               slot = c[0].toInteger();
                                return false;
                            });
     if (!rows.ok())
@@ -1048,17 +995,17 @@ Result<QList<JobStore::Delivery>> JobStore::deliveries(const QString &webhook, q
         {webhook, beforeId > 0 ? beforeId : std::numeric_limits<qint64>::max(), limit},
         [&out](const SqlCell *c, int) {
             Delivery d;
-            d.id = integer(c[0]);
-            d.webhook = text(c[1]);
-            d.event = text(c[2]);
-            d.deliveryId = text(c[3]);
-            d.jobId = integer(c[4]);
-            d.attempt = int(integer(c[5]));
-            d.atMs = integer(c[6]);
-            d.status = int(integer(c[7]));
-            d.durationMs = integer(c[8]);
-            d.error = text(c[9]);
-            d.response = text(c[10]);
+            d.id = c[0].toInteger();
+            d.webhook = c[1].toText();
+            d.event = c[2].toText();
+            d.deliveryId = c[3].toText();
+            d.jobId = c[4].toInteger();
+            d.attempt = int(c[5].toInteger());
+            d.atMs = c[6].toInteger();
+            d.status = int(c[7].toInteger());
+            d.durationMs = c[8].toInteger();
+            d.error = c[9].toText();
+            d.response = c[10].toText();
             out.append(d);
             return true;
         });

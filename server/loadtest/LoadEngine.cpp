@@ -247,13 +247,26 @@ Result<bool> LoadEngine::check(const Scenario &scenario, const QUrl &target)
                      QStringLiteral("target: expected an http:// or https:// URL with a host, "
                                     "got \"%1\"")
                          .arg(target.toString())};
+    if ((!target.path().isEmpty() && target.path() != QStringLiteral("/")) || target.hasQuery() ||
+        target.hasFragment())
+        return Error{ErrorCode::BadRequest,
+                     QStringLiteral("target: only scheme, host and port (the requests of the "
+                                    "scenario give the paths), got \"%1\"")
+                         .arg(target.toString())};
     if (scenario.load.model == LoadSpec::Model::Open) {
-        for (qsizetype i = 0; i < scenario.userClasses.size(); ++i)
+        for (qsizetype i = 0; i < scenario.userClasses.size(); ++i) {
             if (!scenario.userClasses[i].onStart.isEmpty())
                 return Error{ErrorCode::Unprocessable,
                              QStringLiteral("user_classes[%1].on_start: the open model has no "
                                             "virtual users to run it for; use the closed model")
                                  .arg(i)};
+            if (scenario.userClasses[i].wait.kind != WaitSpec::Kind::None)
+                return Error{ErrorCode::Unprocessable,
+                             QStringLiteral("user_classes[%1].wait: in the open model the "
+                                            "arrival rate paces the tasks; use the closed model "
+                                            "for waits")
+                                 .arg(i)};
+        }
     }
     if (scenario.load.shape.totalDurationMs() <= 0)
         return Error{ErrorCode::Unprocessable, QStringLiteral("load: the run has no duration")};
@@ -384,24 +397,30 @@ bool LoadEngine::finished() const
 void LoadEngine::threadSecond(int thread, const SecondPartial &partial)
 {
     std::lock_guard lock(m_mutex);
-    for (const SecondPartial &p : m_merger->add(thread, partial))
-        if (onSecond)
-            onSecond(p);
+    m_ready += m_merger->add(thread, partial);
+}
+
+QList<SecondPartial> LoadEngine::takeSeconds()
+{
+    std::lock_guard lock(m_mutex);
+    return std::exchange(m_ready, {});
 }
 
 void LoadEngine::threadFinished(int thread)
 {
     {
         std::lock_guard lock(m_mutex);
-        for (const SecondPartial &p : m_merger->finish(thread))
-            if (onSecond)
-                onSecond(p);
+        m_ready += m_merger->finish(thread);
     }
     --m_running;
 }
 
 EngineTotals LoadEngine::totals() const
 {
+    // Each thread's last act is threadFinished(), under this lock: taking it here orders
+    // its writes before these reads in a way ThreadSanitizer sees (QThread::wait it does
+    // not).
+    std::lock_guard lock(m_mutex);
     EngineTotals all;
     bool first = true;
     for (const auto &w : m_workers) {

@@ -22,8 +22,8 @@
 // its latency — the coordinated-omission correction.
 //
 // Results: every thread reports each second of the run ([k s, k+1 s) after the start) once
-// it is over; the engine merges the threads' seconds (SeriesMerger) and hands each merged
-// second to onSecond, in order. totals() after wait() holds the run's endpoint stats.
+// it is over; the engine merges the threads' seconds (SeriesMerger) and keeps each merged
+// second for takeSeconds(), in order. totals() after wait() holds the run's endpoint stats.
 #pragma once
 
 #include "Error.h"
@@ -157,9 +157,9 @@ public:
     bool wait(std::chrono::milliseconds timeout);
     bool finished() const;
 
-    // Called on a load thread for every merged second of this process, in order, under the
-    // engine's lock: keep it short and do not call back into the engine.
-    std::function<void(const SecondPartial &)> onSecond;
+    // The merged seconds of this process completed since the last call, in order (any
+    // thread; the runner and the distributed worker poll it).
+    QList<SecondPartial> takeSeconds();
 
     EngineTotals totals() const; // valid after wait()
     const EngineOptions &options() const { return m_options; }
@@ -184,6 +184,7 @@ private:
     QList<std::shared_ptr<class LoadWorker>> m_workers;
     mutable std::mutex m_mutex;
     std::unique_ptr<SeriesMerger> m_merger;
+    QList<SecondPartial> m_ready; // merged, not taken yet
 };
 
 } // namespace bulwark

@@ -95,18 +95,6 @@ Result<qint64> parseDuration(const QJsonValue &v, const QString &field, qint64 m
     return *ms;
 }
 
-// The largest whole unit ConfigLoader::parseDurationMs reads back: "2h", "90s", "250ms".
-QString durationText(qint64 ms)
-{
-    if (ms > 0 && ms % 3'600'000 == 0)
-        return QStringLiteral("%1h").arg(ms / 3'600'000);
-    if (ms > 0 && ms % 60'000 == 0)
-        return QStringLiteral("%1m").arg(ms / 60'000);
-    if (ms > 0 && ms % 1000 == 0)
-        return QStringLiteral("%1s").arg(ms / 1000);
-    return QStringLiteral("%1ms").arg(ms);
-}
-
 // from + (to - from) * t / d, rounded half up, exactly: both weights are non-negative, so
 // the numerator is too and integer division floors it.
 int interpolate(qint64 from, qint64 to, qint64 t, qint64 d)
@@ -360,19 +348,19 @@ QJsonObject LoadShape::toJson() const
             else if (field == QStringLiteral("spike_users"))
                 o.insert(field, spikeUsers);
             else if (field == QStringLiteral("duration"))
-                o.insert(field, durationText(durationMs));
+                o.insert(field, ConfigLoader::formatDurationMs(durationMs));
             else if (field == QStringLiteral("step_time"))
-                o.insert(field, durationText(stepTimeMs));
+                o.insert(field, ConfigLoader::formatDurationMs(stepTimeMs));
             else if (field == QStringLiteral("spike_start"))
-                o.insert(field, durationText(spikeStartMs));
+                o.insert(field, ConfigLoader::formatDurationMs(spikeStartMs));
             else if (field == QStringLiteral("spike_duration"))
-                o.insert(field, durationText(spikeDurationMs));
+                o.insert(field, ConfigLoader::formatDurationMs(spikeDurationMs));
             else if (field == QStringLiteral("stages")) {
                 QJsonArray items;
                 for (const Stage &stage : stages)
                     items.append(
                         QJsonObject{{QStringLiteral("target"), stage.target},
-                                    {QStringLiteral("duration"), durationText(stage.durationMs)}});
+                                    {QStringLiteral("duration"), ConfigLoader::formatDurationMs(stage.durationMs)}});
                 o.insert(field, items);
             }
         }

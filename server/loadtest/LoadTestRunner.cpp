@@ -18,8 +18,9 @@ namespace {
 
 constexpr std::chrono::milliseconds kTick{100};
 constexpr qint64 kDistributedStartDelayMs = 2'000;
-// A worker silent (no heartbeat key) this long is lost.
-constexpr qint64 kWorkerLostMs = 10'000;
+// A worker's heartbeat key expires 5 s after its last beat; still missing this much later,
+// the worker is lost (a Redis hiccup or a slow beat does not lose it).
+constexpr qint64 kWorkerLostMs = 2'000;
 // How long after its own end the coordinator waits for the workers' totals.
 constexpr qint64 kWorkersGraceMs = 30'000;
 
@@ -30,6 +31,21 @@ QString modelName(const Scenario &s)
 }
 
 } // namespace
+
+RunReport LoadTestRunner::newReport(const Scenario &scenario, const QUrl &target, const QString &id)
+{
+    RunReport report;
+    report.id = id;
+    report.scenarioName = scenario.name;
+    report.scenario = scenario.source;
+    if (report.scenario.contains(QStringLiteral("token")))
+        report.scenario.insert(QStringLiteral("token"), QStringLiteral("(hidden)"));
+    report.target = target.toString();
+    report.model = modelName(scenario);
+    report.startedAt = QDateTime::currentDateTimeUtc();
+    report.status = QStringLiteral("running");
+    return report;
+}
 
 void LoadTestRunner::complete(RunReport &report, const EngineTotals &totals,
                               const Scenario &scenario)
@@ -55,15 +71,10 @@ void LoadTestRunner::complete(RunReport &report, const EngineTotals &totals,
 RunReport LoadTestRunner::run(const RunOptions &options, const Callbacks &callbacks)
 {
     const Scenario &scenario = *options.scenario;
-    RunReport report;
-    report.id = options.runId.isEmpty() ? QUuid::createUuid().toString(QUuid::WithoutBraces)
-                                        : options.runId;
-    report.scenarioName = scenario.name;
-    report.scenario = scenario.source;
-    report.target = options.target.toString();
-    report.model = modelName(scenario);
-    report.startedAt = QDateTime::currentDateTimeUtc();
-    report.status = QStringLiteral("running");
+    RunReport report = newReport(scenario, options.target,
+                                 options.runId.isEmpty()
+                                     ? QUuid::createUuid().toString(QUuid::WithoutBraces)
+                                     : options.runId);
     auto stopRequested = [&] { return callbacks.stopRequested && callbacks.stopRequested(); };
     auto fail = [&](const QString &message) {
         report.status = QStringLiteral("error");
@@ -78,7 +89,8 @@ RunReport LoadTestRunner::run(const RunOptions &options, const Callbacks &callba
     QList<RemoteWorkerInfo> workers;
     if (options.workers > 0) {
         if (!options.redis)
-            return fail(QStringLiteral("workers: a distributed run needs Redis (--redis URL)"));
+            return fail(QStringLiteral("workers: a distributed run needs Redis (the command's --redis, "
+                                       "the server's redis.url)"));
         remote = std::make_unique<RemoteWorkers>(*options.redis, report.id);
         auto claimed = remote->claim(options.workers, options.workersTimeout, callbacks.note,
                                      callbacks.stopRequested);
@@ -124,12 +136,6 @@ RunReport LoadTestRunner::run(const RunOptions &options, const Callbacks &callba
     report.threads = shardCount;
 
     LoadEngine engine(engineOptions);
-    std::mutex mutex;
-    QList<SecondPartial> localSeconds;
-    engine.onSecond = [&](const SecondPartial &p) {
-        std::lock_guard lock(mutex);
-        localSeconds.append(p);
-    };
     if (auto started = engine.start(); !started.ok())
         return fail(started.error().message);
 
@@ -140,7 +146,7 @@ RunReport LoadTestRunner::run(const RunOptions &options, const Callbacks &callba
     qint64 localFinishedAt = 0;
     qint64 lastControl = 0;
     qint64 lastProgress = 0;
-    qint64 lastSeen = QDateTime::currentMSecsSinceEpoch();
+    QList<qint64> missingSince(workers.size(), 0); // when each worker's heartbeat vanished
     bool stopping = false;
     // Running totals for the live report (the endpoints come with the totals at the end).
     EndpointStats live;
@@ -169,15 +175,8 @@ RunReport LoadTestRunner::run(const RunOptions &options, const Callbacks &callba
             if (remote)
                 remote->control(true);
         }
-        {
-            QList<SecondPartial> mine;
-            {
-                std::lock_guard lock(mutex);
-                mine.swap(localSeconds);
-            }
-            for (const SecondPartial &p : mine)
-                addSeconds(merger.add(0, p));
-        }
+        for (const SecondPartial &p : engine.takeSeconds())
+            addSeconds(merger.add(0, p));
         if (localEnded && localFinishedAt == 0) {
             localFinishedAt = now;
             totals = engine.totals();
@@ -187,19 +186,28 @@ RunReport LoadTestRunner::run(const RunOptions &options, const Callbacks &callba
             if (now - lastControl >= 1000) {
                 remote->control(stopping);
                 lastControl = now;
-                for (qsizetype i = 0; i < workers.size(); ++i)
-                    if (!workerDone[i] && !remote->alive(workers[i].id) &&
-                        now - lastSeen > kWorkerLostMs) {
-                        workerDone[i] = true;
-                        addSeconds(merger.finish(int(i) + 1));
-                        report.error += QStringLiteral("worker %1 (%2) stopped answering; ")
-                                            .arg(i + 1)
-                                            .arg(workers[i].id);
+                for (qsizetype i = 0; i < workers.size(); ++i) {
+                    if (workerDone[i])
+                        continue;
+                    if (remote->alive(workers[i].id)) {
+                        missingSince[i] = 0;
+                        continue;
                     }
+                    if (missingSince[i] == 0)
+                        missingSince[i] = now;
+                    if (now - missingSince[i] < kWorkerLostMs)
+                        continue;
+                    workerDone[i] = true;
+                    addSeconds(merger.finish(int(i) + 1));
+                    report.error += QStringLiteral("worker %1 (%2) stopped answering: the series "
+                                                   "holds the seconds it sent, the totals miss "
+                                                   "its requests; ")
+                                        .arg(i + 1)
+                                        .arg(workers[i].id);
+                }
             }
             auto messages = remote->take();
             if (messages.ok()) {
-                lastSeen = now;
                 for (const RemoteMessage &m : messages.value()) {
                     if (m.worker < 1 || m.worker > workers.size() || workerDone[m.worker - 1])
                         continue;

@@ -62,6 +62,10 @@ public:
     // come, a worker was lost).
     static RunReport run(const RunOptions &options, const Callbacks &callbacks);
 
+    // A report for a run about to start: id, scenario (its "token" member, if any, hidden:
+    // reports are stored and shared), target, model, start time, status "running".
+    static RunReport newReport(const Scenario &scenario, const QUrl &target, const QString &id);
+
     // The report's summary members from the merged totals (overall, endpoints, rates) and
     // the thresholds, evaluated. Public for the tests.
     static void complete(RunReport &report, const class EngineTotals &totals,

@@ -2,6 +2,8 @@
 // See LoadWorker.h.
 #include "LoadWorker.h"
 
+#include "ConfigLoader.h"
+
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -37,6 +39,8 @@ LoadWorker::LoadWorker(Setup setup)
       m_seqNext(quint64(m_setup.shard))
 {
     m_timeoutNs = m_scenario.timeoutMs * kMs;
+    m_timeoutMessage = QStringLiteral("no response within %1")
+                           .arg(ConfigLoader::formatDurationMs(m_scenario.timeoutMs));
     for (const QString &name : m_setup.endpointNames) {
         EndpointStats e;
         e.name = name;
@@ -133,14 +137,7 @@ void LoadWorker::run()
     const qint64 end = start + m_setup.durationNs;
     if (m_open) {
         m_arrivals = std::make_unique<ArrivalSchedule>(m_scenario.load.shape);
-        // This shard's first arrival.
-        m_nextArrivalNs = -1;
-        for (qint64 t = m_arrivals->next(); t >= 0; t = m_arrivals->next())
-            if ((m_arrivals->produced() - 1) % quint64(m_setup.shardCount) ==
-                quint64(m_setup.shard)) {
-                m_nextArrivalNs = t;
-                break;
-            }
+        advanceToOwnArrival();
     }
     m_nextControlNs = start;
     qint64 stoppedAt = 0;
@@ -277,43 +274,53 @@ int LoadWorker::activeUsers() const
 void LoadWorker::generateArrivals(qint64 now)
 {
     const qint64 start = m_setup.startNs;
-    const quint64 shards = quint64(m_setup.shardCount);
-    const quint64 shard = quint64(m_setup.shard);
     while (m_nextArrivalNs >= 0 && start + m_nextArrivalNs <= now) {
-        dispatchArrival(start + m_nextArrivalNs);
-        m_nextArrivalNs = -1;
-        for (qint64 t = m_arrivals->next(); t >= 0; t = m_arrivals->next())
-            if ((m_arrivals->produced() - 1) % shards == shard) {
-                m_nextArrivalNs = t;
-                break;
-            }
+        dispatchArrival(Arrival{start + m_nextArrivalNs, m_nextArrivalNumber});
+        advanceToOwnArrival();
     }
 }
 
-void LoadWorker::dispatchArrival(qint64 dueNs)
+// The next arrival of the schedule that belongs to this shard (arrival k to shard k mod S).
+void LoadWorker::advanceToOwnArrival()
+{
+    const quint64 shards = quint64(m_setup.shardCount);
+    const quint64 shard = quint64(m_setup.shard);
+    m_nextArrivalNs = -1;
+    for (qint64 t = m_arrivals->next(); t >= 0; t = m_arrivals->next())
+        if ((m_arrivals->produced() - 1) % shards == shard) {
+            m_nextArrivalNs = t;
+            m_nextArrivalNumber = m_arrivals->produced() - 1;
+            return;
+        }
+}
+
+void LoadWorker::dispatchArrival(const Arrival &arrival)
 {
     if (!m_idle.empty()) {
         const int index = m_idle.back();
         m_idle.pop_back();
-        startArrival(index, dueNs);
+        startArrival(index, arrival);
     } else if (int(m_users.size()) < m_connectionCap) {
         User u;
         u.number = quint64(m_setup.shard) + quint64(m_users.size()) * quint64(m_setup.shardCount);
         u.phase = Phase::Idle;
         m_users.push_back(std::move(u));
-        startArrival(int(m_users.size()) - 1, dueNs);
+        startArrival(int(m_users.size()) - 1, arrival);
     } else if (m_queue.size() < kMaxQueued) {
-        m_queue.push_back(Arrival{dueNs});
+        m_queue.push_back(arrival);
     } else {
         ++m_totals.dropped;
     }
     m_totals.peakUsers = std::max(m_totals.peakUsers, m_inFlight);
 }
 
-void LoadWorker::startArrival(int index, qint64 dueNs)
+void LoadWorker::startArrival(int index, const Arrival &arrival)
 {
+    const qint64 dueNs = arrival.dueNs;
     User &u = m_users[size_t(index)];
-    u.userClass = pickUserClass(u.number + m_arrivals->produced());
+    // By the arrival's number in the whole run, so the classes' shares hold exactly over
+    // any number of threads and workers.
+    u.userClass = pickUserClass(arrival.number);
     u.started = true;
     u.inOnStart = false;
     u.vars.clear(); // an arrival is a new visitor
@@ -423,33 +430,21 @@ void LoadWorker::onData(int conn, const char *data, qsizetype size)
         m_userOfConn[size_t(conn)] = -1;
         u.conn = -1;
         u.connected = false;
-        FailureKind kind = FailureKind::Protocol;
-        finishRequest(index, now, &kind, true);
+        const Failure failure{FailureKind::Protocol, u.parser.error()};
+        finishRequest(index, now, &failure, true);
         afterTask(index, now, true, false);
         return;
     }
     if (!u.parser.done())
         return;
-    const Step &step = currentStep(u);
-    const RequestSpec::Verdict verdict =
-        step.request->verify(ResponseView{u.parser.status(), QByteArrayView(u.parser.body())});
-    FailureKind kind = FailureKind::Check;
-    FailureKind *failure = nullptr;
-    if (verdict.statusFailed) {
-        kind = FailureKind::Status;
-        failure = &kind;
-    } else if (!verdict.failedCheck.isEmpty()) {
-        failure = &kind;
-    } else if (!step.request->extract.isEmpty()) {
-        step.request->extractInto(QByteArrayView(u.parser.body()), &u.vars);
-    }
+    const std::optional<Failure> failure = judge(u);
     if (!u.parser.keepAlive() || used < size) {
         m_loop->close(conn);
         m_userOfConn[size_t(conn)] = -1;
         u.conn = -1;
         u.connected = false;
     }
-    finishRequest(index, now, failure, true);
+    finishRequest(index, now, failure ? &*failure : nullptr, true);
     if (failure) {
         afterTask(index, now, true, false);
         return;
@@ -465,7 +460,21 @@ void LoadWorker::onData(int conn, const char *data, qsizetype size)
     afterTask(index, now, false, false);
 }
 
-void LoadWorker::onClosed(int conn, bool wasConnected, const QString &)
+std::optional<LoadWorker::Failure> LoadWorker::judge(User &u) const
+{
+    const Step &step = currentStep(u);
+    const RequestSpec::Verdict verdict =
+        step.request->verify(ResponseView{u.parser.status(), QByteArrayView(u.parser.body())});
+    if (verdict.statusFailed)
+        return Failure{FailureKind::Status, QStringLiteral("status %1").arg(u.parser.status())};
+    if (!verdict.failedCheck.isEmpty())
+        return Failure{FailureKind::Check, verdict.failedCheck};
+    if (!step.request->extract.isEmpty())
+        step.request->extractInto(QByteArrayView(u.parser.body()), &u.vars);
+    return std::nullopt;
+}
+
+void LoadWorker::onClosed(int conn, bool wasConnected, const QString &error)
 {
     const int index = m_userOfConn[size_t(conn)];
     if (index < 0)
@@ -477,42 +486,40 @@ void LoadWorker::onClosed(int conn, bool wasConnected, const QString &)
     const qint64 now = nowNs();
     if (u.phase == Phase::InFlight && u.parser.finishOnClose()) {
         // A body delimited by the end of the connection: complete, check it like any other.
-        const Step &step = currentStep(u);
-        const auto verdict =
-            step.request->verify(ResponseView{u.parser.status(), QByteArrayView(u.parser.body())});
-        FailureKind kind = verdict.statusFailed ? FailureKind::Status : FailureKind::Check;
-        const bool failed = verdict.statusFailed || !verdict.failedCheck.isEmpty();
-        if (!failed && !step.request->extract.isEmpty())
-            step.request->extractInto(QByteArrayView(u.parser.body()), &u.vars);
-        finishRequest(index, now, failed ? &kind : nullptr, true);
-        afterTask(index, now, failed, false); // the rest of the task needs a new connection:
-                                              // simpler to start the next task
+        const std::optional<Failure> failure = judge(u);
+        finishRequest(index, now, failure ? &*failure : nullptr, true);
+        afterTask(index, now, failure.has_value(), false); // the rest of the task would need
+                                                           // a new connection: next task
         return;
     }
     if (u.phase == Phase::InFlight || u.phase == Phase::Connecting) {
-        FailureKind kind = FailureKind::Connect;
-        finishRequest(index, now, &kind, false);
+        const Failure failure{FailureKind::Connect,
+                              (wasConnected ? QStringLiteral("connection lost: ")
+                                            : QStringLiteral("connect: ")) + error};
+        finishRequest(index, now, &failure, false);
         afterTask(index, now, true, !wasConnected);
     }
     // Otherwise an idle keep-alive connection was closed: the next request reconnects.
 }
 
-void LoadWorker::finishRequest(int index, qint64 now, FailureKind *failure, bool hasLatency)
+void LoadWorker::finishRequest(int index, qint64 now, const Failure *failure, bool hasLatency)
 {
     User &u = m_users[size_t(index)];
     --m_inFlight;
     const Step &step = currentStep(u);
     EndpointStats &e = m_totals.endpoints[step.endpoint];
     ++e.requests;
-    if (failure)
-        ++e.failures[size_t(*failure)];
+    if (failure) {
+        ++e.failures[size_t(failure->kind)];
+        e.addError(failure->message);
+    }
     const quint64 latency = quint64(std::max<qint64>(0, now - u.dueNs));
     if (hasLatency) {
         e.latency.record(latency);
         e.bytesReceived += u.parser.bytes();
     }
     m_lastFinishNs = now;
-    recordSecond(now, failure, latency, hasLatency);
+    recordSecond(now, failure ? &failure->kind : nullptr, latency, hasLatency);
 }
 
 void LoadWorker::afterTask(int index, qint64 now, bool failed, bool connectFailed)
@@ -530,9 +537,9 @@ void LoadWorker::afterTask(int index, qint64 now, bool failed, bool connectFaile
         if (m_ending)
             return;
         if (!m_queue.empty()) {
-            const qint64 due = m_queue.front().dueNs;
+            const Arrival next = m_queue.front();
             m_queue.pop_front();
-            startArrival(index, due);
+            startArrival(index, next);
         } else {
             m_idle.push_back(index);
         }
@@ -596,8 +603,8 @@ void LoadWorker::fireTimers(qint64 now)
                 u.conn = -1;
                 u.connected = false;
             }
-            FailureKind kind = FailureKind::Timeout;
-            finishRequest(int(i), now, &kind, false);
+            const Failure failure{FailureKind::Timeout, m_timeoutMessage};
+            finishRequest(int(i), now, &failure, false);
             afterTask(int(i), now, true, false);
         }
     }

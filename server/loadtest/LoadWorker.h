@@ -27,6 +27,7 @@
 #include <QList>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -114,6 +115,7 @@ private:
     struct Arrival
     {
         qint64 dueNs;
+        quint64 number; // in the run's arrival schedule
     };
     struct Timer
     {
@@ -130,13 +132,22 @@ private:
     void activate(int index);
     void deactivate(User &u, int index);
     void generateArrivals(qint64 now);
-    void dispatchArrival(qint64 dueNs);
-    void startArrival(int index, qint64 dueNs);
+    void advanceToOwnArrival();
+    void dispatchArrival(const Arrival &arrival);
+    void startArrival(int index, const Arrival &arrival);
     void beginNextTask(int index, qint64 now);
     void sendCurrent(int index, qint64 dueNs);
     void writeRequest(int index);
     const Step &currentStep(const User &u) const;
-    void finishRequest(int index, qint64 now, FailureKind *failure, bool hasLatency);
+    struct Failure
+    {
+        FailureKind kind;
+        QString message; // for the report: "status 404", "connect: Connection refused"
+    };
+    // The checks' verdict on the complete response in u.parser (extracting the variables
+    // when it passed).
+    std::optional<Failure> judge(User &u) const;
+    void finishRequest(int index, qint64 now, const Failure *failure, bool hasLatency);
     void afterTask(int index, qint64 now, bool failed, bool connectFailed);
     void setTimer(int index, qint64 atNs);
     void fireTimers(qint64 now);
@@ -158,6 +169,7 @@ private:
     quint64 m_seqNext = 0;
     QByteArray m_requestBuffer;
     qint64 m_timeoutNs = 0;
+    QString m_timeoutMessage;
     int m_inFlight = 0;
     bool m_ending = false;
     qint64 m_nextControlNs = 0;
@@ -165,6 +177,7 @@ private:
     // Open model.
     std::unique_ptr<ArrivalSchedule> m_arrivals;
     qint64 m_nextArrivalNs = -1; // of this shard; -1: none left
+    quint64 m_nextArrivalNumber = 0;
     int m_connectionCap = 0;
     std::deque<Arrival> m_queue;
     std::vector<int> m_idle; // users (connections) free for an arrival

@@ -120,7 +120,7 @@ Result<Scenario> scenarioFromPayload(const QJsonObject &payload)
     if (!files.isEmpty())
         source.insert(QStringLiteral("csv"), files);
     return Scenario::parse(QJsonDocument(source).toJson(),
-                           QStringLiteral("(coordinator's scenario)"), dir.path());
+                           QStringLiteral("scenario.json"), dir.path());
 }
 
 // ------------------------------------------------------------------ coordinator side
@@ -385,12 +385,6 @@ bool WorkerService::runAssignment(const QJsonObject &a, const std::atomic<bool> 
         std::chrono::steady_clock::now() + std::chrono::milliseconds(startWall - wallMs());
 
     LoadEngine engine(options);
-    std::mutex mutex;
-    QList<SecondPartial> seconds;
-    engine.onSecond = [&](const SecondPartial &p) {
-        std::lock_guard lock(mutex);
-        seconds.append(p);
-    };
     auto started = engine.start();
     if (!started.ok())
         return fail(started.error().message);
@@ -402,12 +396,7 @@ bool WorkerService::runAssignment(const QJsonObject &a, const std::atomic<bool> 
             .arg(options.shardCount));
 
     auto flush = [&] {
-        QList<SecondPartial> ready;
-        {
-            std::lock_guard lock(mutex);
-            ready.swap(seconds);
-        }
-        for (const SecondPartial &p : ready)
+        for (const SecondPartial &p : engine.takeSeconds())
             send(QJsonObject{{QStringLiteral("type"), QStringLiteral("second")},
                              {QStringLiteral("second"), p.toJson()}});
     };

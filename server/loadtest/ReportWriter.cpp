@@ -467,6 +467,31 @@ QString formatLatency(double ns)
     return fixed(ns / 1e9, 2) + u's';
 }
 
+namespace {
+
+// The failure messages of every endpoint, most frequent first (at most 20 lines).
+struct ErrorLine
+{
+    quint64 count = 0;
+    QString endpoint;
+    QString message;
+};
+
+QList<ErrorLine> errorLines(const RunReport &r)
+{
+    QList<ErrorLine> lines;
+    for (const EndpointStats &e : r.endpoints)
+        for (auto it = e.errors.begin(); it != e.errors.end(); ++it)
+            lines.append(ErrorLine{it.value(), e.name, it.key()});
+    std::stable_sort(lines.begin(), lines.end(),
+                     [](const ErrorLine &a, const ErrorLine &b) { return a.count > b.count; });
+    if (lines.size() > 20)
+        lines.resize(20);
+    return lines;
+}
+
+} // namespace
+
 QString summaryTable(const RunReport &r)
 {
     const int valueWidth = kMaxWidth - 16;
@@ -513,7 +538,8 @@ QString summaryTable(const RunReport &r)
         QStringLiteral("%1 (%2 bytes)").arg(formatBytes(all.bytesReceived)).arg(all.bytesReceived));
     if (r.dropped || r.model == QLatin1String("open"))
         out += line(QStringLiteral("dropped"),
-                    QStringLiteral("%1 (arrivals that found no free connection)").arg(r.dropped));
+                    QStringLiteral("%1 (arrivals never sent: the queue for a connection was full, or "
+                                   "they still waited when the run ended)").arg(r.dropped));
     if (r.interrupted)
         out += line(QStringLiteral("interrupted"),
                     QStringLiteral("%1 (in flight at the stop, not counted)").arg(r.interrupted));
@@ -536,6 +562,15 @@ QString summaryTable(const RunReport &r)
         table.addRule();
     table.addRow(row(QStringLiteral("all"), all));
     out += u'\n' + table.render();
+
+    const QList<ErrorLine> errors = errorLines(r);
+    if (!errors.isEmpty()) {
+        out += QStringLiteral("\nErrors (most frequent first)\n");
+        for (const ErrorLine &e : errors)
+            out += QStringLiteral("  %1  %2: %3\n")
+                       .arg(QString::number(e.count).rightJustified(10), cut(e.endpoint, 40),
+                            cut(e.message, 60));
+    }
 
     out += QStringLiteral("\nThresholds\n");
     if (r.thresholds.isEmpty()) {
@@ -662,6 +697,18 @@ QByteArray toHtml(const RunReport &r)
         h += htmlEndpointRow(e, e.name, false);
     h += htmlEndpointRow(all, QStringLiteral("all"), true);
     h += QStringLiteral("</tbody>\n</table>\n");
+
+    // Why requests failed.
+    const QList<ErrorLine> errors = errorLines(r);
+    if (!errors.isEmpty()) {
+        h += QStringLiteral("<h2>Errors</h2>\n<table>\n<thead><tr><th class=\"n\">Count</th>"
+                            "<th>Endpoint</th><th>Error</th></tr></thead>\n<tbody>\n");
+        for (const ErrorLine &e : errors)
+            h += QStringLiteral("<tr><td class=\"n\">%1</td><td>%2</td><td>%3</td></tr>\n")
+                     .arg(e.count)
+                     .arg(esc(e.endpoint), esc(e.message));
+        h += QStringLiteral("</tbody>\n</table>\n");
+    }
 
     // Thresholds.
     h += QStringLiteral("<h2>Thresholds</h2>\n");

@@ -2,7 +2,7 @@
 // The forms a load-test run is shown in, all computed from a RunReport alone (a finished
 // run, a live one, or one read back from the database) so that a stored run re-renders
 // exactly as it was printed:
-//   summaryTable  the terminal summary at the end of `bulwark loadtest run`: plain ASCII,
+//   summaryTable  the terminal summary at the end of `bulwark loadtest`: plain ASCII,
 //                 aligned columns, within 120 columns for endpoint names of normal length
 //                 (longer ones are cut with "...");
 //   toJson        RunReport::toJson, indented;

@@ -257,6 +257,17 @@ Result<EndpointStats> readEndpoint(const QJsonObject &o, const QString &path)
         if (!f.ok())
             return f.error();
     }
+    if (const auto errors = m.optionalObject("errors")) {
+        Members em(*errors, m.name("errors"));
+        for (auto it = errors->begin(); it != errors->end(); ++it) {
+            quint64 n = 0;
+            const QByteArray key = it.key().toUtf8();
+            em.u64(key.constData(), n);
+            e.errors.insert(it.key(), n);
+        }
+        if (!em.ok())
+            return em.error();
+    }
     const auto latency = m.optionalObject("latency");
     if (!m.ok())
         return m.error();
@@ -353,6 +364,17 @@ quint64 EndpointStats::failed() const
     return n;
 }
 
+void EndpointStats::addError(const QString &message, quint64 count)
+{
+    auto it = errors.find(message);
+    if (it != errors.end())
+        *it += count;
+    else if (errors.size() < kMaxErrorMessages)
+        errors.insert(message, count);
+    else
+        errors[kOtherErrors] += count; // may make it the 21st entry: the one overflow bucket
+}
+
 void EndpointStats::merge(const EndpointStats &other)
 {
     requests += other.requests;
@@ -360,10 +382,15 @@ void EndpointStats::merge(const EndpointStats &other)
         failures[i] += other.failures[i];
     bytesReceived += other.bytesReceived;
     latency.merge(other.latency);
+    for (auto it = other.errors.begin(); it != other.errors.end(); ++it)
+        addError(it.key(), it.value());
 }
 
 QJsonObject EndpointStats::toJson() const
 {
+    QJsonObject errorsJson;
+    for (auto it = errors.begin(); it != errors.end(); ++it)
+        errorsJson.insert(it.key(), jsonCount(it.value()));
     QJsonObject f;
     for (FailureKind kind : kAllKinds)
         f.insert(failureKindName(kind), jsonCount(failures[size_t(kind)]));
@@ -373,6 +400,7 @@ QJsonObject EndpointStats::toJson() const
         {QStringLiteral("failures"), f},
         {QStringLiteral("bytes_received"), jsonCount(bytesReceived)},
         {QStringLiteral("latency"), histogramToJson(latency)},
+        {QStringLiteral("errors"), errorsJson},
         // Derived, for readers without the histogram layout (ignored by fromJson).
         {QStringLiteral("failed"), jsonCount(failed())},
         {QStringLiteral("error_rate"), errorRate()},

@@ -20,6 +20,7 @@
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QList>
+#include <QMap>
 #include <QString>
 #include <array>
 
@@ -53,6 +54,13 @@ struct EndpointStats
     quint64 bytesReceived = 0;
     LatencyHistogram latency; // of every finished request, failed ones included (not timeouts
                               // or connect failures: they have no response time)
+    // Why requests failed, in words ("status 404", "json data.0.id exists", "connect:
+    // Connection refused"), with how often. At most kMaxErrorMessages different messages;
+    // the rest count under kOtherErrors, so a storm of distinct errors costs no memory.
+    QMap<QString, quint64> errors;
+    static constexpr int kMaxErrorMessages = 20;
+    static inline const QString kOtherErrors = QStringLiteral("(other messages)");
+    void addError(const QString &message, quint64 count = 1);
 
     quint64 failed() const;
     quint64 succeeded() const { return requests - failed(); }
@@ -106,7 +114,8 @@ struct RunReport
     int peakUsers = 0;
     QString status;             // "running", "passed", "failed" (a threshold), "stopped", "error"
     QString error;              // why, for "error"
-    quint64 dropped = 0;        // open model: arrivals that found no connection under the cap
+    quint64 dropped = 0;        // open model: arrivals never sent (the queue for a connection
+                                // was full, or they still waited when the run ended)
     quint64 interrupted = 0;    // requests in flight when the run stopped (not counted)
     EndpointStats overall;
     QList<EndpointStats> endpoints; // by name, in the order they were first seen

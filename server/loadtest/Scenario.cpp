@@ -94,17 +94,6 @@ bool isToken(const QString &s)
     return true;
 }
 
-QString durationText(qint64 ms)
-{
-    if (ms > 0 && ms % 3'600'000 == 0)
-        return QStringLiteral("%1h").arg(ms / 3'600'000);
-    if (ms > 0 && ms % 60'000 == 0)
-        return QStringLiteral("%1m").arg(ms / 60'000);
-    if (ms > 0 && ms % 1000 == 0)
-        return QStringLiteral("%1s").arg(ms / 1000);
-    return QStringLiteral("%1ms").arg(ms);
-}
-
 // Compact JSON text of any value (QJsonDocument only writes arrays and objects).
 QByteArray compactJson(const QJsonValue &v)
 {
@@ -419,7 +408,7 @@ private:
         if (!ms || *ms < minMs || *ms > maxMs)
             return unprocessable(path, QStringLiteral("must be a duration from %1 to %2, like "
                                                       "\"1s\" or \"250ms\"")
-                                           .arg(durationText(minMs), durationText(maxMs)));
+                                           .arg(ConfigLoader::formatDurationMs(minMs), ConfigLoader::formatDurationMs(maxMs)));
         *out = *ms;
         return std::nullopt;
     }
@@ -1274,10 +1263,16 @@ Result<Scenario> Scenario::fromFile(const QString &path)
 
 Result<bool> Scenario::applyOverrides(const LoadOverrides &overrides)
 {
-    LoadShape &shape = load.shape;
+    LoadShape shape = load.shape;
     const bool open = load.model == LoadSpec::Model::Open;
     auto bad = [](const QString &message) { return Error{ErrorCode::BadRequest, message}; };
+    if (open && overrides.users)
+        return bad(QStringLiteral("users: the scenario uses the open model; give rate"));
+    if (!open && overrides.rate)
+        return bad(QStringLiteral("rate: the scenario uses the closed model; give users"));
+    QStringList given;
     if (overrides.durationMs) {
+        given.append(QStringLiteral("duration"));
         const qint64 ms = *overrides.durationMs;
         if (ms < 1 || ms > 7LL * 24 * 3'600'000)
             return bad(QStringLiteral("duration: must be from 1ms to 7d"));
@@ -1297,41 +1292,41 @@ Result<bool> Scenario::applyOverrides(const LoadOverrides &overrides)
                                                             ms - used - left);
                 used += stage.durationMs;
             }
+        } else {
+            shape.durationMs = ms;
         }
-        if (shape.kind == LoadShape::Kind::Spike && shape.spikeStartMs + shape.spikeDurationMs > ms)
-            return bad(QStringLiteral("duration: the spike must lie within the run"));
-        if (shape.kind == LoadShape::Kind::Step && shape.stepTimeMs > ms)
-            return bad(QStringLiteral("duration: shorter than one step"));
-        shape.durationMs = ms;
     }
     const std::optional<int> peak = open ? overrides.rate : overrides.users;
-    if (open && overrides.users)
-        return bad(QStringLiteral("users: the scenario uses the open model; give rate"));
-    if (!open && overrides.rate)
-        return bad(QStringLiteral("rate: the scenario uses the closed model; give users"));
     if (peak) {
         const QString name = open ? QStringLiteral("rate") : QStringLiteral("users");
+        given.append(name);
         if (*peak < 1 || *peak > 1'000'000)
             return bad(QStringLiteral("%1: must be an integer from 1 to 1000000").arg(name));
-        if (shape.kind == LoadShape::Kind::Stages) {
-            // Every target (and the start) scaled so that the highest becomes the peak.
-            int highest = shape.startUsers;
-            for (const LoadShape::Stage &stage : shape.stages)
-                highest = std::max(highest, stage.target);
-            if (highest == 0)
-                return bad(QStringLiteral("%1: every stage targets 0").arg(name));
-            auto scale = [&](int v) { return int((qint64(v) * *peak + highest / 2) / highest); };
-            shape.startUsers = scale(shape.startUsers);
-            for (LoadShape::Stage &stage : shape.stages)
-                stage.target = scale(stage.target);
-            return true;
-        }
-        if (shape.kind == LoadShape::Kind::Spike)
-            shape.spikeUsers = std::max(shape.spikeUsers, *peak);
+        // Every count of the shape scales so that its highest becomes the peak: a ramp keeps
+        // its start's share, a spike its baseline's, a double wave its minimum's.
+        int highest = std::max({shape.users, shape.startUsers, shape.spikeUsers});
+        for (const LoadShape::Stage &stage : shape.stages)
+            highest = std::max(highest, stage.target);
+        if (highest == 0)
+            return bad(QStringLiteral("%1: the shape has no %2 to scale").arg(name, name));
+        auto scale = [&](int v) { return int((qint64(v) * *peak + highest / 2) / highest); };
+        shape.users = scale(shape.users);
+        shape.startUsers = scale(shape.startUsers);
+        shape.minUsers = scale(shape.minUsers);
+        shape.spikeUsers = scale(shape.spikeUsers);
         if (shape.kind == LoadShape::Kind::Step)
-            shape.stepUsers = std::min(shape.stepUsers, *peak);
-        shape.users = *peak;
+            shape.stepUsers = std::max(1, scale(shape.stepUsers));
+        for (LoadShape::Stage &stage : shape.stages)
+            stage.target = scale(stage.target);
     }
+    // The changed shape must hold by the rules of a scenario file.
+    auto checked = LoadShape::fromJson(shape.toJson());
+    if (!checked.ok()) {
+        const QString message = open ? toRateWords(checked.error().message) : checked.error().message;
+        return bad(QStringLiteral("%1: the shape would not hold: %2")
+                       .arg(given.join(QStringLiteral(" and ")), message));
+    }
+    load.shape = checked.value();
     return true;
 }
 

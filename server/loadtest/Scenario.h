@@ -163,9 +163,11 @@ struct LoadSpec
 };
 
 // Changes to a scenario's load given on the command line (--duration, --users, --rate) or
-// with an API request: the run's duration and its peak (users in the closed model,
-// arrivals per second in the open one; a spike's peak is raised to it). A stages shape is
-// scaled: every stage keeps its share of the duration, every target its share of the peak.
+// with an API request: the run's duration, and its peak (users in the closed model,
+// arrivals per second in the open one). Every count of the shape scales so that its highest
+// becomes the peak (a ramp's start, a spike's baseline, a double wave's minimum and stage
+// targets keep their shares); stages keep their shares of the duration. The result must
+// hold by the rules of a scenario file.
 struct LoadOverrides
 {
     std::optional<qint64> durationMs;
@@ -187,8 +189,8 @@ struct Scenario
     QJsonObject source; // the file's JSON (comments dropped): stored with every run
 
     int userClassWeightTotal() const;
-    // BadRequest naming the override ("duration: the spike must lie within the run",
-    // "rate: the scenario uses the closed model; give users").
+    // BadRequest naming the override ("duration: the shape would not hold: spike_start:
+    // must be within duration", "rate: the scenario uses the closed model; give users").
     Result<bool> applyOverrides(const LoadOverrides &overrides);
 
     // Parses the text of a scenario file. `fileName` prefixes errors ("file:line:column:

@@ -2,6 +2,9 @@
 // The load tester against real servers on loopback:
 //   - a Bulwark test server's /debug/sleep?ms=25 measured with p50 within 1 ms of 25 ms,
 //     through both socket layers (epoll and the portable Qt one);
+//   - wait times (constant, between, pacing), user classes shared out by weight, 2000
+//     users on 2000 keep-alive connections (both layers), an https target (with and
+//     without certificate checks);
 //   - a server that stalls for one second: the open model (measured from each request's
 //     intended time) shows the stall in p99, the closed model hides it in p99 (only its
 //     max knows), which is coordinated omission made visible;
@@ -16,11 +19,14 @@
 #include "Scenario.h"
 #include "TestSupport.h"
 
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QMutex>
 #include <QProcess>
 #include <QSet>
+#include <QSslSocket>
+#include <QStandardPaths>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTemporaryDir>
@@ -28,6 +34,12 @@
 #include <QTimer>
 #include <QtTest>
 #include <atomic>
+#include <csignal>
+#include <thread>
+
+#ifdef Q_OS_UNIX
+#include <sys/resource.h>
+#endif
 
 using namespace bulwark;
 using namespace bulwark::test;
@@ -69,6 +81,12 @@ public:
         QMutexLocker lock(&m_mutex);
         return m_users;
     }
+    // The request targets seen ("/a?vu=3"), without repeats.
+    QSet<QByteArray> targets() const
+    {
+        QMutexLocker lock(&m_mutex);
+        return m_targets;
+    }
 
 private:
     struct Conn
@@ -79,6 +97,7 @@ private:
     void setUp()
     {
         m_server = new QTcpServer;
+        m_server->setListenBacklogSize(4096); // thousands of users connect at once
         m_server->listen(QHostAddress::LocalHost, 0);
         m_port = m_server->serverPort();
         QObject::connect(m_server, &QTcpServer::newConnection, m_server, [this] {
@@ -123,6 +142,7 @@ private:
             if (vu >= 0) {
                 QMutexLocker lock(&m_mutex);
                 m_users.insert(head.mid(vu + 3, head.indexOf(' ', vu) - vu - 3));
+                m_targets.insert(head.mid(4, head.indexOf(' ', 4) - 4));
             }
         }
         if (stalled())
@@ -163,6 +183,7 @@ private:
     std::atomic<quint64> m_requests{0};
     mutable QMutex m_mutex;
     QSet<QByteArray> m_users;
+    QSet<QByteArray> m_targets;
 };
 
 std::shared_ptr<const Scenario> scenarioFrom(const QByteArray &json)
@@ -224,13 +245,32 @@ class TstLoadTest : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void initTestCase();
     void sleepRouteMedian_data();
     void sleepRouteMedian();
     void stallVisibleInOpenModelOnly();
     void failureKinds();
+    void waitTimes_data();
+    void waitTimes();
+    void userClassesByWeight();
+    void thousandsOfConnections();
+    void tlsTarget();
     void distributedRunMergesExactly();
+    void distributedRunLosesAWorker();
     void commandLine();
 };
+
+void TstLoadTest::initTestCase()
+{
+#ifdef Q_OS_UNIX
+    // Thousands of client connections and as many server ones in this one process.
+    rlimit limit{};
+    QVERIFY(getrlimit(RLIMIT_NOFILE, &limit) == 0);
+    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 65536);
+    QVERIFY(setrlimit(RLIMIT_NOFILE, &limit) == 0);
+    QVERIFY2(limit.rlim_cur >= 5000, "the hard limit on open files is below 5000");
+#endif
+}
 
 void TstLoadTest::sleepRouteMedian_data()
 {
@@ -322,6 +362,7 @@ void TstLoadTest::failureKinds()
         QByteArray extra;
         FailureKind kind;
         QString target;
+        QString message; // the start of the report's error message
     };
     // A port nobody listens on: bind one, note it, close it.
     QTcpServer probe;
@@ -330,13 +371,14 @@ void TstLoadTest::failureKinds()
     probe.close();
 
     const QList<Row> rows{
-        {"status", R"({"path": "/api/v1/nothing"})", {}, FailureKind::Status, target},
+        {"status", R"({"path": "/api/v1/nothing"})", {}, FailureKind::Status, target,
+         QStringLiteral("status 401")},
         {"check", R"({"path": "/debug/sleep?ms=0", "checks": [{"json": "slept_ms", "equals": 5}]})",
-         {}, FailureKind::Check, target},
+         {}, FailureKind::Check, target, QStringLiteral("json slept_ms")},
         {"timeout", R"({"path": "/debug/sleep?ms=800"})", R"("timeout": "200ms", )",
-         FailureKind::Timeout, target},
+         FailureKind::Timeout, target, QStringLiteral("no response within 200ms")},
         {"connect", R"({"path": "/"})", {}, FailureKind::Connect,
-         QStringLiteral("http://127.0.0.1:%1").arg(closedPort)},
+         QStringLiteral("http://127.0.0.1:%1").arg(closedPort), QStringLiteral("connect: ")},
     };
     for (const Row &row : rows) {
         auto scenario = scenarioFrom(oneRequest(load, row.request, row.extra));
@@ -349,7 +391,154 @@ void TstLoadTest::failureKinds()
                                 .arg(r.overall.failures[size_t(row.kind)])
                                 .arg(r.overall.requests)));
         QCOMPARE(r.overall.failed(), r.overall.requests);
+        // The report says why, in words, with the count.
+        const QMap<QString, quint64> &errors = r.endpoints.first().errors;
+        QVERIFY2(errors.size() == 1 && errors.firstKey().startsWith(row.message) &&
+                     errors.first() == r.overall.requests,
+                 qPrintable(QStringLiteral("%1: %2 x %3").arg(QLatin1String(row.name),
+                                                             errors.isEmpty() ? QString() : errors.firstKey())
+                                .arg(errors.isEmpty() ? 0 : errors.first())));
     }
+}
+
+void TstLoadTest::waitTimes_data()
+{
+    // One user for 2 s against a server that answers at once; the wait decides the count.
+    QTest::addColumn<QByteArray>("wait");
+    QTest::addColumn<int>("low");
+    QTest::addColumn<int>("high");
+    QTest::newRow("none") << QByteArray() << 1000 << 10'000'000;
+    QTest::newRow("constant 200ms") << QByteArray(R"("wait": {"constant": "200ms"}, )") << 9 << 11;
+    QTest::newRow("between 100ms 300ms") << QByteArray(R"("wait": {"between": ["100ms", "300ms"]}, )")
+                                        << 6 << 15;
+    // Pacing: a task starts every 250 ms whatever it took: at 0, 250, ... 1750 ms.
+    QTest::newRow("pacing 250ms") << QByteArray(R"("wait": {"pacing": "250ms"}, )") << 8 << 9;
+}
+
+void TstLoadTest::waitTimes()
+{
+    QFETCH(QByteArray, wait);
+    QFETCH(int, low);
+    QFETCH(int, high);
+    StallServer server;
+    auto scenario = scenarioFrom(
+        R"({"name": "w", "load": {"model": "closed", "shape": "constant", "users": 1, "duration": "2s"},
+            "user_classes": [{"name": "u", )" + wait + R"("tasks": [{"name": "t", "request": {"path": "/x"}}]}]})");
+    QVERIFY(scenario);
+    const RunReport r = runOnce(scenario, QStringLiteral("http://127.0.0.1:%1").arg(server.port()),
+                                IoLoop::Kind::Auto, 1);
+    QVERIFY2(int(r.overall.requests) >= low && int(r.overall.requests) <= high,
+             qPrintable(QStringLiteral("%1 requests, expected %2..%3").arg(r.overall.requests).arg(low).arg(high)));
+    QCOMPARE(r.overall.failed(), quint64(0));
+}
+
+void TstLoadTest::userClassesByWeight()
+{
+    // 8 users of classes weighted 3:1 are 6 and 2, on any number of threads.
+    StallServer server;
+    auto scenario = scenarioFrom(R"({"name": "w",
+        "load": {"model": "closed", "shape": "constant", "users": 8, "duration": "1s"},
+        "user_classes": [
+          {"name": "a", "weight": 3, "wait": {"constant": "50ms"}, "tasks": [{"name": "t", "request": {"path": "/a?vu={{vu}}"}}]},
+          {"name": "b", "weight": 1, "wait": {"constant": "50ms"}, "tasks": [{"name": "t", "request": {"path": "/b?vu={{vu}}"}}]}]})");
+    QVERIFY(scenario);
+    const RunReport r = runOnce(scenario, QStringLiteral("http://127.0.0.1:%1").arg(server.port()),
+                                IoLoop::Kind::Auto, 3);
+    QCOMPARE(r.overall.failed(), quint64(0));
+    int a = 0;
+    int b = 0;
+    for (const QByteArray &target : server.targets())
+        (target.startsWith("/a") ? a : b) += 1;
+    QCOMPARE(a, 6);
+    QCOMPARE(b, 2);
+    QCOMPARE(server.users().size(), 8);
+    QCOMPARE(r.endpoints.size(), 2);
+
+    // The open model shares arrivals out by weight exactly too: 1:1 over 2 s at 50/s on 3
+    // threads is 50 and 50.
+    auto open = scenarioFrom(R"({"name": "w",
+        "load": {"model": "open", "shape": "constant", "rate": 50, "duration": "2s"},
+        "user_classes": [
+          {"name": "a", "weight": 1, "tasks": [{"name": "t", "request": {"name": "a", "path": "/a"}}]},
+          {"name": "b", "weight": 1, "tasks": [{"name": "t", "request": {"name": "b", "path": "/b"}}]}]})");
+    QVERIFY(open);
+    const RunReport o = runOnce(open, QStringLiteral("http://127.0.0.1:%1").arg(server.port()),
+                                IoLoop::Kind::Auto, 3);
+    QCOMPARE(o.overall.requests, quint64(100));
+    QCOMPARE(o.endpoints.size(), 2);
+    QCOMPARE(o.endpoints.at(0).requests, quint64(50));
+    QCOMPARE(o.endpoints.at(1).requests, quint64(50));
+}
+
+void TstLoadTest::thousandsOfConnections()
+{
+    // 2000 virtual users, each on its own keep-alive connection, through both socket layers.
+    for (const IoLoop::Kind io : {IoLoop::Kind::Epoll, IoLoop::Kind::Qt}) {
+        StallServer server;
+        auto scenario = scenarioFrom(oneRequest(
+            R"({"model": "closed", "shape": "constant", "users": 2000, "duration": "4s"})",
+            R"({"path": "/x?vu={{vu}}"})"));
+        QVERIFY(scenario);
+        const RunReport r = runOnce(scenario, QStringLiteral("http://127.0.0.1:%1").arg(server.port()), io);
+        QVERIFY2(r.overall.failed() == 0,
+                 qPrintable(QStringLiteral("%1: %2 failed (connect %3, timeout %4)")
+                                .arg(QLatin1String(IoLoop::kindName(io)))
+                                .arg(r.overall.failed())
+                                .arg(r.overall.failures[size_t(FailureKind::Connect)])
+                                .arg(r.overall.failures[size_t(FailureKind::Timeout)])));
+        QCOMPARE(server.users().size(), 2000);
+        QCOMPARE(r.peakUsers, 2000);
+        QCOMPARE(r.overall.requests, server.requests());
+    }
+}
+
+void TstLoadTest::tlsTarget()
+{
+    QVERIFY2(QSslSocket::supportsSsl(), "this Qt build has no TLS backend");
+    const QString openssl = QStandardPaths::findExecutable(QStringLiteral("openssl"));
+    QVERIFY2(!openssl.isEmpty(), "the openssl command-line tool is missing (Debian: openssl)");
+    QTemporaryDir certs;
+    const QString cert = certs.filePath(QStringLiteral("cert.pem"));
+    const QString key = certs.filePath(QStringLiteral("key.pem"));
+    QProcess proc;
+    proc.setProcessChannelMode(QProcess::MergedChannels);
+    proc.start(openssl, {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
+                         QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-subj"),
+                         QStringLiteral("/CN=localhost"), QStringLiteral("-days"), QStringLiteral("2"),
+                         QStringLiteral("-keyout"), key, QStringLiteral("-out"), cert});
+    QVERIFY(proc.waitForFinished(60'000) && proc.exitCode() == 0);
+    TestServer server;
+    server.config.server.tls.certFile = cert;
+    server.config.server.tls.keyFile = key;
+    QVERIFY2(server.start(), qPrintable(server.errorString()));
+    const QString target = QStringLiteral("https://127.0.0.1:%1").arg(server.port());
+    auto scenario = scenarioFrom(oneRequest(
+        R"({"model": "closed", "shape": "constant", "users": 2, "duration": "1s"})",
+        R"({"path": "/debug/sleep?ms=2", "checks": [{"json": "slept_ms", "equals": 2}]})"));
+    QVERIFY(scenario);
+
+    RunOptions options;
+    options.scenario = scenario;
+    options.target = QUrl(target);
+    options.threads = 1;
+    options.insecureTls = true; // the certificate is self-signed
+    const RunReport trusted = LoadTestRunner::run(options, {});
+    QCOMPARE(trusted.status, QStringLiteral("passed"));
+    QVERIFY(trusted.overall.requests > 20);
+    QCOMPARE(trusted.overall.failed(), quint64(0));
+
+    // Without --insecure the self-signed certificate is refused: every attempt is a
+    // connect failure, nothing is sent.
+    options.insecureTls = false;
+    const RunReport refused = LoadTestRunner::run(options, {});
+    QVERIFY(refused.overall.requests > 0);
+    QCOMPARE(refused.overall.failures[size_t(FailureKind::Connect)], refused.overall.requests);
+
+    // The epoll layer speaks plain HTTP only, and says so.
+    options.io = IoLoop::Kind::Epoll;
+    const RunReport epoll = LoadTestRunner::run(options, {});
+    QCOMPARE(epoll.status, QStringLiteral("error"));
+    QVERIFY2(epoll.error.contains(QStringLiteral("epoll speaks plain HTTP only")), qPrintable(epoll.error));
 }
 
 void TstLoadTest::distributedRunMergesExactly()
@@ -411,6 +600,56 @@ void TstLoadTest::distributedRunMergesExactly()
     QCOMPARE(sum, report.overall.requests);
     QCOMPARE(report.endpoints.size(), 1);
     QCOMPARE(report.endpoints.first().requests, report.overall.requests);
+}
+
+void TstLoadTest::distributedRunLosesAWorker()
+{
+    // A worker killed mid-run: the coordinator notices (its heartbeat key expires) and
+    // ends the run on time with an error that says which worker, keeping what it measured.
+    RedisServer redis;
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    const QString redisUrl = QStringLiteral("redis://127.0.0.1:%1").arg(redis.port());
+    StallServer server;
+    QProcess worker;
+    worker.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    worker.start(qEnvironmentVariable("BULWARK_BINARY"),
+                 {QStringLiteral("loadtest"), QStringLiteral("--worker"), QStringLiteral("--redis"),
+                  redisUrl, QStringLiteral("--threads"), QStringLiteral("1")});
+    QVERIFY(worker.waitForStarted());
+    auto cleanup = qScopeGuard([&] {
+        worker.kill();
+        worker.waitForFinished();
+    });
+    auto scenario = scenarioFrom(oneRequest(
+        R"({"model": "closed", "shape": "constant", "users": 4, "duration": "12s"})",
+        R"({"path": "/x?vu={{vu}}"})"));
+    QVERIFY(scenario);
+    SteadyClock clock;
+    RedisClient client(RedisOptions::fromUrl(redisUrl).value(), clock);
+    RunOptions options;
+    options.scenario = scenario;
+    options.target = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(server.port()));
+    options.threads = 1;
+    options.redis = &client;
+    options.workers = 1;
+    std::thread killer([&] {
+        // Once the run is 2 s old (it starts 2 s after the claim): SIGKILL, no goodbye.
+        for (int i = 0; i < 200 && server.requests() == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+        ::kill(pid_t(worker.processId()), SIGKILL);
+    });
+    QElapsedTimer timer;
+    timer.start();
+    const RunReport report = LoadTestRunner::run(options, {});
+    killer.join();
+    QCOMPARE(report.status, QStringLiteral("error"));
+    QVERIFY2(report.error.contains(QStringLiteral("worker 1")) &&
+                 report.error.contains(QStringLiteral("stopped answering")),
+             qPrintable(report.error));
+    QVERIFY2(timer.elapsed() < 12'000 + 2'000 + 9'000, qPrintable(QString::number(timer.elapsed())));
+    QVERIFY(report.overall.requests > 0); // this process's own load, in full
+    QCOMPARE(report.overall.failed(), quint64(0));
 }
 
 void TstLoadTest::commandLine()

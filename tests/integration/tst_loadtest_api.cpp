@@ -51,6 +51,7 @@ private Q_SLOTS:
     void cleanup() { m_server.reset(); }
     void startFollowAndReport();
     void stopRunningRun();
+    void queuedRunsStopAndCancel();
     void refusedRequests_data();
     void refusedRequests();
     void csvTablesInline();
@@ -184,6 +185,47 @@ void TstLoadTestApi::stopRunningRun()
     QVERIFY(errorMessage(again).contains(QStringLiteral("already ended (stopped)")));
     QCOMPARE(admin("DELETE", QStringLiteral("/admin/api/loadtests/%1").arg(id)).status, 204);
     QCOMPARE(admin("GET", QStringLiteral("/admin/api/loadtests/%1").arg(id)).status, 404);
+}
+
+void TstLoadTestApi::queuedRunsStopAndCancel()
+{
+    // One load test at a time per instance (the "loadtest" queue): B and C wait behind A.
+    auto start = [&] {
+        const RawResponse r = admin("POST", QStringLiteral("/admin/api/loadtests"),
+                                    QJsonObject{{QStringLiteral("scenario"), sleepScenario(QStringLiteral("60s"))},
+                                                {QStringLiteral("target"), self()}});
+        return r.json();
+    };
+    const QJsonObject a = start();
+    const QString idA = a.value(QStringLiteral("id")).toString();
+    QCOMPARE(waitFor(idA, {QStringLiteral("running")}).value(QStringLiteral("status")).toString(),
+             QStringLiteral("running"));
+    const QJsonObject b = start();
+    const QJsonObject c = start();
+    const QString idB = b.value(QStringLiteral("id")).toString();
+    const QString idC = c.value(QStringLiteral("id")).toString();
+    QCOMPARE(admin("GET", QStringLiteral("/admin/api/loadtests/%1").arg(idB)).json().value(QStringLiteral("status")).toString(),
+             QStringLiteral("queued"));
+
+    // Stopping a queued run cancels its job: it never runs, and says "stopped".
+    QCOMPARE(admin("POST", QStringLiteral("/admin/api/loadtests/%1/stop").arg(idB)).status, 202);
+    QCOMPARE(waitFor(idB, {QStringLiteral("stopped")}, 5'000).value(QStringLiteral("status")).toString(),
+             QStringLiteral("stopped"));
+    // Cancelling a queued run's job through the jobs API does the same.
+    const qint64 jobC = qint64(c.value(QStringLiteral("job_id")).toDouble());
+    QCOMPARE(admin("POST", QStringLiteral("/admin/api/jobs/%1/cancel").arg(jobC)).status, 200);
+    QCOMPARE(waitFor(idC, {QStringLiteral("stopped")}, 5'000).value(QStringLiteral("status")).toString(),
+             QStringLiteral("stopped"));
+    // The list agrees, and A still runs until it is stopped.
+    for (const QJsonValue &v : admin("GET", QStringLiteral("/admin/api/loadtests")).json().value(QStringLiteral("data")).toArray()) {
+        const QJsonObject row = v.toObject();
+        const QString expected = row.value(QStringLiteral("id")).toString() == idA ? QStringLiteral("running")
+                                                                                  : QStringLiteral("stopped");
+        QCOMPARE(row.value(QStringLiteral("status")).toString(), expected);
+    }
+    QCOMPARE(admin("POST", QStringLiteral("/admin/api/loadtests/%1/stop").arg(idA)).status, 202);
+    QCOMPARE(waitFor(idA, {QStringLiteral("stopped")}, 10'000).value(QStringLiteral("status")).toString(),
+             QStringLiteral("stopped"));
 }
 
 void TstLoadTestApi::refusedRequests_data()

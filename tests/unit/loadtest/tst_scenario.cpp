@@ -46,6 +46,8 @@ private Q_SLOTS:
     void verify();
     void extractInto();
     void needsBody();
+    void overrides_data();
+    void overrides();
 
 private:
     Result<Scenario> parse(const QByteArray &json)
@@ -1049,6 +1051,98 @@ void TestScenario::needsBody()
     QCOMPARE(requests.at(3).needsBody(), true);
     QCOMPARE(requests.at(4).needsBody(), true);
 }
+
+// --duration, --users and --rate (and the API's duration, users, rate): each shape with
+// what it becomes, or the error; the result must hold by the file's own rules.
+void TestScenario::overrides_data()
+{
+    QTest::addColumn<QByteArray>("load");
+    QTest::addColumn<qint64>("durationMs"); // 0: not given
+    QTest::addColumn<int>("users");         // 0: not given
+    QTest::addColumn<int>("rate");          // 0: not given
+    QTest::addColumn<QByteArray>("shape");  // expected, compact JSON; empty when an error
+    QTest::addColumn<QString>("error");
+
+    QTest::newRow("constant duration")
+        << QByteArray(R"({"users": 5, "duration": "1m"})") << qint64(30'000) << 0 << 0
+        << QByteArray(R"({"duration":"30s","shape":"constant","users":5})") << QString();
+    QTest::newRow("constant users")
+        << QByteArray(R"({"users": 5, "duration": "1m"})") << qint64(0) << 64 << 0
+        << QByteArray(R"({"duration":"1m","shape":"constant","users":64})") << QString();
+    QTest::newRow("ramp keeps the start's share")
+        << QByteArray(R"({"shape": "ramp", "start_users": 10, "users": 40, "duration": "1m"})")
+        << qint64(0) << 80 << 0
+        << QByteArray(R"({"duration":"1m","shape":"ramp","start_users":20,"users":80})") << QString();
+    QTest::newRow("spike: the peak is the spike, the baseline keeps its share")
+        << QByteArray(R"({"shape": "spike", "users": 10, "spike_users": 100, "spike_start": "10s", "spike_duration": "5s", "duration": "1m"})")
+        << qint64(0) << 50 << 0
+        << QByteArray(R"({"duration":"1m","shape":"spike","spike_duration":"5s","spike_start":"10s","spike_users":50,"users":5})")
+        << QString();
+    QTest::newRow("spike outside a shorter run")
+        << QByteArray(R"({"shape": "spike", "users": 10, "spike_users": 100, "spike_start": "50s", "spike_duration": "5s", "duration": "1m"})")
+        << qint64(20'000) << 0 << 0 << QByteArray()
+        << QStringLiteral("duration: the shape would not hold: spike_start");
+    QTest::newRow("double wave keeps its minimum's share")
+        << QByteArray(R"({"shape": "double_wave", "users": 100, "min_users": 10, "duration": "1m"})")
+        << qint64(0) << 20 << 0
+        << QByteArray(R"({"duration":"1m","min_users":2,"shape":"double_wave","users":20})") << QString();
+    QTest::newRow("step no shorter than a step")
+        << QByteArray(R"({"shape": "step", "step_users": 10, "step_time": "30s", "users": 100, "duration": "5m"})")
+        << qint64(30'000) << 0 << 0 << QByteArray()
+        << QStringLiteral("duration: the shape would not hold: ");
+    QTest::newRow("stages: shares of the duration and of the peak")
+        << QByteArray(R"({"shape": "stages", "start_users": 0, "stages": [{"target": 20, "duration": "30s"}, {"target": 20, "duration": "60s"}, {"target": 0, "duration": "15s"}]})")
+        << qint64(7'000) << 6 << 0
+        << QByteArray(R"({"shape":"stages","stages":[{"duration":"2s","target":6},{"duration":"4s","target":6},{"duration":"1s","target":0}],"start_users":0})")
+        << QString();
+    QTest::newRow("open: rate")
+        << QByteArray(R"({"model": "open", "rate": 100, "duration": "1m"})") << qint64(0) << 0 << 250
+        << QByteArray(R"({"duration":"1m","shape":"constant","users":250})") << QString();
+    QTest::newRow("open: users refused")
+        << QByteArray(R"({"model": "open", "rate": 100, "duration": "1m"})") << qint64(0) << 5 << 0
+        << QByteArray() << QStringLiteral("users: the scenario uses the open model; give rate");
+    QTest::newRow("closed: rate refused")
+        << QByteArray(R"({"users": 5, "duration": "1m"})") << qint64(0) << 0 << 5 << QByteArray()
+        << QStringLiteral("rate: the scenario uses the closed model; give users");
+    QTest::newRow("duration out of range")
+        << QByteArray(R"({"users": 5, "duration": "1m"})") << qint64(8LL * 24 * 3'600'000) << 0 << 0
+        << QByteArray() << QStringLiteral("duration: must be from 1ms to 7d");
+    QTest::newRow("users out of range")
+        << QByteArray(R"({"users": 5, "duration": "1m"})") << qint64(0) << 2'000'000 << 0
+        << QByteArray() << QStringLiteral("users: must be an integer from 1 to 1000000");
+}
+
+void TestScenario::overrides()
+{
+    QFETCH(QByteArray, load);
+    QFETCH(qint64, durationMs);
+    QFETCH(int, users);
+    QFETCH(int, rate);
+    QFETCH(QByteArray, shape);
+    QFETCH(QString, error);
+    auto parsed = parse(R"({"load": )" + load +
+                        R"(, "user_classes": [{"tasks": [{"request": {"path": "/"}}]}]})");
+    QVERIFY2(parsed.ok(), parsed.ok() ? "" : qPrintable(parsed.error().message));
+    Scenario scenario = parsed.value();
+    LoadOverrides o;
+    if (durationMs)
+        o.durationMs = durationMs;
+    if (users)
+        o.users = users;
+    if (rate)
+        o.rate = rate;
+    const LoadShape before = scenario.load.shape;
+    const auto applied = scenario.applyOverrides(o);
+    if (!error.isEmpty()) {
+        QVERIFY(!applied.ok());
+        QVERIFY2(applied.error().message.startsWith(error), qPrintable(applied.error().message));
+        QVERIFY(scenario.load.shape == before); // nothing changed
+        return;
+    }
+    QVERIFY2(applied.ok(), applied.ok() ? "" : qPrintable(applied.error().message));
+    QCOMPARE(QJsonDocument(scenario.load.shape.toJson()).toJson(QJsonDocument::Compact), shape);
+}
+
 
 QTEST_GUILESS_MAIN(TestScenario)
 #include "tst_scenario.moc"
