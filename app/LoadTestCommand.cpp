@@ -81,7 +81,7 @@ int usage(const QString &message)
 
 const char *kHelp =
     "Usage: bulwark loadtest [SCENARIO] --target URL [options]\n"
-    "       bulwark loadtest --worker --redis URL [--threads N]\n"
+    "       bulwark loadtest --worker --redis URL [--threads N] [--io KIND]\n"
     "       bulwark loadtest list [--limit N]\n"
     "       bulwark loadtest show RUN [--report FILE ...]\n"
     "       bulwark loadtest compare RUN_A RUN_B\n"
@@ -374,7 +374,7 @@ int runLoadTestCommand(const QStringList &arguments)
     if (!overrides.ok())
         return usage(overrides.error().message);
     if (auto o = scenario.applyOverrides(overrides.value()); !o.ok())
-        return usage(QStringLiteral("--") + o.error().message);
+        return usage(o.error().message);
 
     const QString targetText = parser.isSet(QStringLiteral("target")) ? parser.value(QStringLiteral("target"))
                                                                       : scenario.target;
@@ -384,7 +384,7 @@ int runLoadTestCommand(const QStringList &arguments)
     if (auto ok = LoadEngine::check(scenario, target); !ok.ok())
         return fail(kUsage, ok.error().message);
     if (parser.isSet(QStringLiteral("check"))) {
-        out(QStringLiteral("%1: OK (%2 model, %3 user classes, %4 s)\n")
+        out(QStringLiteral("%1: OK (%2 model, user classes: %3, %4 s)\n")
                 .arg(scenarioPath,
                      scenario.load.model == LoadSpec::Model::Open ? QStringLiteral("open")
                                                                    : QStringLiteral("closed"))

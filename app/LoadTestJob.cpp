@@ -28,7 +28,8 @@ void registerLoadTestJob(JobRegistry &registry, const LoadTestJobServices &s)
         if (!request.ok())
             return request.error().message;
         if (request.value().workers > 0 && !redis)
-            return QStringLiteral("workers: a distributed run needs redis.url");
+            return QStringLiteral("workers: a distributed run needs Redis; this server has no "
+                                  "redis.url");
         return QString();
     };
     LoadTestRunStore *runs = s.runs;
@@ -58,14 +59,20 @@ void registerLoadTestJob(JobRegistry &registry, const LoadTestJobServices &s)
             if (!begun.ok())
                 return JobResult::retry(begun.error().message);
             if (!begun.value()) {
-                if (found == QStringLiteral("stopping")) {
+                // "stopping": stopped before it began. "running": an earlier attempt of this
+                // job died with its instance mid-run; what it measured is kept, the run is
+                // not started again. Anything else has ended and stays as it is.
+                QString error;
+                if (found == QStringLiteral("running"))
+                    error = QStringLiteral("the instance running it stopped before it finished");
+                if (found == QStringLiteral("stopping") || found == QStringLiteral("running")) {
                     auto row = runs->get(options.runId);
+                    found = error.isEmpty() ? QStringLiteral("stopped") : QStringLiteral("error");
                     if (row.ok()) {
-                        LoadTestRunRow stopped = row.value();
-                        stopped.status = QStringLiteral("stopped");
-                        runs->save(stopped);
+                        LoadTestRunRow ended = row.value();
+                        setRunStatus(ended, found, error);
+                        runs->save(ended);
                     }
-                    found = QStringLiteral("stopped");
                 }
                 return JobResult::success(QJsonObject{{QStringLiteral("run"), options.runId},
                                                       {QStringLiteral("status"), found}});

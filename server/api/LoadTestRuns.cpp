@@ -41,6 +41,17 @@ Result<RunReport> runReport(const LoadTestRunRow &row)
     return report;
 }
 
+void setRunStatus(LoadTestRunRow &row, const QString &status, const QString &error)
+{
+    row.status = status;
+    if (row.report.isEmpty())
+        row.report = runRow(RunReport{}).report; // a run that never started: an empty report
+    row.report.insert(QStringLiteral("id"), row.id);
+    row.report.insert(QStringLiteral("status"), status);
+    if (!error.isEmpty())
+        row.report.insert(QStringLiteral("error"), error);
+}
+
 namespace {
 
 Error bad(ErrorCode code, const QString &message)

@@ -25,6 +25,9 @@ namespace bulwark {
 LoadTestRunRow runRow(const RunReport &report);
 // The report stored in a row (BadRequest when the stored JSON does not read back).
 Result<RunReport> runReport(const LoadTestRunRow &row);
+// Sets a run's status (and, when given, its error) in the row and in its stored report
+// alike, so the API and `bulwark loadtest show` agree.
+void setRunStatus(LoadTestRunRow &row, const QString &status, const QString &error = {});
 
 struct LoadTestRequest
 {

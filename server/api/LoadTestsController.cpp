@@ -223,11 +223,7 @@ LoadTestRunRow LoadTestsController::reconcile(LoadTestRunRow row)
     if (mended.status != QStringLiteral("queued") && mended.status != QStringLiteral("running") &&
         mended.status != QStringLiteral("stopping"))
         return mended;
-    mended.status = status;
-    if (!error.isEmpty()) {
-        mended.report.insert(QStringLiteral("status"), status);
-        mended.report.insert(QStringLiteral("error"), error);
-    }
+    setRunStatus(mended, status, error);
     m_runs.save(mended);
     return mended;
 }

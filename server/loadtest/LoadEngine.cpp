@@ -248,7 +248,7 @@ Result<bool> LoadEngine::check(const Scenario &scenario, const QUrl &target)
                                     "got \"%1\"")
                          .arg(target.toString())};
     if ((!target.path().isEmpty() && target.path() != QStringLiteral("/")) || target.hasQuery() ||
-        target.hasFragment())
+        target.hasFragment() || !target.userInfo().isEmpty())
         return Error{ErrorCode::BadRequest,
                      QStringLiteral("target: only scheme, host and port (the requests of the "
                                     "scenario give the paths), got \"%1\"")

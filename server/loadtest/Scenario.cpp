@@ -1314,8 +1314,8 @@ Result<bool> Scenario::applyOverrides(const LoadOverrides &overrides)
         shape.startUsers = scale(shape.startUsers);
         shape.minUsers = scale(shape.minUsers);
         shape.spikeUsers = scale(shape.spikeUsers);
-        if (shape.kind == LoadShape::Kind::Step)
-            shape.stepUsers = std::max(1, scale(shape.stepUsers));
+        if (shape.kind == LoadShape::Kind::Step) // the step, at most the (new) cap
+            shape.stepUsers = std::clamp(scale(shape.stepUsers), 1, std::max(1, shape.users));
         for (LoadShape::Stage &stage : shape.stages)
             stage.target = scale(stage.target);
     }
