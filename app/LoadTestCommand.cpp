@@ -233,15 +233,25 @@ Result<LoadOverrides> overridesFrom(const QCommandLineParser &parser)
     return o;
 }
 
-std::optional<IoLoop::Kind> ioKind(const QString &name)
+// --threads and --io, of a run and of a worker alike; what is wrong with them, if anything.
+QString readThreadsAndIo(const QCommandLineParser &parser, int *threads, IoLoop::Kind *io)
 {
+    if (parser.isSet(QStringLiteral("threads"))) {
+        bool ok = false;
+        *threads = parser.value(QStringLiteral("threads")).toInt(&ok);
+        if (!ok || *threads < 1 || *threads > 256)
+            return QStringLiteral("--threads: expected an integer from 1 to 256");
+    }
+    const QString name = parser.value(QStringLiteral("io"));
     if (name.isEmpty() || name == QStringLiteral("auto"))
-        return IoLoop::Kind::Auto;
-    if (name == QStringLiteral("qt"))
-        return IoLoop::Kind::Qt;
-    if (name == QStringLiteral("epoll"))
-        return IoLoop::Kind::Epoll;
-    return std::nullopt;
+        *io = IoLoop::Kind::Auto;
+    else if (name == QStringLiteral("qt"))
+        *io = IoLoop::Kind::Qt;
+    else if (name == QStringLiteral("epoll"))
+        *io = IoLoop::Kind::Epoll;
+    else
+        return QStringLiteral("--io: expected auto, qt or epoll");
+    return {};
 }
 
 int runWorker(const QCommandLineParser &parser)
@@ -254,16 +264,9 @@ int runWorker(const QCommandLineParser &parser)
     SteadyClock clock;
     RedisClient redis(redisOptions.value(), clock);
     WorkerService::Options options;
-    if (parser.isSet(QStringLiteral("threads"))) {
-        bool ok = false;
-        options.threads = parser.value(QStringLiteral("threads")).toInt(&ok);
-        if (!ok || options.threads < 1 || options.threads > 256)
-            return usage(QStringLiteral("--threads: expected an integer from 1 to 256"));
-    }
-    const auto io = ioKind(parser.value(QStringLiteral("io")));
-    if (!io)
-        return usage(QStringLiteral("--io: expected auto, qt or epoll"));
-    options.io = *io;
+    if (const QString problem = readThreadsAndIo(parser, &options.threads, &options.io);
+        !problem.isEmpty())
+        return usage(problem);
     WorkerService service(redis, options);
     return service.run(g_stop, [](const QString &line) {
         err(QStringLiteral("bulwark: loadtest worker: %1\n").arg(line));
@@ -401,15 +404,9 @@ int runLoadTestCommand(const QStringList &arguments)
     if (options.token.isEmpty())
         options.token = scenario.token;
     bool ok = true;
-    if (parser.isSet(QStringLiteral("threads"))) {
-        options.threads = parser.value(QStringLiteral("threads")).toInt(&ok);
-        if (!ok || options.threads < 1 || options.threads > 256)
-            return usage(QStringLiteral("--threads: expected an integer from 1 to 256"));
-    }
-    const auto io = ioKind(parser.value(QStringLiteral("io")));
-    if (!io)
-        return usage(QStringLiteral("--io: expected auto, qt or epoll"));
-    options.io = *io;
+    if (const QString problem = readThreadsAndIo(parser, &options.threads, &options.io);
+        !problem.isEmpty())
+        return usage(problem);
     options.insecureTls = parser.isSet(QStringLiteral("insecure"));
     for (const QString &path : parser.values(QStringLiteral("report"))) {
         const QString suffix = QFileInfo(path).suffix().toLower();

@@ -1051,6 +1051,19 @@ std::optional<qint64> ConfigLoader::parseSize(const QString &text)
     return n * mul;
 }
 
+std::optional<qint64> ConfigLoader::parseDurationMs(const QJsonValue &value)
+{
+    if (value.isDouble()) {
+        const double seconds = value.toDouble();
+        if (seconds >= 0 && seconds <= 1e12)
+            return qint64(std::llround(seconds * 1000));
+        return std::nullopt;
+    }
+    if (value.isString())
+        return parseDurationMs(value.toString());
+    return std::nullopt;
+}
+
 QString ConfigLoader::formatDurationMs(qint64 ms)
 {
     if (ms > 0 && ms % 3'600'000 == 0)

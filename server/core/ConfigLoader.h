@@ -70,6 +70,9 @@ public:
     // Value grammar, exposed for tests and for other modules that take sizes and durations.
     static std::optional<qint64> parseSize(const QString &text);       // "10MiB", "512KiB", "1024"
     static std::optional<qint64> parseDurationMs(const QString &text); // "10s", "250ms", "2m"
+    // A duration in JSON: a string parseDurationMs reads, or a number of seconds (0 to
+    // 1e12). nullopt for anything else (scenario files and load shapes take both forms).
+    static std::optional<qint64> parseDurationMs(const QJsonValue &value);
     // The largest whole unit parseDurationMs reads back: "2h", "90s", "250ms".
     static QString formatDurationMs(qint64 ms);
     static std::optional<std::pair<QHostAddress, quint16>> parseListen(const QString &text);

@@ -76,17 +76,10 @@ Result<int> parseCount(const QJsonValue &v, const QString &field, int min = 0)
 // A duration from `minMs` to 7 days: "30s", "250ms", "5m", "1h" or a number of seconds.
 Result<qint64> parseDuration(const QJsonValue &v, const QString &field, qint64 minMs = 1)
 {
-    std::optional<qint64> ms;
-    if (v.isDouble()) {
-        const double seconds = v.toDouble();
-        if (seconds >= 0 && seconds <= 1e12)
-            ms = qint64(std::llround(seconds * 1000));
-    } else if (v.isString()) {
-        ms = ConfigLoader::parseDurationMs(v.toString());
-    } else {
+    if (!v.isDouble() && !v.isString())
         return badRequest(
             QStringLiteral("%1: must be a string like \"30s\" or a number of seconds").arg(field));
-    }
+    const std::optional<qint64> ms = ConfigLoader::parseDurationMs(v);
     if (!ms || *ms < minMs || *ms > kMaxDurationMs)
         return unprocessable(QStringLiteral("%1: must be a duration from %2ms to 7 days, like "
                                             "\"30s\" or \"5m\"")

@@ -394,17 +394,10 @@ private:
     Failed duration(const QJsonValue &v, const QString &path, qint64 minMs, qint64 maxMs,
                     qint64 *out) const
     {
-        std::optional<qint64> ms;
-        if (v.isDouble()) {
-            const double seconds = v.toDouble();
-            if (seconds >= 0 && seconds <= 1e12)
-                ms = qint64(std::llround(seconds * 1000));
-        } else if (v.isString()) {
-            ms = ConfigLoader::parseDurationMs(v.toString());
-        } else {
+        if (!v.isDouble() && !v.isString())
             return badRequest(
                 path, QStringLiteral("must be a string like \"10s\" or a number of seconds"));
-        }
+        const std::optional<qint64> ms = ConfigLoader::parseDurationMs(v);
         if (!ms || *ms < minMs || *ms > maxMs)
             return unprocessable(path, QStringLiteral("must be a duration from %1 to %2, like "
                                                       "\"1s\" or \"250ms\"")
