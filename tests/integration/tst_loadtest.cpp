@@ -25,6 +25,7 @@
 #include <QJsonDocument>
 #include <QMutex>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QSet>
 #include <QSslSocket>
 #include <QStandardPaths>
@@ -206,6 +207,41 @@ private:
     mutable QMutex m_mutex;
     QSet<QByteArray> m_users;
     QSet<QByteArray> m_targets;
+};
+
+// `bulwark loadtest --worker` processes (one load thread each) on a Redis, stopped with
+// SIGTERM (then SIGKILL) when this goes away.
+class WorkerProcesses
+{
+public:
+    WorkerProcesses(const QString &redisUrl, int count)
+    {
+        for (int i = 0; i < count; ++i) {
+            auto process = std::make_unique<QProcess>();
+            process->setProcessChannelMode(QProcess::ForwardedErrorChannel);
+            process->start(qEnvironmentVariable("BULWARK_BINARY"),
+                           {QStringLiteral("loadtest"), QStringLiteral("--worker"),
+                            QStringLiteral("--redis"), redisUrl, QStringLiteral("--threads"),
+                            QStringLiteral("1")});
+            m_started = process->waitForStarted() && m_started;
+            m_processes.push_back(std::move(process));
+        }
+    }
+    ~WorkerProcesses()
+    {
+        for (const auto &p : m_processes) {
+            p->terminate();
+            if (!p->waitForFinished(5000))
+                p->kill();
+            p->waitForFinished();
+        }
+    }
+    bool started() const { return m_started; }
+    qint64 pid(int i) const { return m_processes.at(size_t(i))->processId(); }
+
+private:
+    std::vector<std::unique_ptr<QProcess>> m_processes;
+    bool m_started = true;
 };
 
 std::shared_ptr<const Scenario> scenarioFrom(const QByteArray &json)
@@ -571,25 +607,8 @@ void TstLoadTest::distributedRunMergesExactly()
     const QString redisUrl = QStringLiteral("redis://127.0.0.1:%1").arg(redis.port());
     StallServer server; // never stalls here: it counts
 
-    QList<QProcess *> workers;
-    auto cleanup = qScopeGuard([&] {
-        for (QProcess *w : workers) {
-            w->terminate();
-            if (!w->waitForFinished(5000))
-                w->kill();
-            w->waitForFinished();
-            delete w;
-        }
-    });
-    for (int i = 0; i < 2; ++i) {
-        auto *w = new QProcess;
-        w->setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        w->start(qEnvironmentVariable("BULWARK_BINARY"),
-                 {QStringLiteral("loadtest"), QStringLiteral("--worker"), QStringLiteral("--redis"),
-                  redisUrl, QStringLiteral("--threads"), QStringLiteral("1")});
-        QVERIFY(w->waitForStarted());
-        workers.append(w);
-    }
+    WorkerProcesses workers(redisUrl, 2);
+    QVERIFY(workers.started());
 
     auto scenario = scenarioFrom(oneRequest(
         R"({"model": "closed", "shape": "constant", "users": 6, "duration": "3s"})",
@@ -633,16 +652,8 @@ void TstLoadTest::distributedRunLosesAWorker()
     QVERIFY2(redis.start(), qPrintable(redis.errorString()));
     const QString redisUrl = QStringLiteral("redis://127.0.0.1:%1").arg(redis.port());
     StallServer server;
-    QProcess worker;
-    worker.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-    worker.start(qEnvironmentVariable("BULWARK_BINARY"),
-                 {QStringLiteral("loadtest"), QStringLiteral("--worker"), QStringLiteral("--redis"),
-                  redisUrl, QStringLiteral("--threads"), QStringLiteral("1")});
-    QVERIFY(worker.waitForStarted());
-    auto cleanup = qScopeGuard([&] {
-        worker.kill();
-        worker.waitForFinished();
-    });
+    WorkerProcesses workers(redisUrl, 1);
+    QVERIFY(workers.started());
     auto scenario = scenarioFrom(oneRequest(
         R"({"model": "closed", "shape": "constant", "users": 4, "duration": "12s"})",
         R"({"path": "/x?vu={{vu}}"})"));
@@ -660,7 +671,7 @@ void TstLoadTest::distributedRunLosesAWorker()
         for (int i = 0; i < 200 && server.requests() == 0; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         std::this_thread::sleep_for(std::chrono::seconds(2));
-        ::kill(pid_t(worker.processId()), SIGKILL);
+        ::kill(pid_t(workers.pid(0)), SIGKILL);
     });
     QElapsedTimer timer;
     timer.start();
@@ -683,25 +694,8 @@ void TstLoadTest::distributedRunStopsTogether()
     QVERIFY2(redis.start(), qPrintable(redis.errorString()));
     const QString redisUrl = QStringLiteral("redis://127.0.0.1:%1").arg(redis.port());
     StallServer server;
-    QList<QProcess *> workers;
-    auto cleanup = qScopeGuard([&] {
-        for (QProcess *w : workers) {
-            w->terminate();
-            if (!w->waitForFinished(5000))
-                w->kill();
-            w->waitForFinished();
-            delete w;
-        }
-    });
-    for (int i = 0; i < 2; ++i) {
-        auto *w = new QProcess;
-        w->setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        w->start(qEnvironmentVariable("BULWARK_BINARY"),
-                 {QStringLiteral("loadtest"), QStringLiteral("--worker"), QStringLiteral("--redis"),
-                  redisUrl, QStringLiteral("--threads"), QStringLiteral("1")});
-        QVERIFY(w->waitForStarted());
-        workers.append(w);
-    }
+    WorkerProcesses workers(redisUrl, 2);
+    QVERIFY(workers.started());
     auto scenario = scenarioFrom(oneRequest(
         R"({"model": "closed", "shape": "constant", "users": 6, "duration": "60s"})",
         R"({"path": "/x?vu={{vu}}"})"));
@@ -752,7 +746,7 @@ void TstLoadTest::commandLine()
         f.write(text);
     };
     write(QStringLiteral("pass.json"),
-          oneRequest(R"({"model": "closed", "shape": "constant", "users": 2, "duration": "1s"})",
+          oneRequest(R"({"model": "closed", "shape": "constant", "users": 2, "duration": "2s"})",
                      R"({"path": "/debug/sleep?ms=5"})", R"("thresholds": ["p95 < 2s"], )"));
     write(QStringLiteral("fail.json"),
           oneRequest(R"({"model": "closed", "shape": "constant", "users": 2, "duration": "1s"})",
@@ -768,6 +762,11 @@ void TstLoadTest::commandLine()
                                      QStringLiteral("--report"), csv});
     QVERIFY2(pass.exitCode == 0, pass.err.constData());
     QVERIFY(pass.out.contains("PASS  p95 < 2s"));
+    // The progress line (stderr is not a terminal here: whole lines, the first at once).
+    QVERIFY2(QRegularExpression(QStringLiteral(R"(\[ +\d+s/2s\] users 2 \| [\d,]+ req \| [\d,]+ req/s \| \d+\.\d\d% err \| p50 )"))
+                 .match(QString::fromUtf8(pass.err))
+                 .hasMatch(),
+             pass.err.constData());
     QVERIFY(pass.err.contains("stored as run "));
     for (const QString &path : {html, json, csv})
         QVERIFY2(QFileInfo(path).size() > 100, qPrintable(path));
