@@ -168,9 +168,11 @@ Result<bool> LoadTestRunStore::begin(const LoadTestRunRow &row, QString *statusF
         auto updated = sql.exec(
             QStringLiteral("UPDATE loadtest_runs SET name = ?, target = ?, model = ?, "
                            "status = 'running', started_at = ?, scenario = ?, report = ?, "
-                           "updated_at = ?, job_id = ? WHERE id = ? AND status = 'queued'"),
+                           "updated_at = ?, job_id = CASE WHEN ? <> 0 THEN ? ELSE job_id END "
+                           "WHERE id = ? AND status = 'queued'"),
             {notNull(row.name), notNull(row.target), notNull(row.model), row.startedAtMs,
-             jsonColumnText(row.scenario), jsonColumnText(row.report), now, row.jobId, row.id});
+             jsonColumnText(row.scenario), jsonColumnText(row.report), now, row.jobId, row.jobId,
+             row.id});
         if (!updated.ok())
             return updated.error();
         if (updated.value()->numRowsAffected() == 1)

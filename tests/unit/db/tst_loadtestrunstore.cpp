@@ -106,6 +106,7 @@ private Q_SLOTS:
     void prefixes();
     void listNewestFirst();
     void remove();
+    void lifecycle();
 
 private:
     std::shared_ptr<Dialect> m_dialect;
@@ -353,6 +354,79 @@ void TestLoadTestRunStore::remove()
     QCOMPARE(m_store->count().value(), qint64(1));
     VERIFY_OK(m_store->remove(QStringLiteral("abcdef02-2222-4000-8000-000000000002")));
     QCOMPARE(m_store->count().value(), qint64(0));
+}
+
+// The lifecycle the job and the API drive: begin only from queued (or no row), progress
+// only while running, a stop through the row that the next progress reports, the job id
+// kept by saves that do not carry one.
+void TestLoadTestRunStore::lifecycle()
+{
+    const QString id = QStringLiteral("22222222-0000-0000-0000-000000000000");
+    LoadTestRunRow queued = run(id, kT0, QStringLiteral("queued"));
+    VERIFY_OK(m_store->save(queued));
+    auto set = m_store->setJobId(id, 41);
+    VERIFY_OK(set);
+    QVERIFY(set.value());
+
+    // queued -> running; a second begin (a repeat of the job) is refused with the status.
+    LoadTestRunRow starting = run(id, kT0 + 5, QStringLiteral("running"));
+    starting.jobId = 0; // carries none: the stored one stays
+    QString found;
+    auto begun = m_store->begin(starting, &found);
+    VERIFY_OK(begun);
+    QVERIFY(begun.value());
+    auto row = m_store->get(id);
+    VERIFY_OK(row);
+    QCOMPARE(row.value().status, QStringLiteral("running"));
+    QCOMPARE(row.value().startedAtMs, kT0 + 5);
+    begun = m_store->begin(starting, &found);
+    VERIFY_OK(begun);
+    QVERIFY(!begun.value());
+    QCOMPARE(found, QStringLiteral("running"));
+
+    // Progress is written while running; a stop makes the next progress say no.
+    LoadTestRunRow live = run(id, kT0 + 5, QStringLiteral("running"));
+    live.requests = 777;
+    auto progressed = m_store->saveProgress(live);
+    VERIFY_OK(progressed);
+    QVERIFY(progressed.value());
+    QCOMPARE(m_store->get(id).value().requests, qint64(777));
+    auto stopped = m_store->requestStop(id.left(8));
+    VERIFY_OK(stopped);
+    QCOMPARE(stopped.value(), id);
+    QCOMPARE(m_store->get(id).value().status, QStringLiteral("stopping"));
+    VERIFY_OK(m_store->requestStop(id)); // asked twice: the same answer
+    live.requests = 800;
+    progressed = m_store->saveProgress(live);
+    VERIFY_OK(progressed);
+    QVERIFY(!progressed.value());
+    QCOMPARE(m_store->get(id).value().requests, qint64(777)); // not written
+
+    // The final save keeps the job id it does not carry; an ended run refuses a stop.
+    LoadTestRunRow done = run(id, kT0 + 5, QStringLiteral("stopped"));
+    VERIFY_OK(m_store->save(done));
+    QCOMPARE(m_store->get(id).value().jobId, qint64(41));
+    const auto again = m_store->requestStop(id);
+    QVERIFY(!again.ok());
+    QCOMPARE(again.error().code, ErrorCode::Conflict);
+    QVERIFY(again.error().message.contains(QStringLiteral("already ended (stopped)")));
+
+    // A run stopped before it began is not begun; a run with no row gets one, running.
+    const QString early = QStringLiteral("33333333-0000-0000-0000-000000000000");
+    VERIFY_OK(m_store->save(run(early, kT0, QStringLiteral("queued"))));
+    VERIFY_OK(m_store->requestStop(early));
+    begun = m_store->begin(run(early, kT0, QStringLiteral("running")), &found);
+    VERIFY_OK(begun);
+    QVERIFY(!begun.value());
+    QCOMPARE(found, QStringLiteral("stopping"));
+    const QString fresh = QStringLiteral("44444444-0000-0000-0000-000000000000");
+    LoadTestRunRow direct = run(fresh, kT0, QStringLiteral("running"));
+    direct.jobId = 9;
+    begun = m_store->begin(direct, &found);
+    VERIFY_OK(begun);
+    QVERIFY(begun.value());
+    QCOMPARE(m_store->get(fresh).value().status, QStringLiteral("running"));
+    QCOMPARE(m_store->get(fresh).value().jobId, qint64(9));
 }
 
 QTEST_GUILESS_MAIN(TestLoadTestRunStore)
