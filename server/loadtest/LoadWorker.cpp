@@ -239,6 +239,7 @@ void LoadWorker::activate(int index)
 {
     User &u = m_users[size_t(index)];
     u.phase = Phase::Idle;
+    ++m_activeUsers;
     u.userClass = pickUserClass(u.number);
     u.started = false;
     u.stopWhenIdle = false;
@@ -255,18 +256,15 @@ void LoadWorker::deactivate(User &u, int)
         u.connected = false;
     }
     ++u.timerGeneration;
+    if (u.phase != Phase::Off && !m_open)
+        --m_activeUsers;
     u.phase = Phase::Off;
     u.stopWhenIdle = false;
 }
 
 int LoadWorker::activeUsers() const
 {
-    if (m_open)
-        return m_inFlight;
-    int n = 0;
-    for (const User &u : m_users)
-        n += u.phase != Phase::Off;
-    return n;
+    return m_open ? m_inFlight : m_activeUsers;
 }
 
 // ------------------------------------------------------------------ open model

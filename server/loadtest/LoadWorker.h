@@ -171,6 +171,7 @@ private:
     qint64 m_timeoutNs = 0;
     QString m_timeoutMessage;
     int m_inFlight = 0;
+    int m_activeUsers = 0; // closed model: users not Off (kept, not counted: read every 10 ms)
     bool m_ending = false;
     qint64 m_nextControlNs = 0;
     qint64 m_nextTimeoutScanNs = 0;

@@ -244,6 +244,48 @@ private:
     bool m_started = true;
 };
 
+std::shared_ptr<const Scenario> scenarioFrom(const QByteArray &json);
+QByteArray oneRequest(const QByteArray &load, const QByteArray &request, const QByteArray &extra = {});
+
+// A distributed run's surroundings: a real Redis, the counting server (never stalled),
+// `workers` worker processes, and the coordinator's options for a closed run of `users`
+// virtual users requesting /x?vu={{vu}} for `duration`, with one load thread here.
+struct DistributedRig
+{
+    RedisServer redis;
+    StallServer server;
+    std::unique_ptr<WorkerProcesses> workers;
+    SteadyClock clock;
+    std::unique_ptr<RedisClient> client;
+    RunOptions options;
+
+    // Empty on success, else what is missing.
+    QString start(int workerCount, int users, const QString &duration)
+    {
+        if (!redis.start())
+            return redis.errorString();
+        const QString url = QStringLiteral("redis://127.0.0.1:%1").arg(redis.port());
+        workers = std::make_unique<WorkerProcesses>(url, workerCount);
+        if (!workers->started())
+            return QStringLiteral("a worker process did not start");
+        client = std::make_unique<RedisClient>(RedisOptions::fromUrl(url).value(), clock);
+        options.scenario = scenarioFrom(oneRequest(
+            QStringLiteral(R"({"model": "closed", "shape": "constant", "users": %1, "duration": "%2"})")
+                .arg(users)
+                .arg(duration)
+                .toUtf8(),
+            R"({"path": "/x?vu={{vu}}"})"));
+        if (!options.scenario)
+            return QStringLiteral("the scenario does not parse");
+        options.target = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(server.port()));
+        options.threads = 1;
+        options.redis = client.get();
+        options.workers = workerCount;
+        options.workersTimeout = std::chrono::milliseconds(20'000);
+        return {};
+    }
+};
+
 std::shared_ptr<const Scenario> scenarioFrom(const QByteArray &json)
 {
     auto s = Scenario::parse(json, QStringLiteral("test.json"), QDir::tempPath());
@@ -254,8 +296,7 @@ std::shared_ptr<const Scenario> scenarioFrom(const QByteArray &json)
     return std::make_shared<const Scenario>(std::move(s).value());
 }
 
-QByteArray oneRequest(const QByteArray &load, const QByteArray &request,
-                      const QByteArray &extra = {})
+QByteArray oneRequest(const QByteArray &load, const QByteArray &request, const QByteArray &extra)
 {
     return "{\"name\": \"t\", " + extra + "\"load\": " + load +
            ", \"user_classes\": [{\"name\": \"u\", \"weight\": 1, \"tasks\": [{\"name\": \"t\", "
@@ -602,29 +643,11 @@ void TstLoadTest::tlsTarget()
 
 void TstLoadTest::distributedRunMergesExactly()
 {
-    RedisServer redis;
-    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    const QString redisUrl = QStringLiteral("redis://127.0.0.1:%1").arg(redis.port());
-    StallServer server; // never stalls here: it counts
-
-    WorkerProcesses workers(redisUrl, 2);
-    QVERIFY(workers.started());
-
-    auto scenario = scenarioFrom(oneRequest(
-        R"({"model": "closed", "shape": "constant", "users": 6, "duration": "3s"})",
-        R"({"path": "/x?vu={{vu}}"})"));
-    QVERIFY(scenario);
-    RedisOptions redisOptions = RedisOptions::fromUrl(redisUrl).value();
-    SteadyClock clock;
-    RedisClient client(redisOptions, clock);
-    RunOptions options;
-    options.scenario = scenario;
-    options.target = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(server.port()));
-    options.threads = 1;
-    options.redis = &client;
-    options.workers = 2;
-    options.workersTimeout = std::chrono::milliseconds(20'000);
-    const RunReport report = LoadTestRunner::run(options, {});
+    DistributedRig rig;
+    const QString problem = rig.start(2, 6, QStringLiteral("3s"));
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    const StallServer &server = rig.server;
+    const RunReport report = LoadTestRunner::run(rig.options, {});
 
     QVERIFY2(report.error.isEmpty(), qPrintable(report.error));
     QCOMPARE(report.status, QStringLiteral("passed"));
@@ -648,34 +671,20 @@ void TstLoadTest::distributedRunLosesAWorker()
 {
     // A worker killed mid-run: the coordinator notices (its heartbeat key expires) and
     // ends the run on time with an error that says which worker, keeping what it measured.
-    RedisServer redis;
-    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    const QString redisUrl = QStringLiteral("redis://127.0.0.1:%1").arg(redis.port());
-    StallServer server;
-    WorkerProcesses workers(redisUrl, 1);
-    QVERIFY(workers.started());
-    auto scenario = scenarioFrom(oneRequest(
-        R"({"model": "closed", "shape": "constant", "users": 4, "duration": "12s"})",
-        R"({"path": "/x?vu={{vu}}"})"));
-    QVERIFY(scenario);
-    SteadyClock clock;
-    RedisClient client(RedisOptions::fromUrl(redisUrl).value(), clock);
-    RunOptions options;
-    options.scenario = scenario;
-    options.target = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(server.port()));
-    options.threads = 1;
-    options.redis = &client;
-    options.workers = 1;
+    DistributedRig rig;
+    const QString problem = rig.start(1, 4, QStringLiteral("12s"));
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    const StallServer &server = rig.server;
     std::thread killer([&] {
         // Once the run is 2 s old (it starts 2 s after the claim): SIGKILL, no goodbye.
         for (int i = 0; i < 200 && server.requests() == 0; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         std::this_thread::sleep_for(std::chrono::seconds(2));
-        ::kill(pid_t(workers.pid(0)), SIGKILL);
+        ::kill(pid_t(rig.workers->pid(0)), SIGKILL);
     });
     QElapsedTimer timer;
     timer.start();
-    const RunReport report = LoadTestRunner::run(options, {});
+    const RunReport report = LoadTestRunner::run(rig.options, {});
     killer.join();
     QCOMPARE(report.status, QStringLiteral("error"));
     QVERIFY2(report.error.contains(QStringLiteral("worker 1")) &&
@@ -690,24 +699,10 @@ void TstLoadTest::distributedRunStopsTogether()
 {
     // A stop at the coordinator reaches the workers through Redis: everyone stops within a
     // second or so, the run is "stopped", and nothing is sent after it ended.
-    RedisServer redis;
-    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    const QString redisUrl = QStringLiteral("redis://127.0.0.1:%1").arg(redis.port());
-    StallServer server;
-    WorkerProcesses workers(redisUrl, 2);
-    QVERIFY(workers.started());
-    auto scenario = scenarioFrom(oneRequest(
-        R"({"model": "closed", "shape": "constant", "users": 6, "duration": "60s"})",
-        R"({"path": "/x?vu={{vu}}"})"));
-    QVERIFY(scenario);
-    SteadyClock clock;
-    RedisClient client(RedisOptions::fromUrl(redisUrl).value(), clock);
-    RunOptions options;
-    options.scenario = scenario;
-    options.target = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(server.port()));
-    options.threads = 1;
-    options.redis = &client;
-    options.workers = 2;
+    DistributedRig rig;
+    const QString problem = rig.start(2, 6, QStringLiteral("60s"));
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    const StallServer &server = rig.server;
     QElapsedTimer sinceLoad;
     LoadTestRunner::Callbacks callbacks;
     callbacks.stopRequested = [&] {
@@ -717,7 +712,7 @@ void TstLoadTest::distributedRunStopsTogether()
             sinceLoad.start();
         return sinceLoad.elapsed() > 2'000;
     };
-    const RunReport report = LoadTestRunner::run(options, callbacks);
+    const RunReport report = LoadTestRunner::run(rig.options, callbacks);
     QCOMPARE(report.status, QStringLiteral("stopped"));
     QVERIFY2(report.error.isEmpty(), qPrintable(report.error));
     QVERIFY2(sinceLoad.elapsed() < 2'000 + 5'000, qPrintable(QString::number(sinceLoad.elapsed())));

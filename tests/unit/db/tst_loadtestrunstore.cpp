@@ -12,6 +12,7 @@
 #include "ConnectionPool.h"
 #include "InternalSchema.h"
 #include "LoadTestRunStore.h"
+#include "MigratedDatabase.h"
 #include "Migrator.h"
 
 #ifdef BULWARK_TEST_POSTGRES
@@ -155,20 +156,8 @@ void TestLoadTestRunStore::init()
     options.idleTimeout = 3'600'000ms;
     options.maxLifetime = 3'600'000ms * 24;
     m_pool = std::make_unique<ConnectionPool>(m_dialect, options, m_clock);
-    {
-        auto lease = m_pool->acquire();
-        QVERIFY2(lease.ok(), qPrintable(errorOf(lease)));
-        QSqlDatabase db = lease.value().database();
-#ifdef BULWARK_TEST_POSTGRES
-        QSqlQuery q(db);
-        QVERIFY(q.exec(QStringLiteral("SET client_min_messages = warning")));
-        QVERIFY2(q.exec(QStringLiteral("DROP SCHEMA public CASCADE")),
-                 qPrintable(q.lastError().text()));
-        QVERIFY2(q.exec(QStringLiteral("CREATE SCHEMA public")), qPrintable(q.lastError().text()));
-#endif
-        const auto migrated = Migrator(*m_dialect, internalMigrations()).migrate(db);
-        QVERIFY2(migrated.ok(), qPrintable(errorOf(migrated)));
-    }
+    const QString migrated = test::migrateInternalTables(*m_pool, *m_dialect);
+    QVERIFY2(migrated.isEmpty(), qPrintable(migrated));
     m_store = std::make_unique<LoadTestRunStore>(*m_pool, nullptr);
 }
 

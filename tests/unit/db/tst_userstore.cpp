@@ -12,6 +12,7 @@
 #include "ConnectionPool.h"
 #include "InternalSchema.h"
 #include "ManualClock.h"
+#include "MigratedDatabase.h"
 #include "Migrator.h"
 #include "UserStore.h"
 
@@ -119,19 +120,8 @@ void TestUserStore::init()
     options.idleTimeout = 3'600'000ms;
     options.maxLifetime = 3'600'000ms * 24;
     m_pool = std::make_unique<ConnectionPool>(dialect, options, m_clock);
-    auto lease = m_pool->acquire();
-    QVERIFY2(lease.ok(), qPrintable(lease.ok() ? QString() : lease.error().message));
-    QSqlDatabase db = lease.value().database();
-#ifdef BULWARK_TEST_POSTGRES
-    // A fresh schema per test.
-    QSqlQuery q(db);
-    QVERIFY(q.exec(QStringLiteral("SET client_min_messages = warning"))); // no NOTICE per table
-    QVERIFY2(q.exec(QStringLiteral("DROP SCHEMA public CASCADE")),
-             qPrintable(q.lastError().text()));
-    QVERIFY2(q.exec(QStringLiteral("CREATE SCHEMA public")), qPrintable(q.lastError().text()));
-#endif
-    const auto migrated = Migrator(*dialect, internalMigrations()).migrate(db);
-    QVERIFY2(migrated.ok(), qPrintable(migrated.ok() ? QString() : migrated.error().message));
+    const QString migrated = test::migrateInternalTables(*m_pool, *dialect);
+    QVERIFY2(migrated.isEmpty(), qPrintable(migrated));
 }
 
 void TestUserStore::cleanup()

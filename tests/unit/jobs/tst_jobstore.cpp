@@ -15,6 +15,7 @@
 #include "ConnectionPool.h"
 #include "InternalSchema.h"
 #include "JobStore.h"
+#include "MigratedDatabase.h"
 #include "Migrator.h"
 #include "PriorityScheduler.h"
 
@@ -221,20 +222,8 @@ void TestJobStore::init()
     m_dialect = std::make_shared<SqliteDialect>(m_dir->filePath(QStringLiteral("jobs.db")), 5000ms);
 #endif
     m_pool = makePool();
-    {
-        auto lease = m_pool->acquire();
-        QVERIFY2(lease.ok(), qPrintable(errorOf(lease)));
-        QSqlDatabase db = lease.value().database();
-#ifdef BULWARK_TEST_POSTGRES
-        QSqlQuery q(db);
-        QVERIFY(q.exec(QStringLiteral("SET client_min_messages = warning")));
-        QVERIFY2(q.exec(QStringLiteral("DROP SCHEMA public CASCADE")),
-                 qPrintable(q.lastError().text()));
-        QVERIFY2(q.exec(QStringLiteral("CREATE SCHEMA public")), qPrintable(q.lastError().text()));
-#endif
-        const auto migrated = Migrator(*m_dialect, internalMigrations()).migrate(db);
-        QVERIFY2(migrated.ok(), qPrintable(errorOf(migrated)));
-    }
+    const QString migrated = test::migrateInternalTables(*m_pool, *m_dialect);
+    QVERIFY2(migrated.isEmpty(), qPrintable(migrated));
     m_store = std::make_unique<JobStore>(*m_pool, nullptr);
 }
 
